@@ -1,0 +1,5 @@
+//! The backup check: state of each configured backup job.
+
+mod config;
+
+pub use config::{BackupJobConfig, BackupKind};

@@ -1,0 +1,1 @@
+//! The inventory check (to be written).

@@ -1,0 +1,135 @@
+//! The checks an agent runs. One module per check, each implementing
+//! [`Check`]; [`run_check`] times a check and turns any failure (even a
+//! panic in a parser) into a `failed` outcome, so one broken check never
+//! hides the others.
+
+use std::panic::AssertUnwindSafe;
+use std::time::Instant;
+
+use fleetwatch_protocol::CheckResult;
+
+use crate::host::{CommandError, CommandRunner, HostError, SysRoot};
+
+pub mod backup;
+pub mod inventory;
+pub mod password_policy;
+pub mod patches;
+
+/// What a check may use: the host root, the command runner, the clock.
+pub struct CheckContext<'a> {
+    /// Root for every file read.
+    pub root: &'a SysRoot,
+    /// Runner for every command.
+    pub runner: &'a dyn CommandRunner,
+    /// "Now" in Unix seconds (fixed in tests).
+    pub now: i64,
+    /// Limit for each external command.
+    pub command_timeout: std::time::Duration,
+}
+
+/// A check's successful answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Collected<T> {
+    /// The section.
+    Ok(T),
+    /// The check does not apply to this host; the reason.
+    Unsupported(String),
+}
+
+/// Why a check failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// A host file could not be read.
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// A command could not be run.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// A command or file had content the parser could not understand.
+    #[error("could not parse {what}: {detail}")]
+    Parse {
+        /// What was being parsed (a path or a command line).
+        what: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A command exited unsuccessfully.
+    #[error("{command} exited with {code}: {stderr}")]
+    CommandFailed {
+        /// Command line.
+        command: String,
+        /// Exit code (or "a signal").
+        code: String,
+        /// First line of stderr.
+        stderr: String,
+    },
+}
+
+/// One check. `collect` must not panic on bad host data (but if it does,
+/// [`run_check`] reports the panic as a failure).
+pub trait Check {
+    /// The section this check produces.
+    type Output;
+    /// Name used in logs and the `--check` filter.
+    const NAME: &'static str;
+    /// Collects the section from the host.
+    fn collect(&self, ctx: &CheckContext<'_>) -> Result<Collected<Self::Output>, CheckError>;
+}
+
+/// Runs a check, timing it; never fails.
+pub fn run_check<C: Check>(check: &C, ctx: &CheckContext<'_>) -> CheckResult<C::Output> {
+    let started = Instant::now();
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| check.collect(ctx)));
+    let elapsed = started.elapsed().as_secs_f64();
+    match outcome {
+        Ok(Ok(Collected::Ok(data))) => CheckResult::ok(elapsed, data),
+        Ok(Ok(Collected::Unsupported(reason))) => CheckResult::unsupported(elapsed, reason),
+        Ok(Err(e)) => {
+            tracing::warn!(check = C::NAME, error = %e, "check failed");
+            CheckResult::failed(elapsed, e.to_string())
+        }
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!(check = C::NAME, panic = %msg, "check panicked");
+            CheckResult::failed(
+                elapsed,
+                format!("internal error in {} check: {msg}", C::NAME),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::RecordedRunner;
+    use fleetwatch_protocol::CheckStatus;
+
+    struct Panics;
+    impl Check for Panics {
+        type Output = ();
+        const NAME: &'static str = "panics";
+        fn collect(&self, _: &CheckContext<'_>) -> Result<Collected<()>, CheckError> {
+            panic!("parser bug")
+        }
+    }
+
+    #[test]
+    fn a_panicking_check_is_reported_as_failed() {
+        let root = SysRoot::new("/nonexistent");
+        let runner = RecordedRunner::new();
+        let ctx = CheckContext {
+            root: &root,
+            runner: &runner,
+            now: 0,
+            command_timeout: std::time::Duration::from_secs(1),
+        };
+        let r = run_check(&Panics, &ctx);
+        assert_eq!(r.status, CheckStatus::Failed);
+        assert!(r.error.unwrap().contains("parser bug"));
+    }
+}

@@ -1,0 +1,1 @@
+//! The password_policy check (to be written).

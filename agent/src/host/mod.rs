@@ -1,0 +1,9 @@
+//! Access to the host: every file read goes through a [`SysRoot`], every
+//! command through a [`CommandRunner`], so checks run unchanged against a
+//! fixture tree and recorded command outputs.
+
+mod root;
+mod runner;
+
+pub use root::{HostError, SysRoot, unix_seconds};
+pub use runner::{CommandError, CommandOutput, CommandRunner, RecordedRunner, SystemRunner};

@@ -1,0 +1,2 @@
+//! fleetwatch-agent binary.
+fn main() {}

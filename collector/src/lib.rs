@@ -1,0 +1,2 @@
+//! fleetwatch collector library.
+#![deny(missing_docs)]

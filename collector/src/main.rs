@@ -1,0 +1,2 @@
+//! fleetwatch-collector binary.
+fn main() {}

@@ -1,0 +1,198 @@
+//! The compliance sections: patches, backups, password policy.
+//!
+//! The agent states facts; the collector's policy judges them.
+
+use serde::{Deserialize, Serialize};
+
+/// Patch level of the host, one model for every package manager.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Patches {
+    /// `apt`, `dnf`, `yum`, `zypper`, `pacman`, ...
+    pub manager: String,
+    /// Updates pending from the local cache (no network used).
+    #[serde(default)]
+    pub pending_total: u32,
+    /// Of those, security updates; `None` when the tool cannot tell.
+    #[serde(default)]
+    pub pending_security: Option<u32>,
+    /// The pending packages, capped (see `pending_truncated`).
+    #[serde(default)]
+    pub pending: Vec<PendingUpdate>,
+    /// True when `pending` was cut at the cap.
+    #[serde(default)]
+    pub pending_truncated: bool,
+    /// Last package-cache refresh (Unix seconds).
+    #[serde(default)]
+    pub cache_updated_at: Option<i64>,
+    /// Last package install or upgrade (Unix seconds).
+    #[serde(default)]
+    pub last_install_at: Option<i64>,
+    /// Whether the system asks for a reboot.
+    #[serde(default)]
+    pub reboot_required: bool,
+    /// Since when a reboot has been required (Unix seconds).
+    #[serde(default)]
+    pub reboot_required_since: Option<i64>,
+    /// Packages that asked for the reboot.
+    #[serde(default)]
+    pub reboot_required_packages: Vec<String>,
+    /// Running kernel release.
+    #[serde(default)]
+    pub running_kernel: Option<String>,
+    /// Newest installed kernel release.
+    #[serde(default)]
+    pub newest_kernel: Option<String>,
+}
+
+/// One pending update.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingUpdate {
+    /// Package name.
+    pub name: String,
+    /// Installed version, if installed.
+    #[serde(default)]
+    pub installed_version: Option<String>,
+    /// Version the update would install.
+    #[serde(default)]
+    pub candidate_version: Option<String>,
+    /// From a security origin / advisory.
+    #[serde(default)]
+    pub security: bool,
+    /// Repository or origin it comes from.
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// Backup jobs configured on the agent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupStatus {
+    /// One entry per configured job.
+    #[serde(default)]
+    pub jobs: Vec<BackupJob>,
+}
+
+/// Result of the last backup attempt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackupResult {
+    /// The last attempt succeeded.
+    Success,
+    /// The last attempt failed.
+    Failure,
+    /// Not known.
+    #[default]
+    Unknown,
+}
+
+/// One backup job's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupJob {
+    /// Job name from the agent config (unique per device).
+    pub name: String,
+    /// `restic`, `borg`, `marker`, `command`, ...
+    pub kind: String,
+    /// Last successful backup (Unix seconds).
+    #[serde(default)]
+    pub last_success_at: Option<i64>,
+    /// Last attempt, successful or not (Unix seconds).
+    #[serde(default)]
+    pub last_attempt_at: Option<i64>,
+    /// Outcome of the last attempt.
+    #[serde(default)]
+    pub last_result: BackupResult,
+    /// Size of the latest backup, bytes.
+    #[serde(default)]
+    pub size_bytes: Option<u64>,
+    /// Number of snapshots/archives in the repository.
+    #[serde(default)]
+    pub snapshot_count: Option<u64>,
+    /// Why the job's state could not be read.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// Effective password policy plus per-account facts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordPolicy {
+    /// Settings as the system applies them after merging all sources.
+    #[serde(default)]
+    pub settings: PasswordSettings,
+    /// Files that contributed, in the order they were applied.
+    #[serde(default)]
+    pub sources: Vec<String>,
+    /// Per-account state from `/etc/shadow`; `None` when unreadable.
+    #[serde(default)]
+    pub accounts: Option<Vec<AccountPasswordState>>,
+    /// Why `accounts` is missing.
+    #[serde(default)]
+    pub accounts_error: Option<String>,
+}
+
+/// Effective password settings; `None` means "not configured anywhere".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordSettings {
+    /// Minimum password length (pwquality `minlen`).
+    #[serde(default)]
+    pub min_length: Option<u32>,
+    /// Minimum number of character classes (pwquality `minclass`).
+    #[serde(default)]
+    pub min_classes: Option<u32>,
+    /// pwquality `dcredit` (negative: digits required).
+    #[serde(default)]
+    pub dcredit: Option<i32>,
+    /// pwquality `ucredit`.
+    #[serde(default)]
+    pub ucredit: Option<i32>,
+    /// pwquality `lcredit`.
+    #[serde(default)]
+    pub lcredit: Option<i32>,
+    /// pwquality `ocredit`.
+    #[serde(default)]
+    pub ocredit: Option<i32>,
+    /// Remembered old passwords (`pam_pwhistory`/`pam_unix remember=`).
+    #[serde(default)]
+    pub history: Option<u32>,
+    /// Failed logins before lockout (`pam_faillock deny`).
+    #[serde(default)]
+    pub lockout_threshold: Option<u32>,
+    /// Seconds until a locked account unlocks (0 = never).
+    #[serde(default)]
+    pub lockout_unlock_seconds: Option<u64>,
+    /// `PASS_MAX_DAYS`.
+    #[serde(default)]
+    pub max_days: Option<i64>,
+    /// `PASS_MIN_DAYS`.
+    #[serde(default)]
+    pub min_days: Option<i64>,
+    /// `PASS_WARN_AGE`.
+    #[serde(default)]
+    pub warn_days: Option<i64>,
+    /// Hash algorithm (`ENCRYPT_METHOD` or the `pam_unix` option).
+    #[serde(default)]
+    pub hash_algorithm: Option<String>,
+}
+
+/// Password facts of one local account; never the hash itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountPasswordState {
+    /// Login name.
+    pub name: String,
+    /// A usable password hash is set.
+    pub has_password: bool,
+    /// The password field is empty: login without a password.
+    pub empty_password: bool,
+    /// The password is locked (`!` or `*` prefix).
+    pub locked: bool,
+    /// Last password change (Unix seconds).
+    #[serde(default)]
+    pub last_change_at: Option<i64>,
+    /// Maximum password age in days for this account.
+    #[serde(default)]
+    pub max_days: Option<i64>,
+    /// The password is past its maximum age.
+    #[serde(default)]
+    pub expired: bool,
+    /// Whether this is an interactive (human) account.
+    #[serde(default)]
+    pub interactive: bool,
+}

@@ -1,0 +1,260 @@
+//! fleetwatch wire protocol, version 1.
+//!
+//! These are the types an agent and the collector exchange over HTTPS. They
+//! are plain serde types: no I/O, no runtime. Rules that keep old and new
+//! binaries talking to each other:
+//!
+//! - every type tolerates unknown fields (no `deny_unknown_fields`), so an
+//!   older collector accepts a newer agent;
+//! - within v1 only *optional* fields (`Option` or `#[serde(default)]`) are
+//!   added;
+//! - every report shape that was ever shipped is kept as a fixture under
+//!   `protocol/fixtures/` and must keep deserializing (see the tests).
+//!
+//! Times on the wire are Unix seconds (`i64`); `None` means "not known".
+//!
+//! ```
+//! use fleetwatch_protocol::{CheckResult, CheckStatus};
+//! let r: CheckResult<u32> = CheckResult::failed(0.01, "apt-get timed out after 30s");
+//! assert_eq!(r.status, CheckStatus::Failed);
+//! assert!(r.data.is_none());
+//! ```
+#![deny(missing_docs)]
+
+use serde::{Deserialize, Serialize};
+
+mod compliance;
+mod inventory;
+
+pub use compliance::*;
+pub use inventory::*;
+
+/// The schema version this crate writes into every report.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `POST /api/v1/enroll` path.
+pub const ENROLL_PATH: &str = "/api/v1/enroll";
+/// `POST /api/v1/reports` path.
+pub const REPORTS_PATH: &str = "/api/v1/reports";
+
+/// Body of `POST /api/v1/enroll`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The fleet-wide enroll secret configured on the collector.
+    pub enroll_secret: String,
+    /// Who is enrolling; the collector reuses a device whose hardware matches.
+    pub identity: HostIdentity,
+    /// Version of the enrolling agent.
+    #[serde(default)]
+    pub agent_version: String,
+}
+
+/// Stable host identity used to recognise re-enrolling hardware.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostIdentity {
+    /// `/etc/machine-id` (changes when an OS is reinstalled).
+    #[serde(default)]
+    pub machine_id: Option<String>,
+    /// DMI product UUID (survives an OS reinstall).
+    #[serde(default)]
+    pub hardware_uuid: Option<String>,
+    /// DMI product serial number.
+    #[serde(default)]
+    pub serial: Option<String>,
+    /// Host name at enrollment time (informational).
+    #[serde(default)]
+    pub hostname: String,
+}
+
+/// Answer to a successful enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// The device's id: the same hardware always gets the same id back.
+    pub device_id: String,
+    /// Per-device secret for `Authorization: Bearer`; ≥ 256 bits, hex.
+    pub node_key: String,
+    /// How often the agent should report, in seconds.
+    pub report_interval_secs: u64,
+}
+
+/// Answer to an accepted report (2xx: the report is durably stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportResponse {
+    /// Always true on 2xx.
+    pub accepted: bool,
+    /// True when this `report_id` had already been stored (idempotent resend).
+    #[serde(default)]
+    pub duplicate: bool,
+    /// How often the agent should report, in seconds.
+    pub report_interval_secs: u64,
+    /// Hash of the package list the collector now holds for this device; the
+    /// agent sends the full list again whenever its own hash differs.
+    #[serde(default)]
+    pub packages_hash: Option<String>,
+}
+
+/// JSON body of every 4xx/5xx answer from the collector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Human-readable description of what is wrong.
+    pub error: String,
+    /// The offending field as a path (`inventory.data.hostname`), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// One report from one device (body of `POST /api/v1/reports`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Always [`SCHEMA_VERSION`] for v1 agents.
+    pub schema_version: u32,
+    /// Unique id chosen by the agent; a resent report keeps its id.
+    pub report_id: String,
+    /// The device id the collector gave at enrollment.
+    pub device_id: String,
+    /// Version of the reporting agent.
+    pub agent_version: String,
+    /// When the agent collected this report (Unix seconds).
+    pub collected_at: i64,
+    /// Device inventory.
+    pub inventory: CheckResult<Inventory>,
+    /// The compliance checks.
+    #[serde(default)]
+    pub checks: Checks,
+}
+
+/// Outcomes of the compliance checks; a check the agent did not run is `None`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Checks {
+    /// Patch levels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub patches: Option<CheckResult<Patches>>,
+    /// Backup jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<CheckResult<BackupStatus>>,
+    /// Password policy and local accounts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_policy: Option<CheckResult<PasswordPolicy>>,
+}
+
+/// How one check went on the agent. "Unknown" is never "pass".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// Collected; `data` holds the section.
+    Ok,
+    /// Not applicable on this host (tool or file absent); `error` says why.
+    Unsupported,
+    /// Tried and failed; `error` says why.
+    Failed,
+}
+
+impl CheckStatus {
+    /// The lowercase name used on the wire and in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Ok => "ok",
+            CheckStatus::Unsupported => "unsupported",
+            CheckStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One check's outcome and how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckResult<T> {
+    /// ok, unsupported or failed.
+    pub status: CheckStatus,
+    /// Wall time the check took on the agent.
+    #[serde(default)]
+    pub duration_seconds: f64,
+    /// The section; present exactly when `status` is `ok`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<T>,
+    /// Why the check is unsupported or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl<T> CheckResult<T> {
+    /// A successful check.
+    pub fn ok(duration_seconds: f64, data: T) -> Self {
+        CheckResult {
+            status: CheckStatus::Ok,
+            duration_seconds,
+            data: Some(data),
+            error: None,
+        }
+    }
+
+    /// A check that does not apply to this host.
+    pub fn unsupported(duration_seconds: f64, reason: impl Into<String>) -> Self {
+        CheckResult {
+            status: CheckStatus::Unsupported,
+            duration_seconds,
+            data: None,
+            error: Some(reason.into()),
+        }
+    }
+
+    /// A check that was tried and failed.
+    pub fn failed(duration_seconds: f64, error: impl Into<String>) -> Self {
+        CheckResult {
+            status: CheckStatus::Failed,
+            duration_seconds,
+            data: None,
+            error: Some(error.into()),
+        }
+    }
+
+    /// The data, when the check succeeded.
+    pub fn data(&self) -> Option<&T> {
+        match self.status {
+            CheckStatus::Ok => self.data.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_report_fixture_still_deserializes() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let report: Report = serde_json::from_str(&text)
+                    .unwrap_or_else(|e| panic!("{} no longer parses: {e}", path.display()));
+                assert_eq!(report.schema_version, SCHEMA_VERSION);
+                assert!(!report.report_id.is_empty());
+                n += 1;
+            }
+        }
+        assert!(n >= 1, "no report fixtures found in {dir}");
+    }
+
+    #[test]
+    fn unknown_fields_are_tolerated() {
+        let text = r#"{"schema_version":1,"report_id":"r1","device_id":"d1",
+            "agent_version":"9.9.9","collected_at":1,"from_the_future":{"x":1},
+            "inventory":{"status":"failed","duration_seconds":0.1,"error":"boom","new":1},
+            "checks":{"quantum":{"status":"ok"}}}"#;
+        let report: Report = serde_json::from_str(text).unwrap();
+        assert_eq!(report.inventory.status, CheckStatus::Failed);
+        assert!(report.inventory.data().is_none());
+    }
+
+    #[test]
+    fn check_result_round_trips() {
+        let r = CheckResult::ok(0.5, 7u32);
+        let json = serde_json::to_string(&r).unwrap();
+        assert_eq!(json, r#"{"status":"ok","duration_seconds":0.5,"data":7}"#);
+        let back: CheckResult<u32> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, r);
+    }
+}

@@ -1,1 +1,352 @@
-//! Helpers shared by the end-to-end tests: free ports, binaries, processes.
+//! Helpers shared by the end-to-end tests and benchmark programs: locating
+//! and starting the real binaries on free loopback ports, scraping, and
+//! running the real Prometheus tools.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+/// The workspace root.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The cargo target directory (honours `CARGO_TARGET_DIR`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(d) => {
+            let d = PathBuf::from(d);
+            if d.is_absolute() {
+                d
+            } else {
+                workspace_root().join(d)
+            }
+        }
+        None => workspace_root().join("target"),
+    }
+}
+
+static BUILD: Once = Once::new();
+
+/// Path of a workspace binary (debug profile), building the binaries once
+/// per test process so `cargo test` alone works from a fresh clone.
+pub fn binary(name: &str) -> PathBuf {
+    BUILD.call_once(|| {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .args([
+                "build",
+                "--bins",
+                "-p",
+                "fleetwatch-agent",
+                "-p",
+                "fleetwatch-collector",
+            ])
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building the binaries failed");
+    });
+    let path = target_dir().join("debug").join(name);
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Fails the test with a clear message when a required tool is missing:
+/// the test command installs it, so absence is a broken setup, never a skip.
+pub fn require_tool(tool: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin"] {
+        let p = Path::new(dir).join(tool);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("{tool} is not installed; run scripts/test.sh (it installs the test dependencies)");
+}
+
+/// Runs `promtool check metrics` on an exposition body; returns its output on failure.
+pub fn promtool_check_metrics(body: &str) -> Result<(), String> {
+    let promtool = require_tool("promtool");
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn promtool");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(body.as_bytes()).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "promtool check metrics failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// A running collector binary, killed on drop.
+pub struct Collector {
+    child: Option<Child>,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Agent API port (HTTPS).
+    pub api_port: u16,
+    /// Metrics port (HTTP).
+    pub metrics_port: u16,
+    log: PathBuf,
+}
+
+impl Collector {
+    /// Starts `fleetwatch-collector serve` on free ports with `data_dir` and waits until ready.
+    pub fn start(data_dir: &Path, extra: &[&str]) -> Collector {
+        Self::start_on(data_dir, free_port(), free_port(), extra)
+    }
+
+    /// Starts the collector on the given ports.
+    pub fn start_on(
+        data_dir: &Path,
+        api_port: u16,
+        metrics_port: u16,
+        extra: &[&str],
+    ) -> Collector {
+        std::fs::create_dir_all(data_dir).unwrap();
+        let log = data_dir.join(format!("collector-{}.log", api_port));
+        let logfile = std::fs::File::create(&log).unwrap();
+        let child = Command::new(binary("fleetwatch-collector"))
+            .arg("serve")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(["--listen", &format!("127.0.0.1:{api_port}")])
+            .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(logfile.try_clone().unwrap())
+            .stderr(logfile)
+            .spawn()
+            .expect("start collector");
+        let mut c = Collector {
+            child: Some(child),
+            data_dir: data_dir.into(),
+            api_port,
+            metrics_port,
+            log,
+        };
+        c.wait_ready();
+        c
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = format!("http://127.0.0.1:{}/readyz", self.metrics_port);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("collector exited with {status}:\n{}", self.log_text());
+            }
+            if let Ok(r) = http().get(&url).send()
+                && r.status().is_success()
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("collector not ready after 30s:\n{}", self.log_text());
+    }
+
+    /// Everything the collector printed so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `https://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.api_port)
+    }
+
+    /// Path of the generated certificate.
+    pub fn cert(&self) -> PathBuf {
+        self.data_dir.join("tls/cert.pem")
+    }
+
+    /// Path of the generated enroll secret.
+    pub fn enroll_secret_file(&self) -> PathBuf {
+        self.data_dir.join("enroll-secret")
+    }
+
+    /// The generated admin token.
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+
+    /// GET /metrics body.
+    pub fn scrape(&self) -> String {
+        self.scrape_query("")
+    }
+
+    /// GET /metrics with a query string (e.g. `?aggregates_only=1`).
+    pub fn scrape_query(&self, query: &str) -> String {
+        let r = http()
+            .get(format!(
+                "http://127.0.0.1:{}/metrics{query}",
+                self.metrics_port
+            ))
+            .send()
+            .expect("scrape");
+        assert!(r.status().is_success(), "scrape status {}", r.status());
+        r.text().unwrap()
+    }
+
+    /// An HTTPS client that trusts this collector's certificate.
+    pub fn api_client(&self) -> reqwest::blocking::Client {
+        install_crypto_provider();
+        let pem = std::fs::read(self.cert()).unwrap();
+        reqwest::blocking::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap()
+    }
+
+    /// GET an admin API path with the admin token, parsed as JSON.
+    pub fn admin_get(&self, path: &str) -> serde_json::Value {
+        let r = self
+            .api_client()
+            .get(format!("{}{path}", self.url()))
+            .bearer_auth(self.admin_token())
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().unwrap()
+    }
+
+    /// Sends SIGTERM and waits for a graceful exit.
+    pub fn stop(mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if child.try_wait().unwrap().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("collector did not stop within 15s after SIGTERM");
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A plain blocking HTTP client with a timeout.
+pub fn http() -> reqwest::blocking::Client {
+    install_crypto_provider();
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+/// Installs the aws-lc-rs rustls provider for this process (idempotent).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// Runs the agent binary with `args` and returns its output.
+pub fn run_agent(args: &[&str]) -> Output {
+    run_agent_with(args, &[])
+}
+
+/// Runs the agent binary with `args` and extra environment.
+pub fn run_agent_with(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(binary("fleetwatch-agent"));
+    cmd.args(args).env("RUST_LOG", "info");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run agent")
+}
+
+/// Agent arguments pointing at `collector` with `state_dir`, for `once`/`run`.
+pub fn agent_args(collector: &Collector, state_dir: &Path) -> Vec<String> {
+    vec![
+        "--config".into(),
+        "/dev/null".into(),
+        "--collector".into(),
+        collector.url(),
+        "--ca".into(),
+        collector.cert().display().to_string(),
+        "--enroll-secret-file".into(),
+        collector.enroll_secret_file().display().to_string(),
+        "--state-dir".into(),
+        state_dir.display().to_string(),
+    ]
+}
+
+/// Text of an output's stdout and stderr, for assertion messages.
+pub fn output_text(out: &Output) -> String {
+    format!(
+        "exit: {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The value of the first sample of `metric` whose line contains all `needles`.
+pub fn sample_value(body: &str, metric: &str, needles: &[&str]) -> Option<f64> {
+    body.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.starts_with(metric)
+                && matches!(l.as_bytes().get(metric.len()), Some(b'{') | Some(b' '))
+        })
+        .find(|l| needles.iter().all(|n| l.contains(n)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Reads a child's whole stdout (for helper processes).
+pub fn read_all(mut r: impl Read) -> String {
+    let mut s = String::new();
+    let _ = r.read_to_string(&mut s);
+    s
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, then formats-checks, lints,
+# builds the binaries the end-to-end tests drive, and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+# The end-to-end tests run the real binaries.
+cargo build --workspace --bins --locked
+cargo test --workspace --locked --no-fail-fast

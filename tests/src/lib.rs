@@ -2,6 +2,8 @@
 //! and starting the real binaries on free loopback ports, scraping, and
 //! running the real Prometheus tools.
 
+pub mod promstack;
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

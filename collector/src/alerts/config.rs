@@ -211,7 +211,7 @@ impl AlertsConfig {
             )?,
             startup_grace: duration("startup_grace", raw.startup_grace, "10m")?,
             runbook_base_url: raw.runbook_base_url.unwrap_or_else(|| {
-                "https://github.com/fleetwatch/fleetwatch/blob/main/docs/operations.md#".into()
+                "https://example.invalid/fleetwatch/blob/main/docs/operations.md#".into()
             }),
             external_url: raw.external_url.unwrap_or_default(),
             many_devices_not_reporting_fraction: fraction,

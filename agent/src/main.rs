@@ -1,2 +1,156 @@
-//! fleetwatch-agent binary.
-fn main() {}
+//! fleetwatch-agent binary: parses the command line, sets up logging and
+//! the runtime, and hands over to the library's modes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use fleetwatch_agent::config::{self, AgentConfig, Overrides};
+use fleetwatch_agent::modes;
+
+/// fleetwatch agent: reports this device's inventory and compliance facts to the collector.
+#[derive(Parser)]
+#[command(name = "fleetwatch-agent", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the report that would be sent (pretty JSON on stdout); send nothing.
+    Collect(CommonArgs),
+    /// Collect and send one report; on failure spool it and exit non-zero.
+    Once(CommonArgs),
+    /// Run as a service: report at the collector's interval, with jitter.
+    Run(CommonArgs),
+    /// Enroll with the collector (again) and store the node key.
+    Enroll(CommonArgs),
+}
+
+/// Flags shared by every subcommand.
+#[derive(Args)]
+struct CommonArgs {
+    /// Config file (a missing default file is fine).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Collector base URL (https://HOST:PORT).
+    #[arg(long, value_name = "URL")]
+    collector: Option<String>,
+    /// PEM file with the CA or the collector's own certificate.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Pinned SHA-256 fingerprint of the collector's certificate.
+    #[arg(long, value_name = "FP")]
+    ca_fingerprint: Option<String>,
+    /// File holding the enroll secret.
+    #[arg(long, value_name = "FILE")]
+    enroll_secret_file: Option<PathBuf>,
+    /// State directory (node key, device.json, spool).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Host root, for fixture trees and containers.
+    #[arg(long, value_name = "DIR", hide = true)]
+    root: Option<PathBuf>,
+}
+
+impl CommonArgs {
+    fn load(&self) -> anyhow::Result<AgentConfig> {
+        let overrides = Overrides {
+            collector_url: self.collector.clone(),
+            ca_file: self.ca.clone(),
+            ca_fingerprint: self.ca_fingerprint.clone(),
+            enroll_secret_file: self.enroll_secret_file.clone(),
+            state_dir: self.state_dir.clone(),
+            root: self.root.clone(),
+        };
+        Ok(config::load(self.config.as_deref(), &overrides)?)
+    }
+}
+
+fn main() -> ExitCode {
+    // One crypto provider for the process; rustls panics if none or two are ambiguous.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    init_logging();
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        // Checks run on blocking threads; a couple are plenty and keep RSS low.
+        .max_blocking_threads(2)
+        .build()
+        .context("could not start the async runtime")
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Collect(args) => {
+            let cfg = args.load()?;
+            let report = runtime()?.block_on(modes::collect(&cfg));
+            let json =
+                serde_json::to_string_pretty(&report).context("could not render the report")?;
+            println!("{json}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Once(args) => {
+            let cfg = args.load()?;
+            let outcome = runtime()?.block_on(modes::once(&cfg))?;
+            println!("{}", serde_json::to_string(&outcome)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Enroll(args) => {
+            let cfg = args.load()?;
+            let device = runtime()?.block_on(modes::enroll(&cfg))?;
+            println!("{}", serde_json::json!({ "device_id": device.device_id }));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run(args) => {
+            let cfg = args.load()?;
+            runtime()?.block_on(modes::run(&cfg, shutdown_signal()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Completes on SIGTERM or ctrl-c.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

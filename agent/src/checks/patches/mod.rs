@@ -1,19 +1,214 @@
-//! The patch-level check (placeholder until the apt/dnf/zypper/pacman backends land).
+//! The patch-level check: detects the package manager and reports pending
+//! updates, cache age, last install, reboot state and kernels.
+//!
+//! Each backend (`apt`, `dnf`, `zypper`, `pacman`) keeps its pure parsers
+//! apart from the I/O. The agent never refreshes a package cache itself: it
+//! only reads what the last refresh left behind.
 
-use fleetwatch_protocol::Patches;
+mod apt;
+mod dnf;
+mod kernel;
+mod pacman;
+pub(crate) mod timestamp;
+mod zypper;
+
+use fleetwatch_protocol::{Patches, PendingUpdate};
 
 use super::{Check, CheckContext, CheckError, Collected};
+use crate::host::{CommandError, CommandOutput, SysRoot};
+
+/// At most this many pending packages are listed (the totals stay exact).
+pub const PENDING_CAP: usize = 200;
 
 /// Detects the package manager and reports pending updates, cache age, reboot state.
 #[derive(Debug, Clone, Default)]
 pub struct PatchCheck;
 
+/// The package managers this check understands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Manager {
+    Apt,
+    Dnf,
+    Zypper,
+    Pacman,
+}
+
 impl Check for PatchCheck {
     type Output = Patches;
     const NAME: &'static str = "patches";
-    fn collect(&self, _ctx: &CheckContext<'_>) -> Result<Collected<Patches>, CheckError> {
-        Ok(Collected::Unsupported(
-            "patch check not implemented yet".into(),
-        ))
+    fn collect(&self, ctx: &CheckContext<'_>) -> Result<Collected<Patches>, CheckError> {
+        let Some(manager) = detect_manager(ctx.root) else {
+            return Ok(Collected::Unsupported(
+                "no supported package manager (apt, dnf/yum, zypper, pacman) detected".into(),
+            ));
+        };
+        let collected = match manager {
+            Manager::Apt => apt::collect(ctx)?,
+            Manager::Dnf => dnf::collect(ctx)?,
+            Manager::Zypper => zypper::collect(ctx)?,
+            Manager::Pacman => pacman::collect(ctx)?,
+        };
+        Ok(match collected {
+            Collected::Ok(mut patches) => {
+                patches.running_kernel = ctx.root.read_value("/proc/sys/kernel/osrelease");
+                patches.newest_kernel = kernel::newest_installed(ctx.root);
+                cap_pending(&mut patches);
+                Collected::Ok(patches)
+            }
+            other => other,
+        })
+    }
+}
+
+/// Picks the manager from os-release (`ID`, then `ID_LIKE`), falling back
+/// to the package databases present under the root.
+fn detect_manager(root: &SysRoot) -> Option<Manager> {
+    let os_release = root
+        .read_optional("/etc/os-release")
+        .ok()
+        .flatten()
+        .or_else(|| root.read_optional("/usr/lib/os-release").ok().flatten())
+        .unwrap_or_default();
+    let id = os_release_value(&os_release, "ID").unwrap_or_default();
+    let id_like = os_release_value(&os_release, "ID_LIKE").unwrap_or_default();
+    let from_ids = std::iter::once(id.as_str())
+        .chain(id_like.split_whitespace())
+        .find_map(manager_for_id);
+    from_ids.or_else(|| {
+        [
+            ("/var/lib/dpkg/status", Manager::Apt),
+            ("/var/lib/pacman/local", Manager::Pacman),
+            ("/etc/zypp", Manager::Zypper),
+            ("/etc/dnf", Manager::Dnf),
+            ("/etc/yum.conf", Manager::Dnf),
+        ]
+        .into_iter()
+        .find(|(path, _)| root.exists(path))
+        .map(|(_, m)| m)
+    })
+}
+
+fn manager_for_id(id: &str) -> Option<Manager> {
+    match id {
+        "debian" | "ubuntu" | "linuxmint" | "raspbian" | "pop" | "kali" => Some(Manager::Apt),
+        "rhel" | "fedora" | "centos" | "rocky" | "almalinux" | "ol" | "amzn" => Some(Manager::Dnf),
+        "suse" | "opensuse" | "opensuse-leap" | "opensuse-tumbleweed" | "sles" | "sled" => {
+            Some(Manager::Zypper)
+        }
+        "arch" | "manjaro" | "endeavouros" => Some(Manager::Pacman),
+        _ => None,
+    }
+}
+
+/// A value from os-release text, unquoted.
+pub(crate) fn os_release_value(text: &str, key: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        let (k, v) = line.trim().split_once('=')?;
+        (k == key).then(|| v.trim().trim_matches(['"', '\'']).to_string())
+    })
+}
+
+/// Runs a tool with the check's timeout.
+fn run(
+    ctx: &CheckContext<'_>,
+    program: &str,
+    args: &[&str],
+) -> Result<CommandOutput, CommandError> {
+    ctx.runner.run(program, args, ctx.command_timeout)
+}
+
+/// Error for a tool that exited with an unexpected code.
+fn command_failed(command: &str, out: &CommandOutput) -> CheckError {
+    CheckError::CommandFailed {
+        command: command.into(),
+        code: out
+            .exit_code
+            .map_or_else(|| "a signal".to_string(), |c| c.to_string()),
+        stderr: out.stderr_summary(),
+    }
+}
+
+/// Newest modification time among `paths` (those that exist).
+fn newest_mtime<'a>(root: &SysRoot, paths: impl IntoIterator<Item = &'a str>) -> Option<i64> {
+    paths.into_iter().filter_map(|p| root.mtime(p).ok()).max()
+}
+
+/// Newest mtime of `<dir>/<entry>/<suffix>` over the entries of `dir`.
+fn newest_mtime_in(root: &SysRoot, dir: &str, suffix: &str) -> Option<i64> {
+    let entries = root.list_dir(dir).ok()?;
+    entries
+        .iter()
+        .filter_map(|e| root.mtime(&format!("{dir}/{e}{suffix}")).ok())
+        .max()
+}
+
+/// Cuts the pending list at [`PENDING_CAP`], security updates first so
+/// the ones that matter survive the cut.
+fn cap_pending(patches: &mut Patches) {
+    patches.pending.sort_by(|a, b| {
+        b.security
+            .cmp(&a.security)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    if patches.pending.len() > PENDING_CAP {
+        patches.pending.truncate(PENDING_CAP);
+        patches.pending_truncated = true;
+    }
+}
+
+/// Counts the security updates among `pending`.
+fn count_security(pending: &[PendingUpdate]) -> u32 {
+    u32::try_from(pending.iter().filter(|p| p.security).count()).unwrap_or(u32::MAX)
+}
+
+/// `pending.len()` as the wire's `u32`.
+fn count(pending: &[PendingUpdate]) -> u32 {
+    u32::try_from(pending.len()).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manager_from_os_release_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        let root = SysRoot::new(dir.path());
+        for (text, want) in [
+            ("ID=debian\n", Some(Manager::Apt)),
+            (
+                "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n",
+                Some(Manager::Dnf),
+            ),
+            ("ID=myrhel\nID_LIKE=\"rhel fedora\"\n", Some(Manager::Dnf)),
+            (
+                "ID=\"opensuse-leap\"\nID_LIKE=\"suse opensuse\"\n",
+                Some(Manager::Zypper),
+            ),
+            ("ID=arch\n", Some(Manager::Pacman)),
+            ("ID=gentoo\n", None),
+        ] {
+            std::fs::write(dir.path().join("etc/os-release"), text).unwrap();
+            assert_eq!(detect_manager(&root), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn cap_keeps_security_first_and_marks_truncation() {
+        let mut p = Patches {
+            pending: (0..250)
+                .map(|i| PendingUpdate {
+                    name: format!("pkg{i:03}"),
+                    security: i == 249,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        cap_pending(&mut p);
+        assert_eq!(p.pending.len(), PENDING_CAP);
+        assert!(p.pending_truncated);
+        assert_eq!(p.pending[0].name, "pkg249");
     }
 }

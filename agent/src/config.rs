@@ -1,0 +1,400 @@
+//! Agent configuration: the TOML file (unknown keys are errors), then
+//! command-line overrides, then validation into an [`AgentConfig`].
+//!
+//! ```
+//! use fleetwatch_agent::config::{build, parse, Overrides};
+//! let file = parse("collector_url = \"https://c.example:8443\"", "agent.toml".as_ref()).unwrap();
+//! let cfg = build(file, &Overrides::default()).unwrap();
+//! assert_eq!(cfg.once_deadline.as_secs(), 10);
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::checks::backup::BackupJobConfig;
+use crate::upload::tls::{Fingerprint, FingerprintError, Trust};
+
+/// Default config file; a missing default file is fine.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/fleetwatch/agent.toml";
+/// Default state directory.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/fleetwatch-agent";
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// An explicitly given config file could not be read.
+    #[error("could not read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown/mistyped key.
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the key).
+        message: String,
+    },
+    /// A value is not acceptable.
+    #[error("invalid setting `{key}`: {message}")]
+    Invalid {
+        /// The config key.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The config file as written (every key optional).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Base URL of the collector (`https://collector.example:8443`).
+    pub collector_url: Option<String>,
+    /// PEM file with the CA (or the collector's own certificate) to trust.
+    pub ca_file: Option<PathBuf>,
+    /// Pinned SHA-256 fingerprint of the collector's certificate.
+    pub ca_fingerprint: Option<String>,
+    /// File holding the enroll secret.
+    pub enroll_secret_file: Option<PathBuf>,
+    /// Where node key, device.json and the spool live.
+    pub state_dir: Option<PathBuf>,
+    /// Host root (for containers mounting the host at /host).
+    pub root: Option<PathBuf>,
+    /// Report interval; overrides the collector's when set.
+    pub interval_secs: Option<u64>,
+    /// Limit for each external command.
+    pub command_timeout_secs: Option<u64>,
+    /// How long `once` tries to deliver before spooling.
+    pub once_deadline_secs: Option<u64>,
+    /// Most undelivered reports kept on disk.
+    pub spool_max_reports: Option<usize>,
+    /// Which checks run.
+    #[serde(default)]
+    pub checks: ChecksConfig,
+    /// Backup jobs to watch.
+    #[serde(default)]
+    pub backup: Vec<BackupJobConfig>,
+}
+
+/// `[checks]` enable switches; all on by default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChecksConfig {
+    /// Device inventory.
+    pub inventory: bool,
+    /// Patch levels.
+    pub patches: bool,
+    /// Backup jobs.
+    pub backup: bool,
+    /// Password policy.
+    pub password_policy: bool,
+}
+
+impl Default for ChecksConfig {
+    fn default() -> Self {
+        ChecksConfig {
+            inventory: true,
+            patches: true,
+            backup: true,
+            password_policy: true,
+        }
+    }
+}
+
+/// Command-line values that take precedence over the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--collector`.
+    pub collector_url: Option<String>,
+    /// `--ca`.
+    pub ca_file: Option<PathBuf>,
+    /// `--ca-fingerprint`.
+    pub ca_fingerprint: Option<String>,
+    /// `--enroll-secret-file`.
+    pub enroll_secret_file: Option<PathBuf>,
+    /// `--state-dir`.
+    pub state_dir: Option<PathBuf>,
+    /// `--root`.
+    pub root: Option<PathBuf>,
+}
+
+/// The validated configuration the agent runs with.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// Collector base URL without a trailing slash, if configured.
+    pub collector_url: Option<String>,
+    /// How the collector's certificate is trusted.
+    pub trust: Trust,
+    /// File holding the enroll secret.
+    pub enroll_secret_file: Option<PathBuf>,
+    /// State directory.
+    pub state_dir: PathBuf,
+    /// Host root.
+    pub root: PathBuf,
+    /// Locally configured report interval (wins over the collector's).
+    pub interval: Option<Duration>,
+    /// Limit for each external command.
+    pub command_timeout: Duration,
+    /// How long `once` tries before spooling.
+    pub once_deadline: Duration,
+    /// Most undelivered reports kept on disk.
+    pub spool_max_reports: usize,
+    /// Which checks run.
+    pub checks: ChecksConfig,
+    /// Backup jobs.
+    pub backup: Vec<BackupJobConfig>,
+}
+
+/// Parses config text; `path` is only used in error messages.
+pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string().trim_end().to_string(),
+    })
+}
+
+/// Loads the config: `path` (explicit, must exist) or the default file (may
+/// be missing), then applies `overrides` and validates.
+pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<AgentConfig, ConfigError> {
+    let (file_path, explicit) = match path {
+        Some(p) => (p.to_path_buf(), true),
+        None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+    };
+    let file = match std::fs::read_to_string(&file_path) {
+        Ok(text) => parse(&text, &file_path)?,
+        Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: file_path,
+                source,
+            });
+        }
+    };
+    build(file, overrides)
+}
+
+/// Applies overrides to a parsed file and validates the result.
+pub fn build(file: FileConfig, o: &Overrides) -> Result<AgentConfig, ConfigError> {
+    // A trust flag replaces the file's trust settings as a whole, so a
+    // `--ca-fingerprint` on the command line wins over a `ca_file` in the file.
+    let (ca_file, ca_fingerprint) = if o.ca_file.is_some() || o.ca_fingerprint.is_some() {
+        (o.ca_file.clone(), o.ca_fingerprint.clone())
+    } else {
+        (file.ca_file, file.ca_fingerprint)
+    };
+    let trust = match (ca_file, ca_fingerprint) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::Invalid {
+                key: "ca_file",
+                message: "set either ca_file (--ca) or ca_fingerprint (--ca-fingerprint), not both"
+                    .into(),
+            });
+        }
+        (Some(file), None) => Trust::CaFile(file),
+        (None, Some(fp)) => {
+            Trust::Fingerprint(Fingerprint::parse(&fp).map_err(|e: FingerprintError| {
+                ConfigError::Invalid {
+                    key: "ca_fingerprint",
+                    message: e.to_string(),
+                }
+            })?)
+        }
+        (None, None) => Trust::Unconfigured,
+    };
+    let collector_url = o.collector_url.clone().or(file.collector_url);
+    if let Some(url) = collector_url
+        .as_ref()
+        .filter(|u| !u.starts_with("https://"))
+    {
+        return Err(ConfigError::Invalid {
+            key: "collector_url",
+            message: format!("{url:?} must start with https:// (the agent only speaks TLS)"),
+        });
+    }
+    let positive = |key: &'static str, v: Option<u64>, default: u64| match v {
+        Some(0) => Err(ConfigError::Invalid {
+            key,
+            message: "must be greater than 0".into(),
+        }),
+        Some(v) => Ok(v),
+        None => Ok(default),
+    };
+    let interval = match file.interval_secs {
+        Some(v) => Some(Duration::from_secs(positive("interval_secs", Some(v), 0)?)),
+        None => None,
+    };
+    let spool_max_reports = file.spool_max_reports.unwrap_or(100);
+    if spool_max_reports == 0 {
+        return Err(ConfigError::Invalid {
+            key: "spool_max_reports",
+            message: "must be greater than 0".into(),
+        });
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for job in &file.backup {
+        if !names.insert(job.name.as_str()) {
+            return Err(ConfigError::Invalid {
+                key: "backup",
+                message: format!("two backup jobs are named {:?}", job.name),
+            });
+        }
+    }
+    Ok(AgentConfig {
+        collector_url: collector_url.map(|u| u.trim_end_matches('/').to_string()),
+        trust,
+        enroll_secret_file: o.enroll_secret_file.clone().or(file.enroll_secret_file),
+        state_dir: o
+            .state_dir
+            .clone()
+            .or(file.state_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+        root: o
+            .root
+            .clone()
+            .or(file.root)
+            .unwrap_or_else(|| PathBuf::from("/")),
+        interval,
+        command_timeout: Duration::from_secs(positive(
+            "command_timeout_secs",
+            file.command_timeout_secs,
+            30,
+        )?),
+        once_deadline: Duration::from_secs(positive(
+            "once_deadline_secs",
+            file.once_deadline_secs,
+            10,
+        )?),
+        spool_max_reports,
+        checks: file.checks,
+        backup: file.backup,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../agent.example.toml");
+
+    #[test]
+    fn the_example_config_parses_and_builds() {
+        let file = parse(EXAMPLE, Path::new("agent.example.toml")).unwrap();
+        assert_eq!(
+            file.collector_url.as_deref(),
+            Some("https://collector.example.com:8443")
+        );
+        assert!(!file.backup.is_empty());
+        let cfg = build(file, &Overrides::default()).unwrap();
+        assert!(matches!(cfg.trust, Trust::Fingerprint(_)));
+        assert_eq!(cfg.once_deadline, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn every_toml_example_in_the_repository_parses() {
+        let dirs = [
+            concat!(env!("CARGO_MANIFEST_DIR")),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy"),
+        ];
+        let mut n = 0;
+        for dir in dirs {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("agent") && name.ends_with(".toml") {
+                    let text = std::fs::read_to_string(entry.path()).unwrap();
+                    let file = parse(&text, &entry.path())
+                        .unwrap_or_else(|e| panic!("{}: {e}", entry.path().display()));
+                    build(file, &Overrides::default()).unwrap();
+                    n += 1;
+                }
+            }
+        }
+        assert!(n >= 1);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_it() {
+        let err = parse(
+            "collector_url = \"https://x\"\ncolector_timeout = 3\n",
+            Path::new("a.toml"),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("colector_timeout"), "{msg}");
+        assert!(msg.contains("a.toml"), "{msg}");
+        let err = parse("[checks]\ninventori = false\n", Path::new("a.toml")).unwrap_err();
+        assert!(err.to_string().contains("inventori"), "{err}");
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let cfg = build(FileConfig::default(), &Overrides::default()).unwrap();
+        assert_eq!(cfg.state_dir, PathBuf::from(DEFAULT_STATE_DIR));
+        assert_eq!(cfg.root, PathBuf::from("/"));
+        assert_eq!(cfg.command_timeout, Duration::from_secs(30));
+        assert_eq!(cfg.spool_max_reports, 100);
+        assert_eq!(cfg.interval, None);
+        assert!(cfg.checks.inventory && cfg.checks.password_policy);
+        assert!(matches!(cfg.trust, Trust::Unconfigured));
+    }
+
+    #[test]
+    fn flags_override_file_values() {
+        let file = parse(
+            "collector_url = \"https://file:8443/\"\nca_file = \"/etc/ca.pem\"\nstate_dir = \"/file\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let o = Overrides {
+            collector_url: Some("https://flag:8443".into()),
+            ca_fingerprint: Some(format!("sha256:{}", "ab".repeat(32))),
+            state_dir: Some("/flag".into()),
+            ..Overrides::default()
+        };
+        let cfg = build(file.clone(), &o).unwrap();
+        assert_eq!(cfg.collector_url.as_deref(), Some("https://flag:8443"));
+        assert_eq!(cfg.state_dir, PathBuf::from("/flag"));
+        assert!(matches!(cfg.trust, Trust::Fingerprint(_)));
+        let cfg = build(file, &Overrides::default()).unwrap();
+        assert_eq!(cfg.collector_url.as_deref(), Some("https://file:8443"));
+        assert!(matches!(cfg.trust, Trust::CaFile(_)));
+    }
+
+    #[test]
+    fn invalid_values_are_refused() {
+        let cases = [
+            ("collector_url = \"http://plain\"", "collector_url"),
+            ("ca_fingerprint = \"abc\"", "ca_fingerprint"),
+            (
+                "ca_file = \"/a\"\nca_fingerprint = \"sha256:00\"",
+                "ca_file",
+            ),
+            ("once_deadline_secs = 0", "once_deadline_secs"),
+            ("spool_max_reports = 0", "spool_max_reports"),
+            ("interval_secs = \"soon\"", "interval_secs"),
+        ];
+        for (text, key) in cases {
+            let err = parse(text, Path::new("a.toml"))
+                .and_then(|f| build(f, &Overrides::default()))
+                .unwrap_err();
+            assert!(err.to_string().contains(key), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_default_file_is_fine_but_missing_explicit_file_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        let err = load(Some(&missing), &Overrides::default()).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }));
+        assert!(err.to_string().contains("nope.toml"));
+        if !Path::new(DEFAULT_CONFIG_PATH).exists() {
+            load(None, &Overrides::default()).unwrap();
+        }
+    }
+}

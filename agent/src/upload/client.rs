@@ -1,0 +1,406 @@
+//! HTTPS client for the collector's agent API: enrollment and one report
+//! upload (gzip body, bearer node key, one re-enrollment on 401).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use fleetwatch_protocol::{
+    ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody, REPORTS_PATH, Report, ReportResponse,
+};
+use reqwest::StatusCode;
+
+use super::tls::{TlsError, client_config};
+use crate::checks::inventory::host_identity;
+use crate::config::AgentConfig;
+use crate::host::SysRoot;
+use crate::report::AGENT_VERSION;
+use crate::state::{DeviceState, StateDir, StateError};
+
+/// Why talking to the collector failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// No collector URL configured.
+    #[error(
+        "no collector configured: set --collector https://HOST:PORT (collector_url in the config)"
+    )]
+    NoCollector,
+    /// TLS trust could not be set up.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Enrollment needs a secret and none is configured.
+    #[error(
+        "not enrolled and no enroll secret: set --enroll-secret-file FILE (enroll_secret_file in the config)"
+    )]
+    NoSecret,
+    /// The secret file could not be read.
+    #[error("could not read enroll secret file {path}: {source}")]
+    ReadSecret {
+        /// The file.
+        path: PathBuf,
+        /// Underlying error.
+        source: std::io::Error,
+    },
+    /// The collector refused to enroll this device (wrong secret...).
+    #[error("collector refused enrollment ({status}): {message}")]
+    EnrollRefused {
+        /// HTTP status.
+        status: u16,
+        /// The collector's error message.
+        message: String,
+    },
+    /// The collector rejected the report as malformed or too large; resending cannot help.
+    #[error("collector rejected report {report_id} ({status}): {message}{}", field.as_ref().map(|f| format!(" (field {f})")).unwrap_or_default())]
+    Rejected {
+        /// The report.
+        report_id: String,
+        /// HTTP status (400, 413, 422).
+        status: u16,
+        /// The collector's error message.
+        message: String,
+        /// The offending field, when the collector named it.
+        field: Option<String>,
+    },
+    /// The node key is refused even after re-enrolling.
+    #[error("collector refuses the node key even after re-enrolling")]
+    Unauthorized,
+    /// The collector could not be reached or the connection broke.
+    #[error("could not reach the collector at {url}: {message}")]
+    Transport {
+        /// Request URL.
+        url: String,
+        /// The error and its causes.
+        message: String,
+    },
+    /// The collector answered with a temporary failure (5xx, 429...).
+    #[error("collector answered {status}: {message}")]
+    Unavailable {
+        /// HTTP status.
+        status: u16,
+        /// The collector's error message.
+        message: String,
+        /// `Retry-After`, when given.
+        retry_after: Option<Duration>,
+    },
+    /// The collector's answer could not be understood.
+    #[error("unexpected answer from the collector: {0}")]
+    BadAnswer(String),
+    /// The state directory could not be used.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+impl UploadError {
+    /// True when trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            UploadError::Transport { .. }
+                | UploadError::Unavailable { .. }
+                | UploadError::BadAnswer(_)
+                | UploadError::Unauthorized
+        )
+    }
+
+    /// The delay the collector asked for, if any.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            UploadError::Unavailable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// One answer to a report POST, before 401 handling.
+enum Posted {
+    Accepted(ReportResponse),
+    Unauthorized,
+}
+
+/// The collector client.
+pub struct Client {
+    http: reqwest::Client,
+    base_url: String,
+    state: StateDir,
+    enroll_secret_file: Option<PathBuf>,
+    root: SysRoot,
+}
+
+impl Client {
+    /// Builds a client from the configuration (TLS trust, URL, state dir).
+    pub fn new(cfg: &AgentConfig) -> Result<Self, UploadError> {
+        let base_url = cfg.collector_url.clone().ok_or(UploadError::NoCollector)?;
+        let tls = client_config(&cfg.trust)?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("fleetwatch-agent/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| UploadError::Transport {
+                url: base_url.clone(),
+                message: error_chain(&e),
+            })?;
+        Ok(Client {
+            http,
+            base_url,
+            state: StateDir::new(&cfg.state_dir),
+            enroll_secret_file: cfg.enroll_secret_file.clone(),
+            root: SysRoot::new(&cfg.root),
+        })
+    }
+
+    /// The state directory this client keeps its key in.
+    pub fn state(&self) -> &StateDir {
+        &self.state
+    }
+
+    /// Enrolls (again): stores the node key (0600) and device.json.
+    pub async fn enroll(&self) -> Result<DeviceState, UploadError> {
+        let path = self
+            .enroll_secret_file
+            .as_ref()
+            .ok_or(UploadError::NoSecret)?;
+        let secret = std::fs::read_to_string(path).map_err(|source| UploadError::ReadSecret {
+            path: path.clone(),
+            source,
+        })?;
+        let request = EnrollRequest {
+            enroll_secret: secret.trim().to_string(),
+            identity: host_identity(&self.root),
+            agent_version: AGENT_VERSION.to_string(),
+        };
+        let url = format!("{}{ENROLL_PATH}", self.base_url);
+        let response = self
+            .http
+            .post(&url)
+            .json(&request)
+            .send()
+            .await
+            .map_err(|e| transport(&url, &e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let retry_after = retry_after(&response);
+            let message = error_message(response).await;
+            return Err(match status {
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN | StatusCode::BAD_REQUEST => {
+                    UploadError::EnrollRefused {
+                        status: status.as_u16(),
+                        message,
+                    }
+                }
+                _ => UploadError::Unavailable {
+                    status: status.as_u16(),
+                    message,
+                    retry_after,
+                },
+            });
+        }
+        let answer: EnrollResponse = response
+            .json()
+            .await
+            .map_err(|e| UploadError::BadAnswer(error_chain(&e)))?;
+        self.state.set_node_key(&answer.node_key)?;
+        let device = DeviceState {
+            device_id: answer.device_id,
+            packages_hash: None,
+            report_interval_secs: Some(answer.report_interval_secs),
+        };
+        self.state.set_device(&device)?;
+        tracing::info!(device_id = %device.device_id, "enrolled with the collector");
+        Ok(device)
+    }
+
+    /// The stored enrollment, enrolling first when there is none.
+    pub async fn ensure_enrolled(&self) -> Result<(String, DeviceState), UploadError> {
+        if let (Some(key), Some(device)) = (self.state.node_key()?, self.state.device()?) {
+            return Ok((key, device));
+        }
+        let device = self.enroll().await?;
+        let key = self.state.node_key()?.ok_or_else(|| {
+            UploadError::BadAnswer("node key missing right after enrollment".into())
+        })?;
+        Ok((key, device))
+    }
+
+    /// Sends one report (device id filled in from the enrollment); on 401
+    /// re-enrolls once and resends. Remembers the collector's answer.
+    pub async fn send(&self, report: &mut Report) -> Result<ReportResponse, UploadError> {
+        let (key, mut device) = self.ensure_enrolled().await?;
+        report.device_id = device.device_id.clone();
+        let response = match self.post_report(report, &key).await? {
+            Posted::Accepted(r) => r,
+            Posted::Unauthorized => {
+                tracing::warn!("collector does not know our node key; enrolling again");
+                device = self.enroll().await?;
+                let key = self.state.node_key()?.unwrap_or_default();
+                report.device_id = device.device_id.clone();
+                match self.post_report(report, &key).await? {
+                    Posted::Accepted(r) => r,
+                    Posted::Unauthorized => return Err(UploadError::Unauthorized),
+                }
+            }
+        };
+        device.packages_hash = response.packages_hash.clone();
+        device.report_interval_secs = Some(response.report_interval_secs);
+        self.state.set_device(&device)?;
+        Ok(response)
+    }
+
+    async fn post_report(&self, report: &Report, key: &str) -> Result<Posted, UploadError> {
+        let url = format!("{}{REPORTS_PATH}", self.base_url);
+        let body = gzip_json(report);
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(key)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::CONTENT_ENCODING, "gzip")
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| transport(&url, &e))?;
+        let status = response.status();
+        if status.is_success() {
+            let answer = response
+                .json()
+                .await
+                .map_err(|e| UploadError::BadAnswer(error_chain(&e)))?;
+            return Ok(Posted::Accepted(answer));
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            return Ok(Posted::Unauthorized);
+        }
+        let retry_after = retry_after(&response);
+        let body = response.bytes().await.unwrap_or_default();
+        let parsed: Option<ErrorBody> = serde_json::from_slice(&body).ok();
+        let message = parsed
+            .as_ref()
+            .map(|b| b.error.clone())
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(300).collect());
+        Err(match status {
+            StatusCode::BAD_REQUEST
+            | StatusCode::PAYLOAD_TOO_LARGE
+            | StatusCode::UNPROCESSABLE_ENTITY => UploadError::Rejected {
+                report_id: report.report_id.clone(),
+                status: status.as_u16(),
+                message,
+                field: parsed.and_then(|b| b.field),
+            },
+            _ => UploadError::Unavailable {
+                status: status.as_u16(),
+                message,
+                retry_after,
+            },
+        })
+    }
+}
+
+/// The report as gzip-compressed JSON.
+pub fn gzip_json(report: &Report) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    serde_json::to_writer(&mut encoder, report).expect("a Report serializes");
+    encoder.flush().expect("writing to a Vec cannot fail");
+    encoder.finish().expect("writing to a Vec cannot fail")
+}
+
+/// `Retry-After` in seconds (the HTTP-date form falls back to our own backoff).
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response.headers().get(reqwest::header::RETRY_AFTER)?;
+    parse_retry_after(value.to_str().ok()?)
+}
+
+/// Parses a delta-seconds `Retry-After`, capped at an hour.
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    let secs: u64 = value.trim().parse().ok()?;
+    Some(Duration::from_secs(secs.min(3600)))
+}
+
+async fn error_message(response: reqwest::Response) -> String {
+    let body = response.bytes().await.unwrap_or_default();
+    match serde_json::from_slice::<ErrorBody>(&body) {
+        Ok(b) => b.error,
+        Err(_) => String::from_utf8_lossy(&body).chars().take(300).collect(),
+    }
+}
+
+fn transport(url: &str, e: &reqwest::Error) -> UploadError {
+    UploadError::Transport {
+        url: url.to_string(),
+        message: error_chain(e),
+    }
+}
+
+/// An error with its causes ("a: b: c"); reqwest hides the useful part (TLS
+/// verification, connection refused) in the source chain.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn retry_after_seconds() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after(" 99999 "),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    #[test]
+    fn gzip_body_round_trips() {
+        let report = Report {
+            schema_version: 1,
+            report_id: "r".into(),
+            device_id: "d".into(),
+            agent_version: "v".into(),
+            collected_at: 5,
+            inventory: fleetwatch_protocol::CheckResult::failed(0.0, "x"),
+            checks: Default::default(),
+        };
+        let gz = gzip_json(&report);
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        let back: Report = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, report);
+    }
+
+    #[test]
+    fn only_temporary_failures_are_retried() {
+        assert!(
+            UploadError::Unavailable {
+                status: 503,
+                message: String::new(),
+                retry_after: None
+            }
+            .is_retryable()
+        );
+        assert!(
+            !UploadError::Rejected {
+                report_id: "r".into(),
+                status: 400,
+                message: String::new(),
+                field: None
+            }
+            .is_retryable()
+        );
+        assert!(!UploadError::NoSecret.is_retryable());
+    }
+}

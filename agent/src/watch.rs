@@ -1,0 +1,108 @@
+//! Watches backup marker files so a finished backup is reported at once.
+//! The parent directory is watched, not the file: backup scripts often
+//! replace the marker (write temp + rename), which ends a watch on the file.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::mpsc;
+
+/// A live watch; dropping it stops watching.
+pub struct MarkerWatch {
+    _watcher: notify::RecommendedWatcher,
+    /// Receives one message per relevant change (coalesced by the caller).
+    pub changes: mpsc::Receiver<PathBuf>,
+}
+
+/// Starts watching `markers` (absolute paths already resolved under the host
+/// root). `None` when there is nothing to watch or the watcher cannot start.
+pub fn watch_markers(markers: &[PathBuf]) -> Option<MarkerWatch> {
+    // Directory (canonical) -> marker file names in it.
+    let mut wanted: BTreeMap<PathBuf, BTreeSet<OsString>> = BTreeMap::new();
+    for marker in markers {
+        let (Some(parent), Some(name)) = (marker.parent(), marker.file_name()) else {
+            continue;
+        };
+        match std::fs::canonicalize(parent) {
+            Ok(dir) => {
+                wanted.entry(dir).or_default().insert(name.to_os_string());
+            }
+            Err(e) => tracing::warn!(
+                marker = %marker.display(),
+                error = %e,
+                "cannot watch backup marker: its directory is not accessible"
+            ),
+        }
+    }
+    if wanted.is_empty() {
+        return None;
+    }
+    let (tx, rx) = mpsc::channel(16);
+    let filter = wanted.clone();
+    let handler = move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        if event.kind.is_access() {
+            return;
+        }
+        for path in event.paths {
+            if is_marker(&filter, &path) {
+                // A full channel already holds a pending change: dropping is fine.
+                let _ = tx.try_send(path);
+            }
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start the backup marker watcher");
+            return None;
+        }
+    };
+    for dir in wanted.keys() {
+        if let Err(e) = watcher.watch(dir, RecursiveMode::NonRecursive) {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot watch backup marker directory");
+        }
+    }
+    Some(MarkerWatch {
+        _watcher: watcher,
+        changes: rx,
+    })
+}
+
+fn is_marker(wanted: &BTreeMap<PathBuf, BTreeSet<OsString>>, path: &Path) -> bool {
+    match (path.parent(), path.file_name()) {
+        (Some(dir), Some(name)) => wanted.get(dir).is_some_and(|names| names.contains(name)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_replaced_marker_is_noticed_and_other_files_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir_path = std::fs::canonicalize(dir.path()).unwrap();
+        let marker = dir_path.join("backup.ok");
+        let mut watch = watch_markers(std::slice::from_ref(&marker)).unwrap();
+        std::fs::write(dir_path.join("unrelated"), "x").unwrap();
+        // Replace the marker the way scripts do: temp file + rename.
+        std::fs::write(dir_path.join("backup.ok.tmp"), "done").unwrap();
+        std::fs::rename(dir_path.join("backup.ok.tmp"), &marker).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(5), watch.changes.recv())
+            .await
+            .expect("marker change noticed")
+            .unwrap();
+        assert_eq!(got, marker);
+    }
+
+    #[test]
+    fn nothing_to_watch() {
+        assert!(watch_markers(&[]).is_none());
+        assert!(watch_markers(&[PathBuf::from("/nonexistent-dir-fw/x")]).is_none());
+    }
+}

@@ -1,0 +1,322 @@
+//! The three compliance checks on every fixture host tree
+//! (`tests/hosts/<scenario>/`) with its recorded command outputs; the
+//! sections are snapshot-tested (`tests/snapshots/`).
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use fleetwatch_agent::checks::backup::{BackupCheck, BackupJobConfig};
+use fleetwatch_agent::checks::password_policy::PasswordPolicyCheck;
+use fleetwatch_agent::checks::patches::PatchCheck;
+use fleetwatch_agent::checks::{CheckContext, run_check};
+use fleetwatch_agent::host::{RecordedRunner, SysRoot};
+use fleetwatch_protocol::{BackupStatus, CheckResult, CheckStatus, PasswordPolicy, Patches};
+
+/// "Now" for every fixture: 2026-11-22T08:00:00Z.
+const NOW: i64 = 1_795_334_400;
+
+fn scenario_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/hosts")
+        .join(name)
+}
+
+/// git keeps no mtimes: each scenario lists the ones its checks read.
+fn apply_mtimes(dir: &Path) {
+    let Ok(list) = std::fs::read_to_string(dir.join("mtimes.txt")) else {
+        return;
+    };
+    for line in list
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let (path, secs) = line.rsplit_once(' ').expect("`path seconds`");
+        let secs: u64 = secs.parse().expect("seconds");
+        let file = std::fs::File::options()
+            .write(true)
+            .open(dir.join(path.trim_start_matches('/')))
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        file.set_modified(UNIX_EPOCH + Duration::from_secs(secs))
+            .unwrap();
+    }
+}
+
+/// The backup jobs every fixture host has recordings for.
+fn fixture_jobs() -> Vec<BackupJobConfig> {
+    #[derive(serde::Deserialize)]
+    struct Jobs {
+        backup: Vec<BackupJobConfig>,
+    }
+    let jobs: Jobs = toml::from_str(
+        r#"
+        [[backup]]
+        name = "restic-nightly"
+        kind = "restic"
+        repository = "/srv/backup/restic"
+        password_file = "/etc/fleetwatch/restic.pass"
+
+        [[backup]]
+        name = "borg-home"
+        kind = "borg"
+        repository = "/srv/backup/borg"
+        password_file = "/etc/fleetwatch/borg.pass"
+
+        [[backup]]
+        name = "db-dump"
+        kind = "marker"
+        path = "/var/lib/fleetwatch/db-dump.ok"
+
+        [[backup]]
+        name = "vendor"
+        kind = "command"
+        command = ["/usr/local/bin/backup-status", "--json"]
+        "#,
+    )
+    .unwrap();
+    jobs.backup
+}
+
+struct Sections {
+    patches: CheckResult<Patches>,
+    backup: CheckResult<BackupStatus>,
+    password_policy: CheckResult<PasswordPolicy>,
+}
+
+fn run_scenario(name: &str) -> Sections {
+    let dir = scenario_dir(name);
+    apply_mtimes(&dir);
+    // The marker's mtime is the last success; pin it too.
+    let marker = dir.join("var/lib/fleetwatch/db-dump.ok");
+    std::fs::File::options()
+        .write(true)
+        .open(&marker)
+        .unwrap()
+        .set_modified(UNIX_EPOCH + Duration::from_secs((NOW - 5 * 3600) as u64))
+        .unwrap();
+    let root = SysRoot::new(&dir);
+    let runner = RecordedRunner::from_dir(&dir.join("commands")).unwrap();
+    let ctx = CheckContext {
+        root: &root,
+        runner: &runner,
+        now: NOW,
+        command_timeout: Duration::from_secs(5),
+    };
+    let mut s = Sections {
+        patches: run_check(&PatchCheck, &ctx),
+        backup: run_check(&BackupCheck::new(fixture_jobs()), &ctx),
+        password_policy: run_check(&PasswordPolicyCheck, &ctx),
+    };
+    // Wall time is the only non-deterministic field.
+    s.patches.duration_seconds = 0.0;
+    s.backup.duration_seconds = 0.0;
+    s.password_policy.duration_seconds = 0.0;
+    s
+}
+
+/// Hashes and passwords of the scenario that must never reach a report.
+fn secrets_of(name: &str) -> Vec<String> {
+    let dir = scenario_dir(name);
+    let shadow = std::fs::read_to_string(dir.join("etc/shadow")).unwrap();
+    let mut secrets: Vec<String> = shadow
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|h| h.trim_start_matches('!').to_string())
+        .filter(|h| h.starts_with('$'))
+        .collect();
+    assert!(!secrets.is_empty(), "{name}: fixture shadow has hashes");
+    for f in ["etc/fleetwatch/restic.pass", "etc/fleetwatch/borg.pass"] {
+        secrets.push(
+            std::fs::read_to_string(dir.join(f))
+                .unwrap()
+                .trim()
+                .to_string(),
+        );
+    }
+    secrets
+}
+
+fn check_scenario(name: &str) -> Sections {
+    let s = run_scenario(name);
+    assert_eq!(
+        s.patches.status,
+        CheckStatus::Ok,
+        "{name}: {:?}",
+        s.patches.error
+    );
+    assert_eq!(
+        s.backup.status,
+        CheckStatus::Ok,
+        "{name}: {:?}",
+        s.backup.error
+    );
+    assert_eq!(
+        s.password_policy.status,
+        CheckStatus::Ok,
+        "{name}: {:?}",
+        s.password_policy.error
+    );
+    let json = serde_json::to_string(&(&s.patches, &s.backup, &s.password_policy)).unwrap();
+    for secret in secrets_of(name) {
+        assert!(!json.contains(&secret), "{name}: a secret leaked: {secret}");
+    }
+    insta::assert_json_snapshot!(format!("{name}-patches"), s.patches);
+    insta::assert_json_snapshot!(format!("{name}-backup"), s.backup);
+    insta::assert_json_snapshot!(format!("{name}-password_policy"), s.password_policy);
+    s
+}
+
+fn patches(s: &Sections) -> &Patches {
+    s.patches.data.as_ref().unwrap()
+}
+
+fn policy(s: &Sections) -> &PasswordPolicy {
+    s.password_policy.data.as_ref().unwrap()
+}
+
+#[test]
+fn debian12_compliant() {
+    let s = check_scenario("debian12-compliant");
+    let p = patches(&s);
+    assert_eq!((p.manager.as_str(), p.pending_total), ("apt", 0));
+    assert_eq!(p.cache_updated_at, Some(NOW - 3 * 3600));
+    assert_eq!(p.running_kernel, p.newest_kernel);
+    let pol = policy(&s);
+    // pwquality.conf.d/50 overrides the main file's minlen; 60 overrides 50's classes.
+    assert_eq!(pol.settings.min_length, Some(14));
+    assert_eq!(pol.settings.min_classes, Some(4));
+    assert_eq!(pol.settings.hash_algorithm.as_deref(), Some("yescrypt"));
+    assert_eq!(pol.settings.lockout_threshold, Some(5));
+    assert_eq!(pol.settings.history, Some(24));
+}
+
+#[test]
+fn debian12_noncompliant() {
+    let s = check_scenario("debian12-noncompliant");
+    let p = patches(&s);
+    // Real `apt-get -s dist-upgrade` output recorded on a Debian 12 machine.
+    assert_eq!(p.pending_total, 124);
+    assert_eq!(p.pending_security, Some(81));
+    assert!(p.reboot_required);
+    assert_eq!(
+        p.reboot_required_packages,
+        vec!["linux-image-6.1.0-28-amd64", "libc6"]
+    );
+    assert_eq!(p.newest_kernel.as_deref(), Some("6.1.0-28-amd64"));
+    assert_eq!(p.running_kernel.as_deref(), Some("6.1.0-26-amd64"));
+    let pol = policy(&s);
+    // pwquality.conf says 14, but pam_pwquality is not in the stack (its line is commented).
+    assert_eq!(pol.settings.min_length, None);
+    assert_eq!(pol.settings.max_days, Some(99999));
+    // `PASS_MIN_DAYS` without a value and `PASS_WARN_AGE seven` are skipped.
+    assert_eq!(pol.settings.min_days, Some(0));
+    assert_eq!(pol.settings.warn_days, Some(7));
+    let accounts = pol.accounts.as_ref().unwrap();
+    let by = |n: &str| accounts.iter().find(|a| a.name == n).unwrap();
+    assert!(by("bob").empty_password);
+    assert!(by("carol").expired);
+    assert!(by("dave").expired);
+    assert!(by("eve").locked);
+    let backup = s.backup.data.as_ref().unwrap();
+    assert!(
+        backup
+            .jobs
+            .iter()
+            .all(|j| j.name != "restic-nightly" || j.error.is_some())
+    );
+}
+
+#[test]
+fn ubuntu2404_compliant() {
+    let s = check_scenario("ubuntu2404-compliant");
+    let p = patches(&s);
+    assert_eq!((p.pending_total, p.pending_security), (3, Some(0)));
+    let pol = policy(&s);
+    // PAM arguments override pwquality.conf (8) and faillock.conf (10).
+    assert_eq!(pol.settings.min_length, Some(16));
+    assert_eq!(pol.settings.min_classes, Some(2));
+    assert_eq!(pol.settings.ucredit, Some(-1));
+    assert_eq!(pol.settings.lockout_threshold, Some(3));
+    assert_eq!(pol.settings.lockout_unlock_seconds, Some(600));
+    assert_eq!(pol.settings.history, Some(12));
+}
+
+#[test]
+fn ubuntu2404_noncompliant() {
+    let s = check_scenario("ubuntu2404-noncompliant");
+    let p = patches(&s);
+    assert_eq!((p.pending_total, p.pending_security), (15, Some(13)));
+    assert!(p.reboot_required);
+    assert_eq!(policy(&s).settings.min_length, Some(6));
+}
+
+#[test]
+fn rocky9_compliant() {
+    let s = check_scenario("rocky9-compliant");
+    let p = patches(&s);
+    assert_eq!(
+        (p.manager.as_str(), p.pending_total, p.pending_security),
+        ("dnf", 0, Some(0))
+    );
+    assert!(!p.reboot_required);
+    assert_eq!(p.cache_updated_at, Some(NOW - 5 * 3600));
+    let pol = policy(&s);
+    assert_eq!(pol.settings.min_length, Some(14));
+    assert_eq!(pol.settings.hash_algorithm.as_deref(), Some("sha512"));
+}
+
+#[test]
+fn rocky9_noncompliant() {
+    let s = check_scenario("rocky9-noncompliant");
+    let p = patches(&s);
+    assert_eq!((p.pending_total, p.pending_security), (15, Some(9)));
+    assert!(p.reboot_required);
+    assert_eq!(
+        p.newest_kernel.as_deref(),
+        Some("5.14.0-503.14.1.el9_5.x86_64")
+    );
+    assert_eq!(policy(&s).settings.lockout_threshold, None);
+}
+
+#[test]
+fn opensuse_compliant() {
+    let s = check_scenario("opensuse-compliant");
+    let p = patches(&s);
+    assert_eq!(
+        (p.manager.as_str(), p.pending_total, p.pending_security),
+        ("zypper", 0, Some(0))
+    );
+    let pol = policy(&s);
+    assert_eq!(pol.settings.lockout_unlock_seconds, Some(0));
+    assert_eq!(pol.settings.min_classes, Some(3));
+}
+
+#[test]
+fn opensuse_noncompliant() {
+    let s = check_scenario("opensuse-noncompliant");
+    let p = patches(&s);
+    assert_eq!((p.pending_total, p.pending_security), (4, Some(2)));
+    assert!(p.reboot_required);
+    assert_eq!(p.reboot_required_since, Some(NOW - 6 * 86400));
+    // pam_cracklib does not read pwquality.conf.
+    assert_eq!(policy(&s).settings.min_length, None);
+}
+
+#[test]
+fn arch_compliant() {
+    let s = check_scenario("arch-compliant");
+    let p = patches(&s);
+    assert_eq!(
+        (p.manager.as_str(), p.pending_total, p.pending_security),
+        ("pacman", 0, None)
+    );
+    assert!(!p.reboot_required);
+    assert_eq!(policy(&s).settings.min_length, Some(15));
+}
+
+#[test]
+fn arch_noncompliant() {
+    let s = check_scenario("arch-noncompliant");
+    let p = patches(&s);
+    assert_eq!(p.pending_total, 7);
+    assert!(p.reboot_required, "running kernel's modules are gone");
+}

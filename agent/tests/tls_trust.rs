@@ -1,0 +1,121 @@
+//! The agent's TLS trust against a real rustls server with an rcgen
+//! self-signed certificate: pinned fingerprint (right and wrong) and the
+//! certificate itself used as the CA file.
+
+mod common;
+
+use common::{FakeCollector, Response};
+use fleetwatch_agent::config::{FileConfig, Overrides, build};
+use fleetwatch_agent::upload::{Client, UploadError};
+
+fn enroll_ok() -> common::Handler {
+    Box::new(|_req| {
+        Response::json(
+            200,
+            serde_json::json!({"device_id": "dev-1", "node_key": "k".repeat(64), "report_interval_secs": 60}),
+        )
+    })
+}
+
+fn config(
+    collector: &FakeCollector,
+    dir: &std::path::Path,
+    o: Overrides,
+) -> fleetwatch_agent::config::AgentConfig {
+    let secret = dir.join("secret");
+    std::fs::write(&secret, "s3cret\n").unwrap();
+    build(
+        FileConfig::default(),
+        &Overrides {
+            collector_url: Some(collector.url.clone()),
+            enroll_secret_file: Some(secret),
+            state_dir: Some(dir.join("state")),
+            root: Some(dir.join("emptyroot")),
+            ..o
+        },
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_right_pinned_fingerprint_is_accepted() {
+    let collector = FakeCollector::start(enroll_ok()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fp = collector
+        .fingerprint()
+        .to_uppercase()
+        .replace("SHA256:", "sha256:");
+    let cfg = config(
+        &collector,
+        dir.path(),
+        Overrides {
+            ca_fingerprint: Some(fp),
+            ..Default::default()
+        },
+    );
+    let device = Client::new(&cfg).unwrap().enroll().await.unwrap();
+    assert_eq!(device.device_id, "dev-1");
+    let req = &collector.requests()[0];
+    assert_eq!(req.path, "/api/v1/enroll");
+    assert_eq!(req.json()["enroll_secret"], "s3cret");
+}
+
+#[tokio::test]
+async fn a_wrong_pinned_fingerprint_is_rejected() {
+    let collector = FakeCollector::start(enroll_ok()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = format!("sha256:{}", "ab".repeat(32));
+    let cfg = config(
+        &collector,
+        dir.path(),
+        Overrides {
+            ca_fingerprint: Some(wrong),
+            ..Default::default()
+        },
+    );
+    let err = Client::new(&cfg).unwrap().enroll().await.unwrap_err();
+    assert!(matches!(err, UploadError::Transport { .. }), "{err}");
+    assert!(
+        err.to_string().contains("does not match the pinned"),
+        "{err}"
+    );
+    // The handshake failed, so no request reached the server.
+    assert!(collector.requests().is_empty());
+    assert!(!dir.path().join("state/node_key").exists());
+}
+
+#[tokio::test]
+async fn the_self_signed_certificate_works_as_ca_file() {
+    let collector = FakeCollector::start(enroll_ok()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = collector.write_ca(dir.path());
+    let cfg = config(
+        &collector,
+        dir.path(),
+        Overrides {
+            ca_file: Some(ca),
+            ..Default::default()
+        },
+    );
+    let device = Client::new(&cfg).unwrap().enroll().await.unwrap();
+    assert_eq!(device.device_id, "dev-1");
+}
+
+#[tokio::test]
+async fn an_unrelated_ca_file_is_rejected() {
+    let collector = FakeCollector::start(enroll_ok()).await;
+    let other = FakeCollector::start(enroll_ok()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = other.write_ca(dir.path());
+    let cfg = config(
+        &collector,
+        dir.path(),
+        Overrides {
+            ca_file: Some(ca),
+            ..Default::default()
+        },
+    );
+    let err = Client::new(&cfg).unwrap().enroll().await.unwrap_err();
+    assert!(matches!(err, UploadError::Transport { .. }), "{err}");
+    assert!(collector.requests().is_empty());
+}

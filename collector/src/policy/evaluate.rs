@@ -1,0 +1,624 @@
+//! Pure evaluation: `(facts, last_seen, policy, now) -> findings`, and the
+//! pure failing-since tracker.
+//!
+//! Rules that hold for every check:
+//! - a check whose section is missing, unsupported, failed on the agent, or
+//!   older than `stale_after` is **unknown**, never passing;
+//! - age limits are inclusive: exactly at the limit still passes;
+//! - a disabled check has no verdict at all (`Findings::get` is `None`) and
+//!   does not count towards `compliant`.
+//!
+//! `compliant` is `Some(false)` when any enabled check fails, `None` when
+//! nothing fails but something is unknown, `Some(true)` otherwise.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::checks::PolicyCheck;
+use super::config::Policy;
+use super::facts::{ComplianceFacts, Section, SectionStatus};
+use super::time::{format_duration, iso8601};
+
+const DAY: i64 = 86_400;
+
+/// The collector's judgement of one check on one device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Compliant.
+    Passing,
+    /// Not compliant.
+    Failing {
+        /// Human-readable why, naming values and the policy limit.
+        reason: String,
+        /// When the condition became a violation, when the facts tell
+        /// (e.g. last backup + max age); the tracker falls back to "now".
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<i64>,
+    },
+    /// Cannot be judged; never counts as passing.
+    Unknown {
+        /// Why not.
+        reason: String,
+    },
+}
+
+impl Verdict {
+    /// `passing`, `failing` or `unknown`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Passing => "passing",
+            Verdict::Failing { .. } => "failing",
+            Verdict::Unknown { .. } => "unknown",
+        }
+    }
+
+    /// True only for [`Verdict::Passing`].
+    pub fn is_passing(&self) -> bool {
+        matches!(self, Verdict::Passing)
+    }
+
+    /// True only for [`Verdict::Failing`].
+    pub fn is_failing(&self) -> bool {
+        matches!(self, Verdict::Failing { .. })
+    }
+
+    /// The reason, for failing and unknown verdicts.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Verdict::Passing => None,
+            Verdict::Failing { reason, .. } | Verdict::Unknown { reason } => Some(reason),
+        }
+    }
+
+    fn failing(reason: String, since: Option<i64>) -> Verdict {
+        Verdict::Failing { reason, since }
+    }
+
+    fn unknown(reason: impl Into<String>) -> Verdict {
+        Verdict::Unknown {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// All verdicts of one device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Findings {
+    verdicts: [Option<Verdict>; PolicyCheck::COUNT],
+    /// `Some(false)` if any check fails, `None` if none fails but one is
+    /// unknown, `Some(true)` if every enabled check passes.
+    pub compliant: Option<bool>,
+}
+
+impl Findings {
+    /// The verdict of a check; `None` when the check is disabled.
+    pub fn get(&self, check: PolicyCheck) -> Option<&Verdict> {
+        self.verdicts[check.index()].as_ref()
+    }
+
+    /// Enabled checks with their verdicts, in [`PolicyCheck::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (PolicyCheck, &Verdict)> {
+        PolicyCheck::ALL
+            .into_iter()
+            .filter_map(|c| self.get(c).map(|v| (c, v)))
+    }
+
+    fn from_verdicts(verdicts: [Option<Verdict>; PolicyCheck::COUNT]) -> Findings {
+        let mut compliant = Some(true);
+        for v in verdicts.iter().flatten() {
+            match v {
+                Verdict::Failing { .. } => {
+                    compliant = Some(false);
+                    break;
+                }
+                Verdict::Unknown { .. } => compliant = None,
+                Verdict::Passing => {}
+            }
+        }
+        Findings {
+            verdicts,
+            compliant,
+        }
+    }
+}
+
+impl Serialize for Findings {
+    /// `{"compliant": bool|null, "checks": {"backup": {"result": ..., ...}}}`.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Checks<'a>(&'a Findings);
+        impl Serialize for Checks<'_> {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut m = s.serialize_map(None)?;
+                for (c, v) in self.0.iter() {
+                    m.serialize_entry(c.as_str(), v)?;
+                }
+                m.end()
+            }
+        }
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("compliant", &self.compliant)?;
+        m.serialize_entry("checks", &Checks(self))?;
+        m.end()
+    }
+}
+
+/// Judges one device. Pure: the same inputs always give the same findings.
+/// `last_seen` is when the collector last accepted a report from the device,
+/// or its enrollment time if it never reported (0 = unknown); `now` is the
+/// evaluation time; both Unix seconds.
+pub fn evaluate(facts: &ComplianceFacts, last_seen: i64, policy: &Policy, now: i64) -> Findings {
+    let ctx = Ctx { policy, now };
+    let mut verdicts: [Option<Verdict>; PolicyCheck::COUNT] = Default::default();
+    for check in PolicyCheck::ALL {
+        if policy.is_enabled(check) {
+            verdicts[check.index()] = Some(ctx.judge(check, facts, last_seen));
+        }
+    }
+    Findings::from_verdicts(verdicts)
+}
+
+struct Ctx<'a> {
+    policy: &'a Policy,
+    now: i64,
+}
+
+impl Ctx<'_> {
+    fn judge(&self, check: PolicyCheck, facts: &ComplianceFacts, last_seen: i64) -> Verdict {
+        let p = self.policy;
+        match check {
+            PolicyCheck::Reporting => self.reporting(last_seen),
+            PolicyCheck::AgentChecks => self.agent_checks(facts),
+            PolicyCheck::SecurityUpdates => self.with(&facts.patches, "patches", |d, data_as_of| {
+                let Some(pending) = d.pending_security else {
+                    return Verdict::unknown("the package manager does not tell security updates apart");
+                };
+                if pending == 0 {
+                    return Verdict::Passing;
+                }
+                let since = d.security_pending_since.unwrap_or(data_as_of);
+                self.pending_too_long(
+                    since,
+                    p.security_updates_max_pending_days,
+                    format!("{pending} security update(s) pending"),
+                )
+            }),
+            PolicyCheck::Reboot => self.with(&facts.patches, "patches", |d, data_as_of| {
+                if !d.reboot_required {
+                    return Verdict::Passing;
+                }
+                let since = d.reboot_required_since.unwrap_or(data_as_of);
+                self.pending_too_long(since, p.reboot_max_pending_days, "reboot required".into())
+            }),
+            PolicyCheck::PatchCache => self.with(&facts.patches, "patches", |d, _| {
+                let Some(max) = p.patch_cache_max_age_secs else { return Verdict::Passing };
+                match d.cache_updated_at {
+                    None => Verdict::unknown("the agent does not know when the package cache was refreshed"),
+                    Some(at) => self.max_age(at, max, "package cache refreshed"),
+                }
+            }),
+            PolicyCheck::Backup => self.with(&facts.backup, "backup", |d, _| self.backup(d)),
+            PolicyCheck::PasswordLength => self.with(&facts.password, "password_policy", |d, _| {
+                at_least("minimum password length", d.min_length, p.password_min_length)
+            }),
+            PolicyCheck::PasswordComplexity => self.with(&facts.password, "password_policy", |d, _| {
+                let classes = d.required_classes();
+                if classes >= p.password_min_classes {
+                    Verdict::Passing
+                } else {
+                    Verdict::failing(
+                        format!(
+                            "{classes} character class(es) required (minclass {}, {} negative credit(s)); policy: at least {}",
+                            d.min_classes.map_or("unset".to_string(), |c| c.to_string()),
+                            d.negative_credits,
+                            p.password_min_classes
+                        ),
+                        None,
+                    )
+                }
+            }),
+            PolicyCheck::PasswordHistory => self.with(&facts.password, "password_policy", |d, _| {
+                at_least("remembered passwords", Some(d.history.unwrap_or(0)), p.password_history)
+            }),
+            PolicyCheck::PasswordLockout => self.with(&facts.password, "password_policy", |d, _| {
+                let max = p.password_lockout_max_attempts;
+                match d.lockout_threshold {
+                    None | Some(0) => {
+                        Verdict::failing(format!("no lockout after failed logins; policy: at most {max} attempts"), None)
+                    }
+                    Some(t) if t > max => Verdict::failing(
+                        format!("lockout after {t} failed logins; policy: at most {max} attempts"),
+                        None,
+                    ),
+                    Some(_) => Verdict::Passing,
+                }
+            }),
+            PolicyCheck::PasswordMaxAge => self.with(&facts.password, "password_policy", |d, _| {
+                let max = p.password_max_age_days;
+                match d.max_days {
+                    None => return Verdict::failing(format!("PASS_MAX_DAYS not set; policy: at most {max} days"), None),
+                    Some(v) if !(1..=max).contains(&v) => {
+                        return Verdict::failing(format!("PASS_MAX_DAYS is {v}; policy: at most {max} days"), None);
+                    }
+                    Some(_) => {}
+                }
+                // login.defs only applies to accounts created later; existing
+                // accounts keep their own maximum in /etc/shadow.
+                let Some(accounts) = &d.accounts else {
+                    return Verdict::unknown(format!(
+                        "per-account maximum ages unknown: {}",
+                        d.accounts_error.as_deref().unwrap_or("/etc/shadow was not readable")
+                    ));
+                };
+                match &accounts.worst_max_age {
+                    Some(w) if w.max_days.is_none_or(|m| m > max) => Verdict::failing(
+                        format!(
+                            "account {:?} has {}; policy: at most {max} days",
+                            w.name,
+                            w.max_days.map_or("no maximum password age".to_string(), |m| format!("a maximum age of {m} days"))
+                        ),
+                        None,
+                    ),
+                    _ => Verdict::Passing,
+                }
+            }),
+            PolicyCheck::EmptyPasswords => self.with(&facts.password, "password_policy", |d, _| {
+                self.accounts(d, |a| (a.empty, &a.empty_names), "with an empty password")
+            }),
+            PolicyCheck::ExpiredPasswords => self.with(&facts.password, "password_policy", |d, _| {
+                self.accounts(d, |a| (a.expired, &a.expired_names), "with an expired password")
+            }),
+        }
+    }
+
+    fn reporting(&self, last_seen: i64) -> Verdict {
+        let max = self.policy.stale_after_secs;
+        // Without any time to measure from we cannot say; the collector
+        // passes the enrollment time for a device that never reported, so a
+        // device that enrolls and goes silent still fails after stale_after.
+        if last_seen <= 0 {
+            return Verdict::unknown("never reported");
+        }
+        let age = self.now - last_seen;
+        if age <= max {
+            return Verdict::Passing;
+        }
+        Verdict::failing(
+            format!(
+                "last report {} ago at {}; policy: every {}",
+                humane(age),
+                iso8601(last_seen),
+                humane(max)
+            ),
+            Some(last_seen + max),
+        )
+    }
+
+    fn agent_checks(&self, f: &ComplianceFacts) -> Verdict {
+        if f.as_of == 0 {
+            return Verdict::unknown("no report received yet");
+        }
+        let sections: [(&str, SectionStatus, i64, Option<&str>); 4] = [
+            (
+                "inventory",
+                f.inventory.status,
+                f.inventory.as_of,
+                f.inventory.error.as_deref(),
+            ),
+            (
+                "patches",
+                f.patches.status,
+                f.patches.as_of,
+                f.patches.error.as_deref(),
+            ),
+            (
+                "backup",
+                f.backup.status,
+                f.backup.as_of,
+                f.backup.error.as_deref(),
+            ),
+            (
+                "password_policy",
+                f.password.status,
+                f.password.as_of,
+                f.password.error.as_deref(),
+            ),
+        ];
+        let failed: Vec<String> = sections
+            .iter()
+            .filter(|(_, status, as_of, _)| *status == SectionStatus::Failed && self.fresh(*as_of))
+            .map(|(name, _, _, err)| format!("{name}: {}", err.unwrap_or("failed")))
+            .collect();
+        if !failed.is_empty() {
+            return Verdict::failing(
+                format!("the agent could not collect {}", failed.join("; ")),
+                None,
+            );
+        }
+        if !self.fresh(f.as_of) {
+            return Verdict::unknown(format!("no report for {}", humane(self.now - f.as_of)));
+        }
+        Verdict::Passing
+    }
+
+    fn fresh(&self, as_of: i64) -> bool {
+        self.now - as_of <= self.policy.stale_after_secs
+    }
+
+    /// Runs `judge` on a section's data when it is fresh and collected,
+    /// otherwise says why the check is unknown.
+    fn with<T>(
+        &self,
+        section: &Section<T>,
+        name: &str,
+        judge: impl FnOnce(&T, i64) -> Verdict,
+    ) -> Verdict {
+        let err = section.error.as_deref().unwrap_or("no reason given");
+        match (section.status, &section.data) {
+            (SectionStatus::Missing, _) => {
+                Verdict::unknown(format!("the agent has not reported the {name} check"))
+            }
+            (SectionStatus::Unsupported, _) => {
+                Verdict::unknown(format!("{name} check unsupported on this device: {err}"))
+            }
+            (SectionStatus::Failed, _) => {
+                Verdict::unknown(format!("the agent could not collect {name}: {err}"))
+            }
+            (SectionStatus::Ok, None) => Verdict::unknown(format!("no {name} data")),
+            (SectionStatus::Ok, Some(_)) if !self.fresh(section.as_of) => {
+                Verdict::unknown(format!(
+                    "{name} facts are {} old; policy: stale after {}",
+                    humane(self.now - section.as_of),
+                    humane(self.policy.stale_after_secs)
+                ))
+            }
+            (SectionStatus::Ok, Some(data)) => judge(data, section.data_as_of),
+        }
+    }
+
+    fn pending_too_long(&self, since: i64, max_days: u32, what: String) -> Verdict {
+        let deadline = since + i64::from(max_days) * DAY;
+        if self.now <= deadline {
+            return Verdict::Passing;
+        }
+        Verdict::failing(
+            format!(
+                "{what} since {} ({}); policy: at most {max_days} day(s)",
+                iso8601(since),
+                humane(self.now - since)
+            ),
+            Some(deadline),
+        )
+    }
+
+    fn max_age(&self, at: i64, max: i64, what: &str) -> Verdict {
+        if self.now - at <= max {
+            return Verdict::Passing;
+        }
+        Verdict::failing(
+            format!(
+                "{what} {} ago at {}; policy: at most {}",
+                humane(self.now - at),
+                iso8601(at),
+                humane(max)
+            ),
+            Some(at + max),
+        )
+    }
+
+    fn backup(&self, d: &super::facts::BackupFacts) -> Verdict {
+        let max = self.policy.backup_max_age_secs;
+        if d.jobs.is_empty() {
+            return if self.policy.require_backup {
+                Verdict::failing(
+                    "no backup job configured; policy: a backup is required".into(),
+                    None,
+                )
+            } else {
+                Verdict::Passing
+            };
+        }
+        let mut failing: Vec<String> = Vec::new();
+        let mut since: Option<i64> = None;
+        let mut unknown: Vec<&str> = Vec::new();
+        for job in &d.jobs {
+            match job.last_success_at {
+                _ if job.unreadable => unknown.push(&job.name),
+                None => failing.push(format!("{:?} never succeeded", job.name)),
+                Some(at) if self.now - at > max => {
+                    failing.push(format!(
+                        "{:?} last succeeded {} ago",
+                        job.name,
+                        humane(self.now - at)
+                    ));
+                    since = Some(since.map_or(at + max, |s| s.min(at + max)));
+                }
+                Some(_) => {}
+            }
+        }
+        if !failing.is_empty() {
+            let more = if failing.len() > 3 {
+                format!(" and {} more", failing.len() - 3)
+            } else {
+                String::new()
+            };
+            failing.truncate(3);
+            return Verdict::failing(
+                format!(
+                    "backup {}{more}; policy: at most {}",
+                    failing.join(", "),
+                    humane(max)
+                ),
+                since,
+            );
+        }
+        if !unknown.is_empty() {
+            return Verdict::unknown(format!(
+                "the agent could not read backup job(s) {unknown:?}"
+            ));
+        }
+        Verdict::Passing
+    }
+
+    fn accounts(
+        &self,
+        d: &super::facts::PasswordFacts,
+        pick: impl Fn(&super::facts::AccountFacts) -> (u32, &Vec<Box<str>>),
+        what: &str,
+    ) -> Verdict {
+        let Some(accounts) = &d.accounts else {
+            return Verdict::unknown(format!(
+                "accounts unknown: {}",
+                d.accounts_error
+                    .as_deref()
+                    .unwrap_or("/etc/shadow was not readable")
+            ));
+        };
+        let (count, names) = pick(accounts);
+        if count == 0 {
+            return Verdict::Passing;
+        }
+        let names: Vec<&str> = names.iter().map(|n| n.as_ref()).collect();
+        let more = if count as usize > names.len() {
+            ", ..."
+        } else {
+            ""
+        };
+        Verdict::failing(
+            format!("{count} account(s) {what}: {}{more}", names.join(", ")),
+            None,
+        )
+    }
+}
+
+fn at_least(what: &str, value: Option<u32>, min: u32) -> Verdict {
+    match value {
+        Some(v) if v >= min => Verdict::Passing,
+        Some(v) => Verdict::failing(format!("{what} is {v}; policy: at least {min}"), None),
+        None => Verdict::failing(
+            format!("{what} not configured; policy: at least {min}"),
+            None,
+        ),
+    }
+}
+
+fn humane(secs: i64) -> String {
+    // Rounded to the unit a human would use; exact values are in the metrics.
+    let secs = secs.max(0);
+    let rounded = match secs {
+        s if s >= 2 * DAY => s / DAY * DAY,
+        s if s >= 2 * 3_600 => s / 3_600 * 3_600,
+        s if s >= 120 => s / 60 * 60,
+        s => s,
+    };
+    format_duration(rounded as u64)
+}
+
+/// Since when each check has been failing on one device; persisted by the
+/// store so it survives restarts. Compact: no allocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailingSince([Option<i64>; PolicyCheck::COUNT]);
+
+impl FailingSince {
+    /// When `check` started failing, if it is failing.
+    pub fn get(&self, check: PolicyCheck) -> Option<i64> {
+        self.0[check.index()]
+    }
+
+    /// Sets or clears one entry.
+    pub fn set(&mut self, check: PolicyCheck, since: Option<i64>) {
+        self.0[check.index()] = since;
+    }
+
+    /// The failing checks with their since, in [`PolicyCheck::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (PolicyCheck, i64)> + '_ {
+        PolicyCheck::ALL
+            .into_iter()
+            .filter_map(|c| self.get(c).map(|s| (c, s)))
+    }
+
+    /// No check is failing.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+
+    /// As a map (the shape the tracker API of the issue describes).
+    pub fn to_map(&self) -> HashMap<PolicyCheck, i64> {
+        self.iter().collect()
+    }
+}
+
+impl From<&HashMap<PolicyCheck, i64>> for FailingSince {
+    fn from(map: &HashMap<PolicyCheck, i64>) -> Self {
+        let mut f = FailingSince::default();
+        for (&c, &s) in map {
+            f.set(c, Some(s));
+        }
+        f
+    }
+}
+
+impl Serialize for FailingSince {
+    /// `{"backup": 1700000000, ...}`: readable in the store's JSON column.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter().map(|(c, t)| (c.as_str(), t)))
+    }
+}
+
+impl<'de> Deserialize<'de> for FailingSince {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Keys this collector version does not know (a check removed in a
+        // newer/older version) are dropped rather than failing the load.
+        let map: HashMap<String, i64> = HashMap::deserialize(d)?;
+        let mut f = FailingSince::default();
+        for (name, since) in map {
+            if let Some(c) = PolicyCheck::from_name(&name) {
+                f.set(c, Some(since));
+            }
+        }
+        Ok(f)
+    }
+}
+
+/// Pure failing-since bookkeeping across evaluations.
+///
+/// Per check: failing keeps the earliest known since (the previous value, or
+/// the verdict's own `since`, else `now`); passing or disabled clears it;
+/// unknown keeps the previous value, so a device whose agent briefly cannot
+/// collect does not restart the clock (and does not start one).
+pub struct CheckStateTracker;
+
+impl CheckStateTracker {
+    /// The failing-since state after `findings` at `now`.
+    pub fn update(previous: &FailingSince, findings: &Findings, now: i64) -> FailingSince {
+        let mut next = FailingSince::default();
+        for check in PolicyCheck::ALL {
+            let prev = previous.get(check);
+            let value = match findings.get(check) {
+                None | Some(Verdict::Passing) => None,
+                Some(Verdict::Unknown { .. }) => prev,
+                Some(Verdict::Failing { since, .. }) => {
+                    // A hint in the future (clock skew) must not postpone the start.
+                    let hint = since.unwrap_or(now).min(now);
+                    Some(prev.map_or(hint, |p| p.min(hint)))
+                }
+            };
+            next.set(check, value);
+        }
+        next
+    }
+
+    /// The same as [`CheckStateTracker::update`] on the map shape.
+    pub fn update_map(
+        previous: &HashMap<PolicyCheck, i64>,
+        findings: &Findings,
+        now: i64,
+    ) -> HashMap<PolicyCheck, i64> {
+        Self::update(&FailingSince::from(previous), findings, now).to_map()
+    }
+}
+
+#[cfg(test)]
+mod tests;

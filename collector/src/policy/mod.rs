@@ -1,0 +1,42 @@
+//! The company policy: configuration, the fixed list of checks, compact
+//! per-device facts, pure evaluation, failing-since tracking, Prometheus
+//! rendering of the compliance families, hot reload and the compliance API.
+//!
+//! Agents report facts; this module judges them. The flow the collector
+//! follows for every accepted report:
+//!
+//! 1. `facts = ComplianceFacts::from_report(&report, received_at)`, then
+//!    `facts = ComplianceFacts::merge(stored_facts, facts)` and persist
+//!    `facts` (it is serde JSON, ≤ ~1 KiB).
+//! 2. Whenever findings are needed (ingest, alert tick, scrape):
+//!    `evaluate(&facts, last_seen, &policy_handle.current(), now)`.
+//! 3. On ingest and on each alert tick:
+//!    `failing_since = CheckStateTracker::update(&stored, &findings, now)` and
+//!    persist it when it changed, so "since when" survives restarts.
+//! 4. At scrape time: for each family in [`render::COMPLIANCE_FAMILIES`]
+//!    call [`render::render_family`] over all devices, then
+//!    [`render::render_fleet_checks`] with a [`render::FleetCheckCounts`].
+//!
+//! ```
+//! use fleetwatch_collector::policy::{evaluate, Policy, PolicyCheck, ComplianceFacts};
+//! let policy = Policy::default();
+//! let facts = ComplianceFacts::default(); // an agent that reported nothing yet
+//! let findings = evaluate(&facts, 1_000, &policy, 1_000);
+//! assert!(findings.get(PolicyCheck::Reporting).unwrap().is_passing());
+//! assert_eq!(findings.compliant, None); // everything else is unknown
+//! ```
+
+pub mod api;
+pub mod checks;
+pub mod config;
+pub mod evaluate;
+pub mod facts;
+pub mod reload;
+pub mod render;
+mod time;
+
+pub use checks::PolicyCheck;
+pub use config::{Policy, PolicyError, RawPolicy};
+pub use evaluate::{CheckStateTracker, FailingSince, Findings, Verdict, evaluate};
+pub use facts::ComplianceFacts;
+pub use reload::{PolicyFormat, PolicyHandle, PolicySource, PolicyWatcher, ReloadStats};

@@ -1,0 +1,435 @@
+//! Hot reload of the policy file.
+//!
+//! [`PolicyHandle`] is what the hot path reads (`current()` is one read lock
+//! and an `Arc` clone). [`PolicyWatcher`] watches the file's *parent
+//! directory*, because editors and config managers replace files (write a
+//! temp file, rename it over) and a watch on the old inode would go deaf.
+//! Events are debounced (~300 ms), the file is re-read, and:
+//! - unchanged content: nothing happens;
+//! - a valid policy: it takes effect at once, `info!` log, reload counter +1;
+//! - an invalid one: refused with an `error!` log naming the key and line,
+//!   the last good policy stays in force, error counter +1, `last_error` set.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
+use tracing::{error, info, warn};
+
+use super::config::{Policy, PolicyError};
+
+/// Default quiet time after the last file event before re-reading.
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// How the watched file is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyFormat {
+    /// A standalone policy file: only a `[policy]` table.
+    PolicyFile,
+    /// The collector config; only its `[policy]` table is read here.
+    CollectorConfig,
+}
+
+/// Where the policy comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySource {
+    /// The file.
+    pub path: PathBuf,
+    /// Its layout.
+    pub format: PolicyFormat,
+}
+
+impl PolicySource {
+    /// Reads and validates the policy.
+    pub fn load(&self) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(&self.path).map_err(|source| PolicyError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.parse(&text)
+    }
+
+    fn parse(&self, text: &str) -> Result<Policy, PolicyError> {
+        let origin = self.path.display().to_string();
+        match self.format {
+            PolicyFormat::PolicyFile => Policy::from_policy_file_str(text, &origin),
+            PolicyFormat::CollectorConfig => Policy::from_collector_config_str(text, &origin),
+        }
+    }
+}
+
+/// Reload outcomes, for the collector's self-metrics.
+#[derive(Debug, Default)]
+pub struct ReloadStats {
+    reloads: AtomicU64,
+    errors: AtomicU64,
+    last_success: AtomicI64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl ReloadStats {
+    /// Policy changes applied since start.
+    pub fn reloads_total(&self) -> u64 {
+        self.reloads.load(Ordering::Relaxed)
+    }
+
+    /// Policy changes refused since start.
+    pub fn reload_errors_total(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    /// Unix time of the last applied change (0 = none since start).
+    pub fn last_success_timestamp(&self) -> i64 {
+        self.last_success.load(Ordering::Relaxed)
+    }
+
+    /// Why the file on disk is refused right now; `None` once a valid
+    /// version is applied again.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    fn set_error(&self, e: Option<String>) {
+        match self.last_error.lock() {
+            Ok(mut g) => *g = e,
+            Err(p) => *p.into_inner() = e,
+        }
+    }
+}
+
+/// The policy in force, shared by everything that evaluates. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct PolicyHandle {
+    current: Arc<RwLock<Arc<Policy>>>,
+    stats: Arc<ReloadStats>,
+}
+
+impl PolicyHandle {
+    /// A handle holding `policy`.
+    pub fn new(policy: Policy) -> Self {
+        PolicyHandle {
+            current: Arc::new(RwLock::new(Arc::new(policy))),
+            stats: Arc::default(),
+        }
+    }
+
+    /// The policy in force now.
+    pub fn current(&self) -> Arc<Policy> {
+        // A poisoned lock still holds a valid Arc: a panic elsewhere must not
+        // stop evaluation.
+        match self.current.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(p) => Arc::clone(&p.into_inner()),
+        }
+    }
+
+    /// Puts `policy` in force.
+    pub fn replace(&self, policy: Policy) {
+        let policy = Arc::new(policy);
+        match self.current.write() {
+            Ok(mut g) => *g = policy,
+            Err(p) => *p.into_inner() = policy,
+        }
+    }
+
+    /// Reload counters and the last error.
+    pub fn stats(&self) -> &ReloadStats {
+        &self.stats
+    }
+}
+
+/// Could not start watching.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The path has no parent directory or file name.
+    #[error("policy file {0}: not a file path")]
+    BadPath(PathBuf),
+    /// notify refused.
+    #[error("watching {dir} for policy changes: {source}")]
+    Notify {
+        /// Watched directory.
+        dir: PathBuf,
+        /// The notify error.
+        source: notify::Error,
+    },
+    /// The reload thread could not be spawned.
+    #[error("starting the policy reload thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Watches the policy file and applies valid changes; stops when dropped.
+pub struct PolicyWatcher {
+    watcher: Option<RecommendedWatcher>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl PolicyWatcher {
+    /// Starts watching with the default debounce.
+    pub fn start(source: PolicySource, handle: PolicyHandle) -> Result<Self, WatchError> {
+        Self::start_with_debounce(source, handle, DEFAULT_DEBOUNCE)
+    }
+
+    /// Starts watching; `debounce` is the quiet time before re-reading.
+    pub fn start_with_debounce(
+        source: PolicySource,
+        handle: PolicyHandle,
+        debounce: Duration,
+    ) -> Result<Self, WatchError> {
+        let bad_path = || WatchError::BadPath(source.path.clone());
+        let file_name = source.path.file_name().ok_or_else(bad_path)?.to_owned();
+        let dir = match source.path.parent() {
+            Some(d) if d.as_os_str().is_empty() => PathBuf::from("."),
+            Some(d) => d.to_path_buf(),
+            None => return Err(bad_path()),
+        };
+        let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
+        let mut watcher = notify::recommended_watcher(move |event| {
+            // The receiver is gone only while shutting down.
+            let _ = tx.send(event);
+        })
+        .map_err(|source| WatchError::Notify {
+            dir: dir.clone(),
+            source,
+        })?;
+        watcher
+            .watch(&dir, RecursiveMode::NonRecursive)
+            .map_err(|source| WatchError::Notify {
+                dir: dir.clone(),
+                source,
+            })?;
+        // What is on disk now is what the handle was loaded from (or refused
+        // at start): only later changes count.
+        let last_seen = std::fs::read(&source.path).ok();
+        let thread = std::thread::Builder::new()
+            .name("policy-reload".into())
+            .spawn(move || reload_loop(rx, source, file_name, handle, debounce, last_seen))
+            .map_err(WatchError::Thread)?;
+        Ok(PolicyWatcher {
+            watcher: Some(watcher),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for PolicyWatcher {
+    fn drop(&mut self) {
+        // Dropping the watcher drops the channel's sender, which ends the loop.
+        drop(self.watcher.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn relevant(
+    event: &notify::Result<notify::Event>,
+    file_name: &std::ffi::OsStr,
+    is_symlink: bool,
+) -> bool {
+    match event {
+        // Symlinked configs (e.g. Kubernetes ConfigMaps) change by swapping a
+        // directory link, so any event in the directory may matter.
+        Ok(e) => is_symlink || e.paths.iter().any(|p| p.file_name() == Some(file_name)),
+        Err(e) => {
+            warn!(error = %e, "policy file watcher reported an error");
+            false
+        }
+    }
+}
+
+fn reload_loop(
+    rx: mpsc::Receiver<notify::Result<notify::Event>>,
+    source: PolicySource,
+    file_name: std::ffi::OsString,
+    handle: PolicyHandle,
+    debounce: Duration,
+    mut last_seen: Option<Vec<u8>>,
+) {
+    let is_symlink = |p: &Path| {
+        p.symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+    };
+    while let Ok(event) = rx.recv() {
+        if !relevant(&event, &file_name, is_symlink(&source.path)) {
+            continue;
+        }
+        // Debounce: wait until the directory has been quiet for `debounce`.
+        loop {
+            match rx.recv_timeout(debounce) {
+                Ok(_) => continue,
+                Err(mpsc::RecvTimeoutError::Timeout) => break,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        apply_file(&source, &handle, &mut last_seen);
+    }
+}
+
+/// Re-reads the file and applies it when it changed and is valid.
+fn apply_file(source: &PolicySource, handle: &PolicyHandle, last_seen: &mut Option<Vec<u8>>) {
+    let bytes = match std::fs::read(&source.path) {
+        Ok(b) => b,
+        Err(e) => {
+            if last_seen.is_some() {
+                let err = PolicyError::Io {
+                    path: source.path.clone(),
+                    source: e,
+                };
+                error!(error = %err, "policy file unreadable; the last good policy stays in force");
+                handle.stats.errors.fetch_add(1, Ordering::Relaxed);
+                handle.stats.set_error(Some(err.to_string()));
+                *last_seen = None;
+            }
+            return;
+        }
+    };
+    if last_seen.as_deref() == Some(bytes.as_slice()) {
+        return;
+    }
+    *last_seen = Some(bytes.clone());
+    let result = match String::from_utf8(bytes) {
+        Ok(text) => source.parse(&text),
+        Err(_) => Err(PolicyError::Toml {
+            origin: source.path.display().to_string(),
+            line: None,
+            message: "not valid UTF-8".into(),
+        }),
+    };
+    match result {
+        Ok(policy) => {
+            let changed = *handle.current() != policy;
+            handle.replace(policy);
+            handle.stats.set_error(None);
+            if changed {
+                handle.stats.reloads.fetch_add(1, Ordering::Relaxed);
+                handle
+                    .stats
+                    .last_success
+                    .store(unix_now(), Ordering::Relaxed);
+                info!(path = %source.path.display(), "policy reloaded");
+            }
+        }
+        Err(e) => {
+            error!(error = %e, "policy change refused; the last good policy stays in force");
+            handle.stats.errors.fetch_add(1, Ordering::Relaxed);
+            handle.stats.set_error(Some(e.to_string()));
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    /// Writes like an editor: a temp file renamed over the target.
+    fn replace_file(path: &Path, text: &str) {
+        let tmp = path.with_extension("tmp~");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, path).unwrap();
+    }
+
+    fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !cond() {
+            assert!(
+                Instant::now() < deadline,
+                "timed out after 10 s waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn valid_change_applies_invalid_is_refused_then_fix_applies() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collector.toml");
+        std::fs::write(&path, "[server]\nx = 1\n\n[policy]\nstale_after = \"2h\"\n").unwrap();
+        let source = PolicySource {
+            path: path.clone(),
+            format: PolicyFormat::CollectorConfig,
+        };
+        let handle = PolicyHandle::new(source.load().unwrap());
+        assert_eq!(handle.current().stale_after_secs, 7200);
+        let _watcher = PolicyWatcher::start(source, handle.clone()).unwrap();
+
+        replace_file(
+            &path,
+            "[server]\nx = 1\n\n[policy]\nstale_after = \"30m\"\n",
+        );
+        wait_for("the valid change", || {
+            handle.current().stale_after_secs == 1800
+        });
+        assert_eq!(handle.stats().reloads_total(), 1);
+        assert!(handle.stats().last_success_timestamp() > 0);
+
+        // Invalid: refused, old policy kept, the error names key and line.
+        replace_file(
+            &path,
+            "[server]\nx = 1\n\n[policy]\nstale_after = \"30m\"\npassword_min_length = 0\n",
+        );
+        wait_for("the refusal", || handle.stats().reload_errors_total() == 1);
+        assert_eq!(handle.current().stale_after_secs, 1800);
+        assert_eq!(handle.current().password_min_length, 14);
+        let err = handle.stats().last_error().unwrap();
+        assert!(
+            err.contains("policy.password_min_length (line 6): must be between 1 and 128, got 0"),
+            "{err}"
+        );
+
+        // Fixed again (written in place this time): applied.
+        std::fs::write(
+            &path,
+            "[policy]\nstale_after = \"45m\"\npassword_min_length = 12\n",
+        )
+        .unwrap();
+        wait_for("the fix", || handle.current().stale_after_secs == 2700);
+        assert_eq!(handle.current().password_min_length, 12);
+        assert_eq!(handle.stats().last_error(), None);
+        assert_eq!(handle.stats().reloads_total(), 2);
+    }
+
+    #[test]
+    fn unrelated_files_in_the_directory_do_not_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.toml");
+        std::fs::write(&path, "[policy]\n").unwrap();
+        let source = PolicySource {
+            path: path.clone(),
+            format: PolicyFormat::PolicyFile,
+        };
+        let handle = PolicyHandle::new(source.load().unwrap());
+        let watcher =
+            PolicyWatcher::start_with_debounce(source, handle.clone(), Duration::from_millis(50))
+                .unwrap();
+        std::fs::write(dir.path().join("other.toml"), "[policy]\nstale_after = 1\n").unwrap();
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(handle.stats().reload_errors_total(), 0);
+        assert_eq!(*handle.current(), Policy::default());
+        // Dropping the watcher stops its thread (joins without hanging).
+        drop(watcher);
+    }
+
+    #[test]
+    fn load_errors_name_the_file() {
+        let source = PolicySource {
+            path: "/nonexistent/policy.toml".into(),
+            format: PolicyFormat::PolicyFile,
+        };
+        let err = source.load().unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/policy.toml"), "{err}");
+    }
+}

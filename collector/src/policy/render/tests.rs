@@ -1,0 +1,208 @@
+//! Rendering tests, linted by the real `promtool`.
+
+use super::*;
+use crate::policy::config::Policy;
+use crate::policy::evaluate::{CheckStateTracker, evaluate};
+use crate::policy::facts::tests::full_report;
+use fleetwatch_protocol::{BackupJob, BackupStatus, CheckResult};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+const T: i64 = 1_700_000_000;
+
+struct Device {
+    id: String,
+    facts: ComplianceFacts,
+    findings: Findings,
+    since: FailingSince,
+}
+
+fn devices() -> Vec<Device> {
+    let hostile = [
+        "nightly \"full\"",
+        "back\\slash",
+        "multi\nline\r\nname",
+        "ünïcødé ✓",
+        "",
+        "{}=,\"",
+    ];
+    let mut out = Vec::new();
+    for i in 0..4 {
+        let mut r = full_report(T);
+        let jobs: Vec<BackupJob> = hostile
+            .iter()
+            .map(|name| BackupJob {
+                name: (*name).into(),
+                last_success_at: if i == 1 { None } else { Some(T - 60) },
+                last_result: if i == 2 {
+                    fleetwatch_protocol::BackupResult::Failure
+                } else {
+                    Default::default()
+                },
+                size_bytes: Some(1234),
+                ..BackupJob::default()
+            })
+            .chain(std::iter::once(BackupJob {
+                name: "x".repeat(300) + "é",
+                ..BackupJob::default()
+            }))
+            .collect();
+        r.checks.backup = Some(CheckResult::ok(0.0, BackupStatus { jobs }));
+        if i == 3 {
+            r.checks.password_policy = Some(CheckResult::failed(1.0, "pam parse error"));
+            r.checks.patches = Some(CheckResult::unsupported(0.0, "no apt"));
+        }
+        let facts = ComplianceFacts::from_report(&r, T);
+        let findings = evaluate(&facts, T, &Policy::default(), T + 60);
+        let since = CheckStateTracker::update(&FailingSince::default(), &findings, T + 60);
+        out.push(Device {
+            id: format!("dev-{i}"),
+            facts,
+            findings,
+            since,
+        });
+    }
+    out
+}
+
+fn render(devs: &[Device]) -> String {
+    let mut out = String::new();
+    let views = devs.iter().map(|d| DeviceCompliance {
+        device_id: &d.id,
+        facts: &d.facts,
+        findings: &d.findings,
+        failing_since: &d.since,
+    });
+    render_all(&mut out, views);
+    let mut counts = FleetCheckCounts::default();
+    for d in devs {
+        counts.add(&d.findings);
+    }
+    render_fleet_checks(&mut out, &counts);
+    out
+}
+
+fn promtool_check(text: &str) -> std::process::Output {
+    let mut child = Command::new("/usr/bin/promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("/usr/bin/promtool is required for this test (Debian package `prometheus`)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn rendered_families_pass_promtool_check_metrics() {
+    let text = render(&devices());
+    let out = promtool_check(&text);
+    assert!(
+        out.status.success(),
+        "promtool refused the output:\n{}{}\n---\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Sanity: the linter really looked at it (an empty body would pass too).
+    assert!(text.contains("fleetwatch_backup_last_success_timestamp_seconds{device_id=\"dev-0\",backup=\"nightly \\\"full\\\"\"}"));
+}
+
+#[test]
+fn promtool_really_rejects_broken_text() {
+    let out = promtool_check("# TYPE x gauge\nx{a=\"unterminated} 1\n");
+    assert!(!out.status.success());
+}
+
+#[test]
+fn hostile_backup_names_are_escaped_and_capped() {
+    let text = render(&devices());
+    assert!(text.contains("backup=\"back\\\\slash\""));
+    assert!(text.contains("backup=\"multi\\nline\r\\nname\""));
+    assert!(text.contains("backup=\"{}=,\\\"\""));
+    let long = format!("backup=\"{}\"", "x".repeat(128));
+    assert!(text.contains(&long), "capped at 128 bytes");
+    // Every sample line has exactly one value after the label set.
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        assert!(
+            line.rsplit_once("} ")
+                .is_some_and(|(_, v)| v.parse::<i64>().is_ok()),
+            "{line:?}"
+        );
+    }
+}
+
+#[test]
+fn check_passing_omits_unknown_and_compliant_omits_unknown() {
+    let devs = devices();
+    let text = render(&devs);
+    // dev-3: password section failed -> password checks unknown -> no sample.
+    assert!(
+        !text.contains("fleetwatch_check_passing{device_id=\"dev-3\",check=\"password_length\"}")
+    );
+    assert!(
+        text.contains("fleetwatch_check_passing{device_id=\"dev-3\",check=\"agent_checks\"} 0\n")
+    );
+    assert!(
+        text.contains(
+            "fleetwatch_check_passing{device_id=\"dev-0\",check=\"password_length\"} 1\n"
+        )
+    );
+    // dev-1: backups never succeeded -> failing with a since.
+    assert!(text.contains("fleetwatch_check_passing{device_id=\"dev-1\",check=\"backup\"} 0\n"));
+    assert!(text.contains("fleetwatch_check_failing_since_timestamp_seconds{device_id=\"dev-1\",check=\"backup\"} 1700000060\n"));
+    assert!(text.contains("fleetwatch_backup_last_success_timestamp_seconds{device_id=\"dev-1\",backup=\"back\\\\slash\"} 0\n"));
+    assert!(text.contains("fleetwatch_device_compliant{device_id=\"dev-1\"} 0\n"));
+    // dev-0's jobs include one never-succeeded one too (the long name).
+    assert!(text.contains("fleetwatch_device_compliant{device_id=\"dev-0\"} 0\n"));
+    assert!(
+        text.contains("fleetwatch_patches_pending{device_id=\"dev-0\",category=\"security\"} 0\n")
+    );
+    assert!(
+        text.contains("fleetwatch_patches_pending{device_id=\"dev-0\",category=\"other\"} 3\n")
+    );
+    assert!(!text.contains("fleetwatch_patches_pending{device_id=\"dev-3\""));
+    assert!(text.contains(
+        "fleetwatch_backup_last_run_success{device_id=\"dev-2\",backup=\"back\\\\slash\"} 0\n"
+    ));
+    assert!(text.contains(
+        "fleetwatch_password_policy_setting{device_id=\"dev-0\",setting=\"min_length\"} 14\n"
+    ));
+    assert!(text.contains("fleetwatch_password_accounts{device_id=\"dev-0\",state=\"total\"} 2\n"));
+    assert!(text.contains("fleetwatch_fleet_checks{check=\"backup\",result=\"failing\"} 4\n"));
+    assert!(
+        text.contains("fleetwatch_fleet_checks{check=\"password_length\",result=\"unknown\"} 1\n")
+    );
+    // Each family's HELP/TYPE appears exactly once.
+    for family in COMPLIANCE_FAMILIES {
+        assert_eq!(
+            text.matches(&format!("# TYPE {} gauge\n", family.name()))
+                .count(),
+            1
+        );
+    }
+}
+
+#[test]
+fn integers_format_like_display() {
+    for v in [0, 1, -1, 9, 10, 1_700_000_000, i64::MAX, i64::MIN] {
+        let mut s = String::new();
+        push_i64(&mut s, v);
+        assert_eq!(s, v.to_string());
+    }
+}
+
+#[test]
+fn escape_caps_on_char_boundary() {
+    let mut s = String::new();
+    escape_label_value(&mut s, "aé", 2);
+    assert_eq!(s, "a");
+    s.clear();
+    escape_label_value(&mut s, "\"\\\n", 128);
+    assert_eq!(s, "\\\"\\\\\\n");
+}

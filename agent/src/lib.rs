@@ -30,6 +30,7 @@ pub mod config;
 pub mod host;
 pub mod modes;
 pub mod report;
+pub mod self_usage;
 pub mod spool;
 pub mod state;
 pub mod upload;

@@ -20,13 +20,23 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print the report that would be sent (pretty JSON on stdout); send nothing.
-    Collect(CommonArgs),
+    Collect(CollectArgs),
     /// Collect and send one report; on failure spool it and exit non-zero.
     Once(CommonArgs),
     /// Run as a service: report at the collector's interval, with jitter.
     Run(CommonArgs),
     /// Enroll with the collector (again) and store the node key.
     Enroll(CommonArgs),
+}
+
+/// Flags of `collect`.
+#[derive(Args)]
+struct CollectArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Print the agent's own CPU time and peak RSS (external commands excluded) on stderr.
+    #[arg(long, hide = true)]
+    self_usage: bool,
 }
 
 /// Flags shared by every subcommand.
@@ -106,11 +116,19 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Collect(args) => {
-            let cfg = args.load()?;
+            let cfg = args.common.load()?;
             let report = runtime()?.block_on(modes::collect(&cfg));
             let json =
                 serde_json::to_string_pretty(&report).context("could not render the report")?;
             println!("{json}");
+            if args.self_usage
+                && let Some(u) = fleetwatch_agent::self_usage::SelfUsage::read()
+            {
+                eprintln!(
+                    "self usage: cpu {:.2} s user + {:.2} s system, peak RSS {} KiB (external commands excluded)",
+                    u.user_seconds, u.system_seconds, u.peak_rss_kib
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Once(args) => {

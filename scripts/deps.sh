@@ -14,6 +14,8 @@ have systemd-analyze || need+=(systemd)
 have cc || need+=(gcc)
 have sqlite3 || need+=(sqlite3)
 
+have dpkg-deb || need+=(dpkg)
+
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing: ${need[*]}" >&2
@@ -29,4 +31,10 @@ if [ ${#need[@]} -gt 0 ]; then
     trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# cargo-deb builds the Debian packages (crates.io; compiled once, then cached).
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "installing cargo-deb" >&2
+  cargo install --locked cargo-deb >/dev/null
 fi

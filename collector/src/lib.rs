@@ -1,2 +1,38 @@
-//! fleetwatch collector library.
+//! fleetwatch collector: receives agent reports over HTTPS, stores them
+//! durably in SQLite, keeps a compact in-memory view of every device and
+//! renders it as Prometheus metrics at scrape time.
+//!
+//! - [`config`]: TOML config, validated; [`bootstrap`]: generated TLS files and secrets;
+//! - [`store`]: the `Store` trait, SQLite, and the group-commit writer;
+//! - [`state`]: per-device compact metrics state and the node-key index;
+//! - [`exposition`]: streaming Prometheus text rendering;
+//! - [`http`]: the routers; [`server`]: listeners and graceful shutdown.
+//!
+//! ```
+//! use fleetwatch_collector::exposition::text::push_label_value;
+//! let mut label = String::new();
+//! push_label_value(&mut label, "say \"hi\"\n");
+//! assert_eq!(label, r#"say \"hi\"\n"#);
+//! ```
 #![deny(missing_docs)]
+
+pub mod bootstrap;
+pub mod config;
+pub mod exposition;
+pub mod facts;
+pub mod http;
+pub mod server;
+pub mod state;
+pub mod store;
+// The policy and alerts modules (collector/src/policy/, collector/src/alerts/)
+// are written separately; declare them here when they land:
+pub mod policy;
+// pub mod alerts;
+
+/// Current time as Unix seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

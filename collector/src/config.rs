@@ -1,0 +1,321 @@
+//! Collector configuration: a raw TOML file, command-line overrides, then a
+//! validated [`Config`] with every default filled in.
+//!
+//! Two stages on purpose: [`RawConfig`] is exactly what the file says (every
+//! key optional, unknown keys refused with the key named), [`Config`] is what
+//! the collector runs with (defaults applied, paths resolved, ranges checked).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Default data directory (contract.md).
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/fleetwatch-collector";
+/// Default agent API listen address (contract.md).
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8443";
+/// Default metrics listen address (contract.md).
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema (unknown keys included).
+    #[error("invalid config file {path}: {message}")]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's message (names the offending key).
+        message: String,
+    },
+    /// A value is out of range or malformed.
+    #[error("invalid config value for `{key}`: {message}")]
+    Invalid {
+        /// The offending key.
+        key: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// TLS files from the config; configured files take precedence over the
+/// certificate generated into the data dir.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTls {
+    /// PEM certificate chain.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key.
+    pub key_file: Option<PathBuf>,
+}
+
+/// The config file as written: every key optional, unknown keys refused.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Where the database, generated certificate and secrets live.
+    pub data_dir: Option<PathBuf>,
+    /// Agent API listen address (HTTPS).
+    pub listen: Option<String>,
+    /// Metrics listen address (plain HTTP).
+    pub metrics_listen: Option<String>,
+    /// TLS certificate and key files.
+    pub tls: Option<RawTls>,
+    /// File holding the fleet-wide enroll secret.
+    pub enroll_secret_file: Option<PathBuf>,
+    /// File holding the admin API bearer token.
+    pub admin_token_file: Option<PathBuf>,
+    /// File holding a bearer token required on `/metrics` (none: open).
+    pub metrics_token_file: Option<PathBuf>,
+    /// Interval the agents are told to report at.
+    pub report_interval_secs: Option<u64>,
+    /// A device silent this long counts as `stale` in `fleetwatch_devices`.
+    pub stale_after_secs: Option<u64>,
+    /// Largest accepted report body, after gzip decoding too.
+    pub max_report_bytes: Option<usize>,
+    /// How long report history is kept.
+    pub report_retention_days: Option<u64>,
+    /// Devices silent longer than this are dropped from metrics (kept in the DB).
+    pub retire_after_days: Option<u64>,
+    /// Capacity of the ingest queue in front of the database writer.
+    pub ingest_queue: Option<usize>,
+    /// Compliance policy; typed by the policy module, passed through here.
+    #[serde(default)]
+    pub policy: Option<toml::Table>,
+    /// Alert delivery; typed by the alerts module, passed through here.
+    #[serde(default)]
+    pub alerts: Option<toml::Table>,
+}
+
+impl RawConfig {
+    /// Parses config text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Reads and parses a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+}
+
+/// Command-line values that override the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--metrics-listen`.
+    pub metrics_listen: Option<String>,
+}
+
+/// The validated configuration the collector runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Agent API listen address.
+    pub listen: SocketAddr,
+    /// Metrics listen address.
+    pub metrics_listen: SocketAddr,
+    /// Configured certificate (else generated into the data dir).
+    pub tls_cert_file: Option<PathBuf>,
+    /// Configured key (else generated into the data dir).
+    pub tls_key_file: Option<PathBuf>,
+    /// Configured enroll secret file (else `<data_dir>/enroll-secret`).
+    pub enroll_secret_file: Option<PathBuf>,
+    /// Configured admin token file (else `<data_dir>/admin-token`).
+    pub admin_token_file: Option<PathBuf>,
+    /// Optional bearer token file for `/metrics`.
+    pub metrics_token_file: Option<PathBuf>,
+    /// Report interval told to agents.
+    pub report_interval_secs: u64,
+    /// Stale threshold for `fleetwatch_devices{state}`.
+    pub stale_after_secs: u64,
+    /// Body size limit for reports (decoded).
+    pub max_report_bytes: usize,
+    /// Report history retention.
+    pub report_retention_days: u64,
+    /// Silence after which a device leaves the metrics.
+    pub retire_after_days: u64,
+    /// Ingest queue capacity.
+    pub ingest_queue: usize,
+    /// Untyped `[policy]` table, for the policy module.
+    pub policy: Option<toml::Table>,
+    /// Untyped `[alerts]` table, for the alerts module.
+    pub alerts: Option<toml::Table>,
+}
+
+impl Config {
+    /// Applies overrides and defaults to a raw config and checks the values.
+    pub fn build(raw: RawConfig, overrides: Overrides) -> Result<Self, ConfigError> {
+        let listen = parse_addr(
+            "listen",
+            overrides.listen.or(raw.listen).as_deref(),
+            DEFAULT_LISTEN,
+        )?;
+        let metrics_listen = parse_addr(
+            "metrics_listen",
+            overrides.metrics_listen.or(raw.metrics_listen).as_deref(),
+            DEFAULT_METRICS_LISTEN,
+        )?;
+        let tls = raw.tls.unwrap_or_default();
+        if tls.cert_file.is_some() != tls.key_file.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "tls",
+                message: "set both cert_file and key_file, or neither".into(),
+            });
+        }
+        let config = Config {
+            data_dir: overrides
+                .data_dir
+                .or(raw.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            listen,
+            metrics_listen,
+            tls_cert_file: tls.cert_file,
+            tls_key_file: tls.key_file,
+            enroll_secret_file: raw.enroll_secret_file,
+            admin_token_file: raw.admin_token_file,
+            metrics_token_file: raw.metrics_token_file,
+            report_interval_secs: positive("report_interval_secs", raw.report_interval_secs, 60)?,
+            stale_after_secs: positive("stale_after_secs", raw.stale_after_secs, 900)?,
+            max_report_bytes: positive_usize("max_report_bytes", raw.max_report_bytes, 1 << 20)?,
+            report_retention_days: positive(
+                "report_retention_days",
+                raw.report_retention_days,
+                30,
+            )?,
+            retire_after_days: positive("retire_after_days", raw.retire_after_days, 90)?,
+            ingest_queue: positive_usize("ingest_queue", raw.ingest_queue, 4096)?,
+            policy: raw.policy,
+            alerts: raw.alerts,
+        };
+        Ok(config)
+    }
+
+    /// Path of the SQLite database.
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("fleetwatch.db")
+    }
+}
+
+fn parse_addr(
+    key: &'static str,
+    value: Option<&str>,
+    default: &str,
+) -> Result<SocketAddr, ConfigError> {
+    let text = value.unwrap_or(default);
+    text.parse().map_err(|e| ConfigError::Invalid {
+        key,
+        message: format!("{text:?} is not an address like 0.0.0.0:8443 ({e})"),
+    })
+}
+
+fn positive(key: &'static str, value: Option<u64>, default: u64) -> Result<u64, ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError::Invalid {
+            key,
+            message: "must be greater than 0".into(),
+        }),
+        Some(v) => Ok(v),
+        None => Ok(default),
+    }
+}
+
+fn positive_usize(
+    key: &'static str,
+    value: Option<usize>,
+    default: usize,
+) -> Result<usize, ConfigError> {
+    positive(key, value.map(|v| v as u64), default as u64).map(|v| v as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_validates() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/collector.example.toml"
+        ));
+        let raw = RawConfig::load(path).unwrap();
+        let config = Config::build(raw, Overrides::default()).unwrap();
+        assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.report_interval_secs, 60);
+        assert_eq!(config.max_report_bytes, 1 << 20);
+        assert!(
+            config.policy.is_some(),
+            "the example shows a [policy] table"
+        );
+    }
+
+    #[test]
+    fn empty_config_gets_defaults() {
+        let config = Config::build(RawConfig::default(), Overrides::default()).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(config.metrics_listen.to_string(), DEFAULT_METRICS_LISTEN);
+        assert_eq!(config.stale_after_secs, 900);
+        assert_eq!(config.report_retention_days, 30);
+        assert_eq!(config.retire_after_days, 90);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = RawConfig::parse("lisen = \"0.0.0.0:1\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+        let err = RawConfig::parse("[tls]\ncert = \"x\"\n", Path::new("c.toml")).unwrap_err();
+        assert!(err.to_string().contains("cert"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let raw = RawConfig::parse(
+            "data_dir = \"/from/file\"\nlisten = \"127.0.0.1:1\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let config = Config::build(
+            raw,
+            Overrides {
+                data_dir: Some("/from/flag".into()),
+                listen: None,
+                metrics_listen: Some("127.0.0.1:2".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:1");
+        assert_eq!(config.metrics_listen.to_string(), "127.0.0.1:2");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        let raw = RawConfig::parse("stale_after_secs = 0\n", Path::new("c.toml")).unwrap();
+        let err = Config::build(raw, Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("stale_after_secs"), "{err}");
+        let raw = RawConfig::parse("[tls]\ncert_file = \"/c.pem\"\n", Path::new("c.toml")).unwrap();
+        assert!(Config::build(raw, Overrides::default()).is_err());
+        let raw = RawConfig::parse("listen = \"nope\"\n", Path::new("c.toml")).unwrap();
+        let err = Config::build(raw, Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("listen"), "{err}");
+    }
+}

@@ -1,0 +1,210 @@
+//! The collector's own metrics, through the `prometheus` crate (a handful of
+//! series, so its registry cost does not matter here).
+//!
+//! Every counter is incremented in exactly one method of [`SelfMetrics`];
+//! callers say what happened, never which counter to bump.
+
+use prometheus::{
+    Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// Why a report was refused (the `reason` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportErrorReason {
+    /// Missing or unknown node key.
+    Unauthorized,
+    /// Body is not a valid report JSON.
+    Malformed,
+    /// Valid JSON but fails validation.
+    Invalid,
+    /// `device_id` differs from the node key's device.
+    DeviceMismatch,
+    /// Body over the size limit.
+    TooLarge,
+    /// Ingest queue full.
+    QueueFull,
+    /// Storage or other internal failure.
+    Internal,
+}
+
+impl ReportErrorReason {
+    const ALL: [ReportErrorReason; 7] = [
+        ReportErrorReason::Unauthorized,
+        ReportErrorReason::Malformed,
+        ReportErrorReason::Invalid,
+        ReportErrorReason::DeviceMismatch,
+        ReportErrorReason::TooLarge,
+        ReportErrorReason::QueueFull,
+        ReportErrorReason::Internal,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportErrorReason::Unauthorized => "unauthorized",
+            ReportErrorReason::Malformed => "malformed",
+            ReportErrorReason::Invalid => "invalid",
+            ReportErrorReason::DeviceMismatch => "device_mismatch",
+            ReportErrorReason::TooLarge => "too_large",
+            ReportErrorReason::QueueFull => "queue_full",
+            ReportErrorReason::Internal => "internal",
+        }
+    }
+}
+
+/// How an enrollment ended (the `result` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrollResult {
+    /// A new device.
+    New,
+    /// Known hardware, new key.
+    Reenrolled,
+    /// Wrong enroll secret.
+    Denied,
+    /// Bad request or internal failure.
+    Error,
+}
+
+impl EnrollResult {
+    const ALL: [EnrollResult; 4] = [
+        EnrollResult::New,
+        EnrollResult::Reenrolled,
+        EnrollResult::Denied,
+        EnrollResult::Error,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnrollResult::New => "new",
+            EnrollResult::Reenrolled => "reenrolled",
+            EnrollResult::Denied => "denied",
+            EnrollResult::Error => "error",
+        }
+    }
+}
+
+/// The collector's own metrics.
+pub struct SelfMetrics {
+    registry: Registry,
+    reports_received: IntCounter,
+    report_errors: IntCounterVec,
+    ingest_duration: Histogram,
+    enrollments: IntCounterVec,
+    render_seconds: Gauge,
+}
+
+impl SelfMetrics {
+    /// Registers every metric (label sets pre-created, so they show 0).
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let reports_received = IntCounter::new(
+            "fleetwatch_collector_reports_received_total",
+            "Reports accepted and committed (duplicates included).",
+        )
+        .expect("valid metric");
+        let report_errors = IntCounterVec::new(
+            Opts::new(
+                "fleetwatch_collector_report_errors_total",
+                "Reports refused, by reason.",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let ingest_duration = Histogram::with_opts(
+            HistogramOpts::new(
+                "fleetwatch_collector_ingest_duration_seconds",
+                "Time from receiving a report to acknowledging it (parse, queue, durable commit).",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+        )
+        .expect("valid metric");
+        let enrollments = IntCounterVec::new(
+            Opts::new(
+                "fleetwatch_collector_enrollments_total",
+                "Enrollment attempts, by result.",
+            ),
+            &["result"],
+        )
+        .expect("valid metric");
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "fleetwatch_collector_build_info",
+                "Collector version; always 1.",
+            ),
+            &["version"],
+        )
+        .expect("valid metric");
+        let render_seconds = Gauge::new(
+            "fleetwatch_collector_metrics_render_seconds",
+            "Time the previous /metrics render took.",
+        )
+        .expect("valid metric");
+        for r in ReportErrorReason::ALL {
+            report_errors.with_label_values(&[r.as_str()]);
+        }
+        for r in EnrollResult::ALL {
+            enrollments.with_label_values(&[r.as_str()]);
+        }
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        for c in [
+            Box::new(reports_received.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(report_errors.clone()),
+            Box::new(ingest_duration.clone()),
+            Box::new(enrollments.clone()),
+            Box::new(build_info),
+            Box::new(render_seconds.clone()),
+        ] {
+            registry.register(c).expect("unique metric names");
+        }
+        SelfMetrics {
+            registry,
+            reports_received,
+            report_errors,
+            ingest_duration,
+            enrollments,
+            render_seconds,
+        }
+    }
+
+    /// A report was committed (new or duplicate) after `seconds`.
+    pub fn report_accepted(&self, seconds: f64) {
+        self.reports_received.inc();
+        self.ingest_duration.observe(seconds);
+    }
+
+    /// A report was refused.
+    pub fn report_refused(&self, reason: ReportErrorReason) {
+        self.report_errors
+            .with_label_values(&[reason.as_str()])
+            .inc();
+    }
+
+    /// An enrollment ended.
+    pub fn enrollment(&self, result: EnrollResult) {
+        self.enrollments.with_label_values(&[result.as_str()]).inc();
+    }
+
+    /// A `/metrics` render took `seconds`.
+    pub fn rendered(&self, seconds: f64) {
+        self.render_seconds.set(seconds);
+    }
+
+    /// Appends the collector's metrics in text format 0.0.4.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), out) {
+            tracing::error!(error = %e, "encoding self metrics failed");
+        }
+    }
+}
+
+impl Default for SelfMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,192 @@
+//! Prometheus text format 0.0.4 building blocks: label-value escaping with a
+//! length cap, family headers and number formatting.
+
+/// Longest label value kept, in characters (cut on a char boundary).
+pub const LABEL_VALUE_MAX_CHARS: usize = 256;
+
+/// Appends `raw` as a label value: capped at [`LABEL_VALUE_MAX_CHARS`]
+/// characters, then `\` → `\\`, `"` → `\"`, newline → `\n`. Other control
+/// characters become spaces: they are legal but break terminals, log
+/// pipelines and some scrapers, and carry no meaning in an inventory value.
+pub fn push_label_value(out: &mut String, raw: &str) {
+    let capped = match raw.char_indices().nth(LABEL_VALUE_MAX_CHARS) {
+        Some((end, _)) => &raw[..end],
+        None => raw,
+    };
+    for c in capped.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Bytes buffered before a chunk is handed on while streaming.
+pub const CHUNK_BYTES: usize = 1 << 20;
+
+/// Where rendering writes: a growing buffer that, when streaming, hands on
+/// a chunk whenever [`Sink::maybe_flush`] finds [`CHUNK_BYTES`] buffered, so a
+/// 200 MiB scrape never sits in memory whole. Derefs to the buffer.
+pub struct Sink<'a> {
+    buf: Vec<u8>,
+    flush: Option<&'a mut dyn FnMut(Vec<u8>)>,
+}
+
+impl<'a> Sink<'a> {
+    /// Collects everything into one buffer (tests, small outputs).
+    pub fn collecting(capacity: usize) -> Sink<'static> {
+        Sink {
+            buf: Vec::with_capacity(capacity),
+            flush: None,
+        }
+    }
+
+    /// Hands on chunks of about [`CHUNK_BYTES`] to `flush`.
+    pub fn streaming(flush: &'a mut dyn FnMut(Vec<u8>)) -> Sink<'a> {
+        Sink {
+            buf: Vec::with_capacity(CHUNK_BYTES + 64 * 1024),
+            flush: Some(flush),
+        }
+    }
+
+    /// Hands on the buffer if streaming and it is full enough; call it
+    /// between samples (never in the middle of a line).
+    pub fn maybe_flush(&mut self) {
+        if self.buf.len() >= CHUNK_BYTES
+            && let Some(flush) = self.flush.as_mut()
+        {
+            let chunk =
+                std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_BYTES + 64 * 1024));
+            flush(chunk);
+        }
+    }
+
+    /// Ends rendering: hands on the rest (streaming) or returns everything.
+    pub fn finish(mut self) -> Vec<u8> {
+        match self.flush.as_mut() {
+            Some(flush) => {
+                if !self.buf.is_empty() {
+                    flush(std::mem::take(&mut self.buf));
+                }
+                Vec::new()
+            }
+            None => self.buf,
+        }
+    }
+}
+
+impl std::ops::Deref for Sink<'_> {
+    type Target = Vec<u8>;
+    fn deref(&self) -> &Vec<u8> {
+        &self.buf
+    }
+}
+
+impl std::ops::DerefMut for Sink<'_> {
+    fn deref_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.buf
+    }
+}
+
+/// Metric type of a family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FamilyType {
+    /// A gauge.
+    Gauge,
+    /// A counter.
+    Counter,
+}
+
+/// Writes `# HELP` and `# TYPE` once for a family.
+pub fn header(out: &mut Vec<u8>, name: &str, kind: FamilyType, help: &str) {
+    out.extend_from_slice(b"# HELP ");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(help.as_bytes());
+    out.extend_from_slice(b"\n# TYPE ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(match kind {
+        FamilyType::Gauge => b" gauge\n",
+        FamilyType::Counter => b" counter\n",
+    });
+}
+
+/// Writes `name{labels} ` (the value follows).
+pub fn sample_start(out: &mut Vec<u8>, name: &str, labels: &[&str]) {
+    // One reservation for the whole line keeps the copies below free of
+    // capacity checks that could reallocate.
+    let len = name.len() + labels.iter().map(|l| l.len() + 1).sum::<usize>() + 48;
+    out.reserve(len);
+    out.extend_from_slice(name.as_bytes());
+    out.push(b'{');
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(l.as_bytes());
+    }
+    out.extend_from_slice(b"} ");
+}
+
+/// Writes an integer value and the newline.
+pub fn value_int(out: &mut Vec<u8>, v: impl itoa::Integer) {
+    let mut buf = itoa::Buffer::new();
+    out.extend_from_slice(buf.format(v).as_bytes());
+    out.push(b'\n');
+}
+
+/// Writes a float value and the newline (`NaN`, `+Inf`, `-Inf` as Prometheus
+/// spells them).
+pub fn value_float(out: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else {
+        let mut buf = ryu::Buffer::new();
+        out.extend_from_slice(buf.format_finite(v).as_bytes());
+    }
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(raw: &str) -> String {
+        let mut s = String::new();
+        push_label_value(&mut s, raw);
+        s
+    }
+
+    #[test]
+    fn escapes_backslash_quote_newline() {
+        assert_eq!(escaped(r#"a\b"c"#), r#"a\\b\"c"#);
+        assert_eq!(escaped("l1\nl2"), "l1\\nl2");
+        assert_eq!(escaped("tab\there\r\0"), "tab here  ");
+        assert_eq!(escaped("Zürich-Büro ✓"), "Zürich-Büro ✓");
+    }
+
+    #[test]
+    fn caps_on_a_char_boundary() {
+        let long = "é".repeat(1000);
+        let s = escaped(&long);
+        assert_eq!(s.chars().count(), LABEL_VALUE_MAX_CHARS);
+        // Escaping happens after the cap: an escape sequence is never cut.
+        let quotes = "\"".repeat(1000);
+        assert_eq!(escaped(&quotes), "\\\"".repeat(LABEL_VALUE_MAX_CHARS));
+    }
+
+    #[test]
+    fn floats_and_ints() {
+        let mut out = Vec::new();
+        value_float(&mut out, 0.25);
+        value_float(&mut out, f64::INFINITY);
+        value_float(&mut out, f64::NAN);
+        value_int(&mut out, -5i64);
+        assert_eq!(String::from_utf8(out).unwrap(), "0.25\n+Inf\nNaN\n-5\n");
+    }
+}

@@ -1,0 +1,256 @@
+//! What the collector keeps about a device, derived from its reports.
+//!
+//! A report is split in two on arrival:
+//! - [`InventoryFacts`]: the compact inventory facts the metrics need; only
+//!   replaced by a report whose inventory check succeeded, so a failed
+//!   inventory keeps the previous facts;
+//! - [`ReportFacts`]: agent version, each check's outcome and duration, and
+//!   the latest compliance sections (for the policy module).
+//!
+//! Both are stored as JSON columns and loaded at start-up; they are much
+//! smaller than a report (no package list, users or network interfaces).
+
+use fleetwatch_protocol::{CheckResult, CheckStatus, Checks, Inventory, Report};
+use serde::{Deserialize, Serialize};
+
+/// The checks the collector knows, in exposition order. Label values of
+/// `check` come only from this list, never from the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// Device inventory.
+    Inventory,
+    /// Patch levels.
+    Patches,
+    /// Backup jobs.
+    Backup,
+    /// Password policy.
+    PasswordPolicy,
+}
+
+impl CheckKind {
+    /// Every check, in a fixed order.
+    pub const ALL: [CheckKind; 4] = [
+        CheckKind::Inventory,
+        CheckKind::Patches,
+        CheckKind::Backup,
+        CheckKind::PasswordPolicy,
+    ];
+
+    /// The `check` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckKind::Inventory => "inventory",
+            CheckKind::Patches => "patches",
+            CheckKind::Backup => "backup",
+            CheckKind::PasswordPolicy => "password_policy",
+        }
+    }
+
+    /// Position in [`CheckKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One check's outcome as the agent reported it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CheckOutcome {
+    /// Which check.
+    pub check: CheckKind,
+    /// ok / unsupported / failed.
+    pub status: CheckStatus,
+    /// Wall time on the agent.
+    pub duration_seconds: f64,
+}
+
+/// One mounted file system, for the disk families.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskFacts {
+    /// Mount point.
+    pub mountpoint: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Bytes available.
+    pub available_bytes: u64,
+}
+
+/// Inventory facts the metrics are rendered from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InventoryFacts {
+    /// Short host name.
+    pub hostname: String,
+    /// FQDN.
+    #[serde(default)]
+    pub fqdn: String,
+    /// os-release `ID`.
+    #[serde(default)]
+    pub os: String,
+    /// os-release `VERSION_ID`.
+    #[serde(default)]
+    pub os_version: String,
+    /// os-release `PRETTY_NAME` (else `NAME`).
+    #[serde(default)]
+    pub os_name: String,
+    /// Support end as Unix seconds (from the ISO date), when published.
+    #[serde(default)]
+    pub os_support_end: Option<i64>,
+    /// Kernel release.
+    #[serde(default)]
+    pub kernel_version: String,
+    /// Architecture.
+    #[serde(default)]
+    pub arch: String,
+    /// Hardware vendor.
+    #[serde(default)]
+    pub vendor: String,
+    /// Hardware model.
+    #[serde(default)]
+    pub model: String,
+    /// Serial number.
+    #[serde(default)]
+    pub serial: String,
+    /// Boot time, Unix seconds.
+    #[serde(default)]
+    pub boot_time: Option<i64>,
+    /// Total memory.
+    #[serde(default)]
+    pub memory_bytes: u64,
+    /// Total swap.
+    #[serde(default)]
+    pub swap_bytes: u64,
+    /// Logical CPUs.
+    #[serde(default)]
+    pub cpus: u32,
+    /// Mounted file systems.
+    #[serde(default)]
+    pub disks: Vec<DiskFacts>,
+    /// Installed package count, when the agent reported packages.
+    #[serde(default)]
+    pub packages_installed: Option<u32>,
+}
+
+impl InventoryFacts {
+    /// Extracts the facts from an inventory section.
+    pub fn from_inventory(inv: &Inventory) -> Self {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        InventoryFacts {
+            hostname: inv.hostname.clone(),
+            fqdn: opt(&inv.fqdn),
+            os: inv.os.id.clone(),
+            os_version: opt(&inv.os.version_id),
+            os_name: inv
+                .os
+                .pretty_name
+                .clone()
+                .or_else(|| inv.os.name.clone())
+                .unwrap_or_default(),
+            os_support_end: inv.os.support_end.as_deref().and_then(parse_iso_date),
+            kernel_version: opt(&inv.kernel_version),
+            arch: inv.arch.clone(),
+            vendor: opt(&inv.hardware.vendor),
+            model: opt(&inv.hardware.model),
+            serial: opt(&inv.hardware.serial),
+            boot_time: inv.boot_time,
+            memory_bytes: inv.memory.total_bytes,
+            swap_bytes: inv.memory.swap_total_bytes,
+            cpus: inv.cpu.logical_cpus,
+            disks: inv
+                .disks
+                .iter()
+                .map(|d| DiskFacts {
+                    mountpoint: d.mount_point.clone(),
+                    size_bytes: d.total_bytes,
+                    available_bytes: d.available_bytes,
+                })
+                .collect(),
+            packages_installed: inv.packages.as_ref().map(|p| p.count),
+        }
+    }
+}
+
+/// Per-report facts: who sent it, how each check went, the compliance data.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportFacts {
+    /// Agent version.
+    pub agent_version: String,
+    /// When the agent collected the report.
+    pub collected_at: i64,
+    /// Outcome of every check the agent ran (inventory always).
+    pub outcomes: Vec<CheckOutcome>,
+    /// The latest compliance sections, for the policy module.
+    #[serde(default)]
+    pub compliance: Checks,
+}
+
+impl ReportFacts {
+    /// Extracts the facts from a report.
+    pub fn from_report(report: &Report) -> Self {
+        let mut outcomes = vec![outcome(CheckKind::Inventory, &report.inventory)];
+        if let Some(c) = &report.checks.patches {
+            outcomes.push(outcome(CheckKind::Patches, c));
+        }
+        if let Some(c) = &report.checks.backup {
+            outcomes.push(outcome(CheckKind::Backup, c));
+        }
+        if let Some(c) = &report.checks.password_policy {
+            outcomes.push(outcome(CheckKind::PasswordPolicy, c));
+        }
+        ReportFacts {
+            agent_version: report.agent_version.clone(),
+            collected_at: report.collected_at,
+            outcomes,
+            compliance: report.checks.clone(),
+        }
+    }
+}
+
+fn outcome<T>(check: CheckKind, result: &CheckResult<T>) -> CheckOutcome {
+    CheckOutcome {
+        check,
+        status: result.status,
+        duration_seconds: result.duration_seconds,
+    }
+}
+
+/// Parses `YYYY-MM-DD` into Unix seconds at midnight UTC.
+pub fn parse_iso_date(text: &str) -> Option<i64> {
+    let mut parts = text.trim().splitn(3, '-');
+    let y: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let d: i64 = parts.next()?.get(..2)?.parse().ok()?;
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1970..=9999).contains(&y) {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some((era * 146_097 + doe - 719_468) * 86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_dates_parse_to_utc_midnight() {
+        assert_eq!(parse_iso_date("1970-01-01"), Some(0));
+        assert_eq!(parse_iso_date("2028-06-10"), Some(1_844_208_000));
+        assert_eq!(parse_iso_date("2024-02-29"), Some(1_709_164_800));
+        assert_eq!(parse_iso_date("soon"), None);
+        assert_eq!(parse_iso_date("2024-13-01"), None);
+    }
+
+    #[test]
+    fn report_facts_list_only_the_checks_that_ran() {
+        let text = include_str!("../../protocol/fixtures/report-v1-0.1.0-minimal.json");
+        let report: Report = serde_json::from_str(text).unwrap();
+        let facts = ReportFacts::from_report(&report);
+        assert_eq!(facts.outcomes.len(), 1);
+        assert_eq!(facts.outcomes[0].status, CheckStatus::Failed);
+    }
+}

@@ -1,0 +1,161 @@
+//! `POST /api/v1/reports`: authenticate the node key, read (gunzip, bound),
+//! parse, validate, queue for the group commit, answer after the commit.
+
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use fleetwatch_protocol::{
+    CheckResult, CheckStatus, REPORTS_PATH, Report, ReportResponse, SCHEMA_VERSION,
+};
+use tower_http::decompression::RequestDecompressionLayer;
+
+use super::error::ApiError;
+use super::extract::{bearer, hash_node_key, parse_json, read_body};
+use super::{App, AppState, write_error};
+use crate::exposition::self_metrics::ReportErrorReason;
+use crate::store::writer::{SubmitError, WriteError};
+use crate::store::{IngestOp, StoreError, WriteOp, WriteOutcome};
+use crate::unix_now;
+
+/// Longest accepted `report_id`.
+pub const MAX_REPORT_ID_CHARS: usize = 128;
+
+/// The reports router (gzip bodies decoded before the size limit applies).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(REPORTS_PATH, post(post_report))
+        .layer(RequestDecompressionLayer::new())
+}
+
+async fn post_report(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    match ingest(&app, &headers, body).await {
+        Ok(response) => {
+            app.metrics.report_accepted(started.elapsed().as_secs_f64());
+            Json(response).into_response()
+        }
+        Err((reason, error)) => {
+            app.metrics.report_refused(reason);
+            error.into_response()
+        }
+    }
+}
+
+type Refusal = (ReportErrorReason, ApiError);
+
+fn malformed(e: ApiError) -> Refusal {
+    match e {
+        ApiError::TooLarge { .. } => (ReportErrorReason::TooLarge, e),
+        _ => (ReportErrorReason::Malformed, e),
+    }
+}
+
+async fn ingest(app: &App, headers: &HeaderMap, body: Body) -> Result<ReportResponse, Refusal> {
+    let unauthorized = |m| (ReportErrorReason::Unauthorized, ApiError::Unauthorized(m));
+    let key = bearer(headers).ok_or_else(|| unauthorized("missing bearer node key"))?;
+    let hash = hash_node_key(key);
+    let device_id = app
+        .live
+        .read()
+        .authenticate(&hash)
+        .map(str::to_owned)
+        .ok_or_else(|| unauthorized("unknown node key; enroll again"))?;
+
+    let bytes = read_body(body, app.settings.max_report_bytes)
+        .await
+        .map_err(malformed)?;
+    let report: Report = parse_json(&bytes).map_err(malformed)?;
+    validate(&report, &device_id)?;
+
+    let op = IngestOp::prepare(report, unix_now()).map_err(|e| {
+        (
+            ReportErrorReason::Internal,
+            ApiError::Internal(e.to_string()),
+        )
+    })?;
+    match app.writer.submit(WriteOp::Ingest(Box::new(op))).await {
+        Ok(WriteOutcome::Ingested(outcome)) => Ok(ReportResponse {
+            accepted: true,
+            duplicate: outcome.duplicate,
+            report_interval_secs: app.settings.report_interval_secs,
+            packages_hash: outcome.packages_hash,
+        }),
+        Ok(other) => Err((
+            ReportErrorReason::Internal,
+            ApiError::Internal(format!("ingest produced {other:?}")),
+        )),
+        Err(WriteError::Submit(SubmitError::QueueFull)) => Err((
+            ReportErrorReason::QueueFull,
+            ApiError::Unavailable("ingest queue is full"),
+        )),
+        Err(WriteError::Store(StoreError::ReportIdTaken(id))) => Err((
+            ReportErrorReason::Invalid,
+            ApiError::field(
+                "report_id",
+                format!("report_id {id:?} was already used by another device"),
+            ),
+        )),
+        Err(e) => Err((ReportErrorReason::Internal, write_error(e))),
+    }
+}
+
+fn check_has_data<T>(field: &str, result: Option<&CheckResult<T>>) -> Result<(), Refusal> {
+    match result {
+        Some(r) if r.status == CheckStatus::Ok && r.data.is_none() => Err((
+            ReportErrorReason::Invalid,
+            ApiError::field(format!("{field}.data"), "status is ok but data is missing"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks what serde cannot: version, ids, ok-means-data.
+fn validate(report: &Report, device_id: &str) -> Result<(), Refusal> {
+    let invalid = |field: &str, message: String| {
+        (ReportErrorReason::Invalid, ApiError::field(field, message))
+    };
+    if report.schema_version != SCHEMA_VERSION {
+        return Err(invalid(
+            "schema_version",
+            format!(
+                "schema_version {} is not supported (expected {SCHEMA_VERSION})",
+                report.schema_version
+            ),
+        ));
+    }
+    let id_chars = report.report_id.chars().count();
+    if id_chars == 0 || id_chars > MAX_REPORT_ID_CHARS {
+        return Err(invalid(
+            "report_id",
+            format!("report_id must have 1 to {MAX_REPORT_ID_CHARS} characters"),
+        ));
+    }
+    if report.report_id.chars().any(char::is_control) {
+        return Err(invalid(
+            "report_id",
+            "report_id must not contain control characters".into(),
+        ));
+    }
+    if report.device_id != device_id {
+        return Err((
+            ReportErrorReason::DeviceMismatch,
+            ApiError::Forbidden {
+                message: "device_id does not belong to this node key".into(),
+                field: Some("device_id".into()),
+            },
+        ));
+    }
+    check_has_data("inventory", Some(&report.inventory))?;
+    check_has_data("checks.patches", report.checks.patches.as_ref())?;
+    check_has_data("checks.backup", report.checks.backup.as_ref())?;
+    check_has_data(
+        "checks.password_policy",
+        report.checks.password_policy.as_ref(),
+    )?;
+    Ok(())
+}

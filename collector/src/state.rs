@@ -1,0 +1,434 @@
+//! In-memory device state the metrics are rendered from, plus the node-key
+//! index used to authenticate reports.
+//!
+//! Per device only a compact [`DeviceMetrics`] is kept: label values already
+//! escaped and capped (`Box<str>`), numbers, and a few flags — never the
+//! report (packages, users and history stay in SQLite). Loaded from the
+//! store at start-up and updated by the writer right after each commit, so a
+//! scrape never sees an unacknowledged report and an acknowledged report is
+//! visible at the next scrape.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use fleetwatch_protocol::CheckStatus;
+use subtle::ConstantTimeEq;
+
+use crate::exposition::text::push_label_value;
+use crate::facts::{InventoryFacts, ReportFacts};
+use crate::store::{EnrollOutcome, IngestOp, IngestOutcome, NodeKeyHash, StoredDevice};
+
+/// Most disks kept per device: bounds series per device on hostile input.
+pub const MAX_DISKS_PER_DEVICE: usize = 64;
+
+/// One check's latest outcome (`status: None` = the agent did not run it).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CheckSample {
+    /// Outcome, if the check ran.
+    pub status: Option<CheckStatus>,
+    /// Duration on the agent.
+    pub duration_seconds: f64,
+}
+
+/// One mounted file system, label pre-escaped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiskMetrics {
+    /// Escaped, capped mount point.
+    pub mountpoint: Box<str>,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// Available bytes.
+    pub available_bytes: u64,
+}
+
+/// Numbers from the latest good inventory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryMetrics {
+    /// Boot time.
+    pub boot_time: Option<i64>,
+    /// Total memory.
+    pub memory_bytes: u64,
+    /// Total swap.
+    pub swap_bytes: u64,
+    /// Logical CPUs.
+    pub cpus: u32,
+    /// Installed packages.
+    pub packages_installed: Option<u32>,
+    /// OS support end.
+    pub os_support_end: Option<i64>,
+    /// Mounted file systems (deduplicated by escaped mount point).
+    pub disks: Box<[DiskMetrics]>,
+}
+
+/// The policy's verdict for one check on one device.
+///
+/// HOOK for the policy module: it computes these from the stored facts and
+/// attaches them with [`FleetState::set_compliance`]; the exposition renders
+/// them (`exposition::compliance`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckVerdict {
+    /// Escaped `check` label value, from the policy's own fixed list.
+    pub check: Box<str>,
+    /// Whether the device passes this check.
+    pub passing: bool,
+    /// Since when it fails (persisted in `device_check_state`).
+    pub failing_since: Option<i64>,
+}
+
+/// Compact compliance verdicts of one device (see [`CheckVerdict`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComplianceSummary {
+    /// Every check passes.
+    pub compliant: bool,
+    /// Per-check verdicts, in a fixed order.
+    pub checks: Box<[CheckVerdict]>,
+}
+
+/// Everything the exposition needs about one device, pre-escaped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeviceMetrics {
+    /// Raw device id (ours: `dev-<hex>`); the sort key.
+    pub device_id: Box<str>,
+    /// `device_id="..."`, ready to paste into a label set.
+    pub id_label: Box<str>,
+    /// Stable hash of the device id for `?shard=i&shards=n`.
+    pub shard_hash: u64,
+    /// `hostname="...",fqdn="...",...,serial="..."` for `fleetwatch_device_info`.
+    pub info_labels: Box<str>,
+    /// Escaped OS id (aggregates).
+    pub os: Box<str>,
+    /// Escaped OS version (aggregates).
+    pub os_version: Box<str>,
+    /// Escaped agent version.
+    pub agent_version: Box<str>,
+    /// Enrollment time.
+    pub enrolled_at: i64,
+    /// Last report (0: never).
+    pub last_seen: i64,
+    /// Explicitly retired.
+    pub retired: bool,
+    /// Current node key hash.
+    pub node_key_hash: NodeKeyHash,
+    /// From the latest good inventory.
+    pub inventory: Option<Box<InventoryMetrics>>,
+    /// Latest outcome per check, indexed by [`CheckKind::index`].
+    pub checks: [CheckSample; 4],
+    /// Policy verdicts (HOOK: attached by the policy module).
+    pub compliance: Option<Box<ComplianceSummary>>,
+}
+
+/// FNV-1a: stable across processes and versions (unlike `DefaultHasher`),
+/// so a shard keeps its devices across collector restarts.
+pub fn stable_hash(text: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
+}
+
+fn escaped(raw: &str) -> Box<str> {
+    let mut s = String::with_capacity(raw.len().min(300) + 2);
+    push_label_value(&mut s, raw);
+    s.into_boxed_str()
+}
+
+fn info_labels(hostname: &str, facts: Option<&InventoryFacts>) -> Box<str> {
+    let empty = InventoryFacts::default();
+    let f = facts.unwrap_or(&empty);
+    let host = if facts.is_some() {
+        &f.hostname
+    } else {
+        hostname
+    };
+    let pairs: [(&str, &str); 10] = [
+        ("hostname", host),
+        ("fqdn", &f.fqdn),
+        ("os", &f.os),
+        ("os_version", &f.os_version),
+        ("os_name", &f.os_name),
+        ("kernel_version", &f.kernel_version),
+        ("arch", &f.arch),
+        ("vendor", &f.vendor),
+        ("model", &f.model),
+        ("serial", &f.serial),
+    ];
+    let mut s = String::with_capacity(160);
+    for (i, (name, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            s.push(',');
+        }
+        s.push_str(name);
+        s.push_str("=\"");
+        push_label_value(&mut s, value);
+        s.push('"');
+    }
+    s.into_boxed_str()
+}
+
+fn inventory_metrics(f: &InventoryFacts) -> Box<InventoryMetrics> {
+    let mut disks: Vec<DiskMetrics> = Vec::new();
+    for d in &f.disks {
+        if disks.len() >= MAX_DISKS_PER_DEVICE {
+            break;
+        }
+        let mountpoint = escaped(&d.mountpoint);
+        // Capping can make two long mount points equal; a repeated label set
+        // would be a duplicate series, so the first one wins.
+        if disks.iter().any(|x| x.mountpoint == mountpoint) {
+            continue;
+        }
+        disks.push(DiskMetrics {
+            mountpoint,
+            size_bytes: d.size_bytes,
+            available_bytes: d.available_bytes,
+        });
+    }
+    Box::new(InventoryMetrics {
+        boot_time: f.boot_time,
+        memory_bytes: f.memory_bytes,
+        swap_bytes: f.swap_bytes,
+        cpus: f.cpus,
+        packages_installed: f.packages_installed,
+        os_support_end: f.os_support_end,
+        disks: disks.into_boxed_slice(),
+    })
+}
+
+fn check_samples(report: Option<&ReportFacts>) -> [CheckSample; 4] {
+    let mut checks = [CheckSample::default(); 4];
+    for o in report.map(|r| r.outcomes.as_slice()).unwrap_or_default() {
+        checks[o.check.index()] = CheckSample {
+            status: Some(o.status),
+            duration_seconds: o.duration_seconds,
+        };
+    }
+    checks
+}
+
+impl DeviceMetrics {
+    /// Builds the compact entry from a stored device.
+    pub fn from_stored(d: &StoredDevice) -> Self {
+        let inv = d.inventory.as_ref();
+        let mut id_label = String::with_capacity(d.device_id.len() + 12);
+        id_label.push_str("device_id=\"");
+        push_label_value(&mut id_label, &d.device_id);
+        id_label.push('"');
+        DeviceMetrics {
+            device_id: d.device_id.clone().into_boxed_str(),
+            id_label: id_label.into_boxed_str(),
+            shard_hash: stable_hash(&d.device_id),
+            info_labels: info_labels(&d.hostname, inv),
+            os: escaped(inv.map(|f| f.os.as_str()).unwrap_or_default()),
+            os_version: escaped(inv.map(|f| f.os_version.as_str()).unwrap_or_default()),
+            agent_version: escaped(
+                d.report
+                    .as_ref()
+                    .map(|r| r.agent_version.as_str())
+                    .unwrap_or_default(),
+            ),
+            enrolled_at: d.enrolled_at,
+            last_seen: d.last_seen,
+            retired: d.retired,
+            node_key_hash: d.node_key_hash,
+            inventory: inv.map(inventory_metrics),
+            checks: check_samples(d.report.as_ref()),
+            compliance: None,
+        }
+    }
+
+    /// Applies a committed report (the inventory part only when it succeeded).
+    fn apply_report(&mut self, op: &IngestOp, outcome: &IngestOutcome) {
+        self.last_seen = outcome.last_seen;
+        self.retired = false;
+        if !outcome.applied {
+            return;
+        }
+        self.agent_version = escaped(&op.report_facts.agent_version);
+        self.checks = check_samples(Some(&op.report_facts));
+        if let Some(inv) = &op.inventory {
+            let f = &inv.facts;
+            self.info_labels = info_labels(&f.hostname, Some(f));
+            self.os = escaped(&f.os);
+            self.os_version = escaped(&f.os_version);
+            self.inventory = Some(inventory_metrics(f));
+        }
+    }
+
+    /// Time the device was last heard of (report, else enrollment).
+    pub fn last_heard(&self) -> i64 {
+        self.last_seen.max(self.enrolled_at)
+    }
+}
+
+/// All devices plus the node-key index.
+#[derive(Debug, Default)]
+pub struct FleetState {
+    devices: BTreeMap<Box<str>, Arc<DeviceMetrics>>,
+    keys: HashMap<NodeKeyHash, Box<str>>,
+}
+
+impl FleetState {
+    /// Number of devices (retired included).
+    pub fn len(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// True when no device is enrolled.
+    pub fn is_empty(&self) -> bool {
+        self.devices.is_empty()
+    }
+
+    /// Adds or replaces a device loaded from the store.
+    pub fn insert_stored(&mut self, d: &StoredDevice) {
+        let entry = DeviceMetrics::from_stored(d);
+        if let Some(old) = self.devices.get(entry.device_id.as_ref()) {
+            self.keys.remove(&old.node_key_hash);
+        }
+        self.keys.insert(d.node_key_hash, entry.device_id.clone());
+        self.devices
+            .insert(entry.device_id.clone(), Arc::new(entry));
+    }
+
+    /// Applies a committed enrollment: the old key stops working at once.
+    pub fn apply_enroll(&mut self, outcome: &EnrollOutcome) {
+        if let Some(prev) = outcome.previous_key_hash {
+            self.keys.remove(&prev);
+        }
+        match self.devices.get_mut(outcome.device.device_id.as_str()) {
+            Some(entry) => {
+                let entry = Arc::make_mut(entry);
+                self.keys.remove(&entry.node_key_hash);
+                entry.node_key_hash = outcome.device.node_key_hash;
+                self.keys
+                    .insert(outcome.device.node_key_hash, entry.device_id.clone());
+            }
+            None => self.insert_stored(&outcome.device),
+        }
+    }
+
+    /// Applies a committed report.
+    pub fn apply_report(&mut self, op: &IngestOp, outcome: &IngestOutcome) {
+        if outcome.duplicate {
+            return;
+        }
+        if let Some(entry) = self.devices.get_mut(op.device_id.as_str()) {
+            Arc::make_mut(entry).apply_report(op, outcome);
+        }
+    }
+
+    /// HOOK for the policy module: attach (or clear) a device's verdicts.
+    pub fn set_compliance(&mut self, device_id: &str, summary: Option<ComplianceSummary>) {
+        if let Some(entry) = self.devices.get_mut(device_id) {
+            Arc::make_mut(entry).compliance = summary.map(Box::new);
+        }
+    }
+
+    /// The device a node key belongs to; the stored hash is compared in
+    /// constant time.
+    pub fn authenticate(&self, presented: &NodeKeyHash) -> Option<&str> {
+        let id = self.keys.get(presented)?;
+        let entry = self.devices.get(id)?;
+        bool::from(entry.node_key_hash.ct_eq(presented)).then_some(entry.device_id.as_ref())
+    }
+
+    /// One device's entry.
+    pub fn device(&self, device_id: &str) -> Option<&Arc<DeviceMetrics>> {
+        self.devices.get(device_id)
+    }
+
+    /// All devices in id order (cheap: clones `Arc`s), so rendering runs
+    /// without holding the lock.
+    pub fn snapshot(&self) -> Vec<Arc<DeviceMetrics>> {
+        self.devices.values().cloned().collect()
+    }
+}
+
+/// The shared, lock-protected state.
+#[derive(Debug, Default)]
+pub struct LiveState {
+    fleet: RwLock<FleetState>,
+}
+
+impl LiveState {
+    /// Wraps a loaded state.
+    pub fn new(fleet: FleetState) -> Self {
+        LiveState {
+            fleet: RwLock::new(fleet),
+        }
+    }
+
+    /// Read access. A writer that panicked mid-update leaves at worst one
+    /// device half-updated, better than refusing every scrape afterwards.
+    pub fn read(&self) -> RwLockReadGuard<'_, FleetState> {
+        self.fleet.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write access (the writer thread, after a commit).
+    pub fn write(&self) -> RwLockWriteGuard<'_, FleetState> {
+        self.fleet.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(id: &str, key: u8) -> StoredDevice {
+        StoredDevice {
+            device_id: id.into(),
+            hostname: "h".into(),
+            enrolled_at: 10,
+            last_seen: 0,
+            retired: false,
+            node_key_hash: [key; 32],
+            inventory: None,
+            report: None,
+        }
+    }
+
+    #[test]
+    fn re_enrollment_replaces_the_key() {
+        let mut fleet = FleetState::default();
+        fleet.insert_stored(&stored("dev-a", 1));
+        assert_eq!(fleet.authenticate(&[1; 32]), Some("dev-a"));
+        fleet.apply_enroll(&EnrollOutcome {
+            device: stored("dev-a", 2),
+            reused: true,
+            previous_key_hash: Some([1; 32]),
+        });
+        assert_eq!(fleet.authenticate(&[1; 32]), None);
+        assert_eq!(fleet.authenticate(&[2; 32]), Some("dev-a"));
+        assert_eq!(fleet.len(), 1);
+    }
+
+    #[test]
+    fn stable_hash_is_fnv1a() {
+        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn long_mount_points_that_cap_to_the_same_label_are_deduplicated() {
+        let long = "x".repeat(1000);
+        let facts = InventoryFacts {
+            disks: vec![
+                crate::facts::DiskFacts {
+                    mountpoint: format!("{long}a"),
+                    size_bytes: 1,
+                    available_bytes: 1,
+                },
+                crate::facts::DiskFacts {
+                    mountpoint: format!("{long}b"),
+                    size_bytes: 2,
+                    available_bytes: 2,
+                },
+            ],
+            ..InventoryFacts::default()
+        };
+        let m = inventory_metrics(&facts);
+        assert_eq!(m.disks.len(), 1);
+        assert_eq!(m.disks[0].size_bytes, 1);
+    }
+}

@@ -1,0 +1,279 @@
+//! Durable device state behind a [`Store`] trait (SQLite today).
+//!
+//! Writes go through one writer ([`writer`]) that owns the store and commits
+//! whatever is queued in one transaction (group commit); reads for the
+//! devices API go through [`DeviceQueries`] on their own connection.
+
+use fleetwatch_protocol::{HostIdentity, Report};
+use serde::Serialize;
+
+use crate::facts::{InventoryFacts, ReportFacts};
+
+mod schema;
+mod sqlite;
+pub mod writer;
+
+pub use sqlite::{SqliteQueries, SqliteStore};
+
+/// SHA-256 of a node key; the key itself is never stored.
+pub type NodeKeyHash = [u8; 32];
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored JSON column could not be (de)serialized.
+    #[error("stored JSON in {column}: {source}")]
+    Json {
+        /// Which column.
+        column: &'static str,
+        /// The serde error.
+        source: serde_json::Error,
+    },
+    /// The database was written by a newer collector.
+    #[error("database schema version {found} is newer than this collector supports ({supported})")]
+    TooNew {
+        /// Version in the file.
+        found: i64,
+        /// Newest version this binary knows.
+        supported: i64,
+    },
+    /// The report's device is not enrolled (deleted meanwhile).
+    #[error("device {0} is not enrolled")]
+    UnknownDevice(String),
+    /// The `report_id` was already used by another device.
+    #[error("report_id {0:?} was already used by another device")]
+    ReportIdTaken(String),
+    /// The batch's transaction could not be committed; nothing in it was stored.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
+    /// The writer thread is gone (shutting down).
+    #[error("the database writer has stopped")]
+    WriterStopped,
+}
+
+/// Enroll (or re-enroll) a host.
+#[derive(Debug, Clone)]
+pub struct EnrollOp {
+    /// Identity the agent sent.
+    pub identity: HostIdentity,
+    /// Hash of the freshly generated node key.
+    pub node_key_hash: NodeKeyHash,
+    /// Id to use when the host is new.
+    pub new_device_id: String,
+    /// Enrollment time (Unix seconds).
+    pub now: i64,
+}
+
+/// A validated report, prepared (serialized, split) off the writer thread.
+#[derive(Debug, Clone)]
+pub struct IngestOp {
+    /// The authenticated device.
+    pub device_id: String,
+    /// The agent's report id.
+    pub report_id: String,
+    /// When the collector received it.
+    pub received_at: i64,
+    /// When the agent collected it.
+    pub collected_at: i64,
+    /// The report as stored in history (package items removed).
+    pub body_json: String,
+    /// Per-report facts.
+    pub report_facts: ReportFacts,
+    /// `report_facts` as JSON.
+    pub report_facts_json: String,
+    /// Present when the inventory check succeeded.
+    pub inventory: Option<InventoryUpdate>,
+    /// Present when the report carried the full package list.
+    pub packages: Option<PackagesUpdate>,
+}
+
+/// A successful inventory section.
+#[derive(Debug, Clone)]
+pub struct InventoryUpdate {
+    /// Full inventory JSON (package items removed), for the devices API.
+    pub full_json: String,
+    /// Compact facts for metrics.
+    pub facts: InventoryFacts,
+    /// `facts` as JSON.
+    pub facts_json: String,
+}
+
+/// A full package list.
+#[derive(Debug, Clone)]
+pub struct PackagesUpdate {
+    /// The agent's hash of the list.
+    pub hash: String,
+    /// The list as JSON.
+    pub items_json: String,
+}
+
+impl IngestOp {
+    /// Splits and serializes a validated report.
+    pub fn prepare(mut report: Report, received_at: i64) -> Result<Self, serde_json::Error> {
+        let mut packages = None;
+        let mut inventory = None;
+        if let Some(inv) = report.inventory.data.as_mut()
+            && report.inventory.status == fleetwatch_protocol::CheckStatus::Ok
+        {
+            if let Some(p) = inv.packages.as_mut()
+                && let Some(items) = p.items.take()
+            {
+                packages = Some(PackagesUpdate {
+                    hash: p.hash.clone(),
+                    items_json: serde_json::to_string(&items)?,
+                });
+            }
+            let facts = InventoryFacts::from_inventory(inv);
+            inventory = Some(InventoryUpdate {
+                full_json: serde_json::to_string(inv)?,
+                facts_json: serde_json::to_string(&facts)?,
+                facts,
+            });
+        }
+        let report_facts = ReportFacts::from_report(&report);
+        Ok(IngestOp {
+            device_id: report.device_id.clone(),
+            report_id: report.report_id.clone(),
+            received_at,
+            collected_at: report.collected_at,
+            body_json: serde_json::to_string(&report)?,
+            report_facts_json: serde_json::to_string(&report_facts)?,
+            report_facts,
+            inventory,
+            packages,
+        })
+    }
+}
+
+/// One write in a group-committed batch.
+#[derive(Debug, Clone)]
+pub enum WriteOp {
+    /// Enroll a host.
+    Enroll(EnrollOp),
+    /// Store a report.
+    Ingest(Box<IngestOp>),
+}
+
+/// The result of an enrollment.
+#[derive(Debug, Clone)]
+pub struct EnrollOutcome {
+    /// The device as stored after enrollment.
+    pub device: StoredDevice,
+    /// True when existing hardware was recognised.
+    pub reused: bool,
+    /// The key that stopped working (re-enrollment).
+    pub previous_key_hash: Option<NodeKeyHash>,
+}
+
+/// The result of storing a report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestOutcome {
+    /// The `report_id` had been stored before; nothing changed.
+    pub duplicate: bool,
+    /// True when the report was the newest so far and replaced the latest
+    /// facts (false for an older, spooled report: only `last_seen` moved).
+    pub applied: bool,
+    /// Device `last_seen` after this report.
+    pub last_seen: i64,
+    /// Hash of the package list the collector holds now.
+    pub packages_hash: Option<String>,
+}
+
+/// What one write produced.
+#[derive(Debug, Clone)]
+pub enum WriteOutcome {
+    /// From [`WriteOp::Enroll`].
+    Enrolled(Box<EnrollOutcome>),
+    /// From [`WriteOp::Ingest`].
+    Ingested(IngestOutcome),
+}
+
+/// A device row as loaded at start-up (everything the live state needs).
+#[derive(Debug, Clone)]
+pub struct StoredDevice {
+    /// Device id.
+    pub device_id: String,
+    /// Host name (from the latest inventory, else from enrollment).
+    pub hostname: String,
+    /// Enrollment time.
+    pub enrolled_at: i64,
+    /// Last report received (0: never).
+    pub last_seen: i64,
+    /// Explicitly retired.
+    pub retired: bool,
+    /// Current node key hash.
+    pub node_key_hash: NodeKeyHash,
+    /// Latest good inventory facts.
+    pub inventory: Option<InventoryFacts>,
+    /// Latest report facts.
+    pub report: Option<ReportFacts>,
+}
+
+/// The writing side of a store; owned by the single writer thread.
+///
+/// Contract: [`Store::apply`] runs the whole batch in one transaction and
+/// returns only after it is durably committed; one operation failing does
+/// not fail the others (each runs in its own savepoint). An `Err` from
+/// `apply` means nothing in the batch was committed.
+pub trait Store: Send + 'static {
+    /// Applies a batch in one durable transaction.
+    fn apply(
+        &mut self,
+        batch: &[WriteOp],
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError>;
+
+    /// Deletes up to `limit` reports received before `before`; returns how many.
+    fn prune_reports(&mut self, before: i64, limit: usize) -> Result<usize, StoreError>;
+
+    /// Calls `visit` for every device (start-up load).
+    fn load_devices(
+        &mut self,
+        visit: &mut dyn FnMut(StoredDevice) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+/// A device in the list answer of `GET /api/v1/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceSummary {
+    /// Device id.
+    pub device_id: String,
+    /// Host name.
+    pub hostname: String,
+    /// Enrollment time.
+    pub enrolled_at: i64,
+    /// Last report (0: never).
+    pub last_seen: i64,
+    /// Reporting agent's version.
+    pub agent_version: String,
+    /// Explicitly retired.
+    pub retired: bool,
+}
+
+/// Everything stored about one device (`GET /api/v1/devices/{id}`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceDetail {
+    /// Summary fields.
+    #[serde(flatten)]
+    pub summary: DeviceSummary,
+    /// Latest good inventory (without the package list).
+    pub inventory: Option<serde_json::Value>,
+    /// Latest check outcomes and compliance sections.
+    pub report: Option<serde_json::Value>,
+    /// Hash of the stored package list.
+    pub packages_hash: Option<String>,
+    /// The stored package list.
+    pub packages: Option<serde_json::Value>,
+    /// Reports kept in history.
+    pub reports_stored: u64,
+}
+
+/// The reading side of a store (devices API); safe to share.
+pub trait DeviceQueries: Send + Sync + 'static {
+    /// All devices, ordered by id.
+    fn list_devices(&self) -> Result<Vec<DeviceSummary>, StoreError>;
+    /// One device, `None` when unknown.
+    fn device(&self, device_id: &str) -> Result<Option<DeviceDetail>, StoreError>;
+}

@@ -1,0 +1,456 @@
+//! The SQLite store: WAL, `synchronous=FULL` (a commit survives power loss),
+//! made fast by committing many writes per transaction (see `writer`).
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{
+    DeviceDetail, DeviceQueries, DeviceSummary, EnrollOp, EnrollOutcome, IngestOp, IngestOutcome,
+    NodeKeyHash, Store, StoreError, StoredDevice, WriteOp, WriteOutcome, schema,
+};
+
+/// The writing side: owned by the writer thread.
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    // journal_mode answers with a row, so it is read back, not just set.
+    let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    // FULL: with WAL, NORMAL may lose the last commits on power loss, and a
+    // 2xx to the agent promises the report is durable.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut conn = open_connection(path)?;
+        schema::migrate(&mut conn)?;
+        Ok(SqliteStore { conn })
+    }
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn hash_from_blob(blob: Vec<u8>) -> NodeKeyHash {
+    let mut hash = [0u8; 32];
+    if blob.len() == 32 {
+        hash.copy_from_slice(&blob);
+    }
+    hash
+}
+
+fn enroll(conn: &Connection, op: &EnrollOp) -> Result<EnrollOutcome, StoreError> {
+    let uuid = non_empty(&op.identity.hardware_uuid);
+    let machine = non_empty(&op.identity.machine_id);
+    let serial = non_empty(&op.identity.serial);
+    let select =
+        "SELECT device_id, node_key_hash, enrolled_at, last_seen, retired, hostname FROM devices";
+    let row = |r: &rusqlite::Row<'_>| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, i64>(3)?,
+            r.get::<_, bool>(4)?,
+            r.get::<_, String>(5)?,
+        ))
+    };
+    let mut existing = None;
+    if let Some(uuid) = uuid {
+        existing = conn
+            .prepare_cached(&format!(
+                "{select} WHERE hardware_uuid = ?1 ORDER BY enrolled_at LIMIT 1"
+            ))?
+            .query_row([uuid], row)
+            .optional()?;
+    }
+    if existing.is_none()
+        && let Some(machine) = machine
+    {
+        // Same machine-id, unless the hardware UUIDs say otherwise (a cloned
+        // VM image) or both serials are known and differ.
+        existing = conn
+            .prepare_cached(&format!(
+                "{select} WHERE machine_id = ?1 AND (hardware_uuid IS NULL OR ?2 IS NULL) \
+                 AND (serial IS NULL OR ?3 IS NULL OR serial = ?3) ORDER BY enrolled_at LIMIT 1"
+            ))?
+            .query_row(params![machine, uuid, serial], row)
+            .optional()?;
+    }
+    let hostname = op.identity.hostname.clone();
+    match existing {
+        Some((device_id, old_hash, enrolled_at, last_seen, retired, stored_hostname)) => {
+            conn.prepare_cached(
+                "UPDATE devices SET node_key_hash = ?1, machine_id = coalesce(?2, machine_id), \
+                 hardware_uuid = coalesce(?3, hardware_uuid), serial = coalesce(?4, serial) \
+                 WHERE device_id = ?5",
+            )?
+            .execute(params![
+                &op.node_key_hash[..],
+                machine,
+                uuid,
+                serial,
+                device_id
+            ])?;
+            Ok(EnrollOutcome {
+                device: StoredDevice {
+                    device_id,
+                    hostname: stored_hostname,
+                    enrolled_at,
+                    last_seen,
+                    retired,
+                    node_key_hash: op.node_key_hash,
+                    inventory: None,
+                    report: None,
+                },
+                reused: true,
+                previous_key_hash: Some(hash_from_blob(old_hash)),
+            })
+        }
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO devices (device_id, machine_id, hardware_uuid, serial, hostname, \
+                 node_key_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                op.new_device_id,
+                machine,
+                uuid,
+                serial,
+                hostname,
+                &op.node_key_hash[..],
+                op.now
+            ])?;
+            Ok(EnrollOutcome {
+                device: StoredDevice {
+                    device_id: op.new_device_id.clone(),
+                    hostname,
+                    enrolled_at: op.now,
+                    last_seen: 0,
+                    retired: false,
+                    node_key_hash: op.node_key_hash,
+                    inventory: None,
+                    report: None,
+                },
+                reused: false,
+                previous_key_hash: None,
+            })
+        }
+    }
+}
+
+fn ingest(conn: &Connection, op: &IngestOp) -> Result<IngestOutcome, StoreError> {
+    let device = conn
+        .prepare_cached(
+            "SELECT latest_collected_at, last_seen, packages_hash FROM devices WHERE device_id = ?1",
+        )?
+        .query_row([&op.device_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<String>>(2)?))
+        })
+        .optional()?;
+    let Some((latest_collected_at, previous_last_seen, packages_hash)) = device else {
+        return Err(StoreError::UnknownDevice(op.device_id.clone()));
+    };
+    let owner: Option<String> = conn
+        .prepare_cached("SELECT device_id FROM reports WHERE report_id = ?1")?
+        .query_row([&op.report_id], |r| r.get(0))
+        .optional()?;
+    if let Some(owner) = owner {
+        if owner != op.device_id {
+            return Err(StoreError::ReportIdTaken(op.report_id.clone()));
+        }
+        return Ok(IngestOutcome {
+            duplicate: true,
+            applied: false,
+            last_seen: previous_last_seen,
+            packages_hash,
+        });
+    }
+    conn.prepare_cached(
+        "INSERT INTO reports (report_id, device_id, received_at, collected_at, body) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        op.report_id,
+        op.device_id,
+        op.received_at,
+        op.collected_at,
+        op.body_json
+    ])?;
+    let last_seen = previous_last_seen.max(op.received_at);
+    // A spooled report older than what we hold only proves the device is
+    // alive; it must not roll the device's facts back.
+    let applied = op.collected_at >= latest_collected_at;
+    let mut packages_hash = packages_hash;
+    if applied {
+        conn.prepare_cached(
+            "UPDATE devices SET last_seen = ?1, retired = 0, latest_collected_at = ?2, \
+             agent_version = ?3, report_facts = ?4 WHERE device_id = ?5",
+        )?
+        .execute(params![
+            last_seen,
+            op.collected_at,
+            op.report_facts.agent_version,
+            op.report_facts_json,
+            op.device_id
+        ])?;
+        if let Some(inv) = &op.inventory {
+            conn.prepare_cached(
+                "UPDATE devices SET inventory = ?1, inventory_facts = ?2, hostname = ?3 \
+                 WHERE device_id = ?4",
+            )?
+            .execute(params![
+                inv.full_json,
+                inv.facts_json,
+                inv.facts.hostname,
+                op.device_id
+            ])?;
+        }
+        if let Some(p) = &op.packages {
+            conn.prepare_cached(
+                "UPDATE devices SET packages = ?1, packages_hash = ?2 WHERE device_id = ?3",
+            )?
+            .execute(params![p.items_json, p.hash, op.device_id])?;
+            packages_hash = Some(p.hash.clone());
+        }
+    } else {
+        conn.prepare_cached("UPDATE devices SET last_seen = ?1, retired = 0 WHERE device_id = ?2")?
+            .execute(params![last_seen, op.device_id])?;
+    }
+    Ok(IngestOutcome {
+        duplicate: false,
+        applied,
+        last_seen,
+        packages_hash,
+    })
+}
+
+fn parse_column<T: serde::de::DeserializeOwned>(
+    column: &'static str,
+    text: Option<String>,
+) -> Result<Option<T>, StoreError> {
+    text.map(|t| serde_json::from_str(&t))
+        .transpose()
+        .map_err(|source| StoreError::Json { column, source })
+}
+
+impl Store for SqliteStore {
+    fn apply(
+        &mut self,
+        batch: &[WriteOp],
+    ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        let mut tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(batch.len());
+        for op in batch {
+            // One savepoint per write: a bad write is rolled back alone.
+            let sp = tx.savepoint()?;
+            let result = match op {
+                WriteOp::Enroll(e) => enroll(&sp, e).map(|o| WriteOutcome::Enrolled(Box::new(o))),
+                WriteOp::Ingest(i) => ingest(&sp, i).map(WriteOutcome::Ingested),
+            };
+            if result.is_ok() {
+                sp.commit()?;
+            }
+            results.push(result);
+        }
+        tx.commit()?;
+        Ok(results)
+    }
+
+    fn prune_reports(&mut self, before: i64, limit: usize) -> Result<usize, StoreError> {
+        let n = self.conn.execute(
+            "DELETE FROM reports WHERE rowid IN \
+             (SELECT rowid FROM reports WHERE received_at < ?1 LIMIT ?2)",
+            params![before, limit as i64],
+        )?;
+        Ok(n)
+    }
+
+    fn load_devices(
+        &mut self,
+        visit: &mut dyn FnMut(StoredDevice) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT device_id, hostname, enrolled_at, last_seen, retired, node_key_hash, \
+             inventory_facts, report_facts FROM devices",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            visit(StoredDevice {
+                device_id: r.get(0)?,
+                hostname: r.get(1)?,
+                enrolled_at: r.get(2)?,
+                last_seen: r.get(3)?,
+                retired: r.get(4)?,
+                node_key_hash: hash_from_blob(r.get(5)?),
+                inventory: parse_column("inventory_facts", r.get(6)?)?,
+                report: parse_column("report_facts", r.get(7)?)?,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The reading side: its own connection, so API reads never wait for the
+/// writer's transaction (WAL readers see the last commit).
+pub struct SqliteQueries {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteQueries {
+    /// Opens a read connection to an existing (migrated) database.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = open_connection(path)?;
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(SqliteQueries {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave the connection in a
+        // half-written state (reads only), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceSummary> {
+    Ok(DeviceSummary {
+        device_id: r.get(0)?,
+        hostname: r.get(1)?,
+        enrolled_at: r.get(2)?,
+        last_seen: r.get(3)?,
+        agent_version: r.get(4)?,
+        retired: r.get(5)?,
+    })
+}
+
+const SUMMARY_COLUMNS: &str = "device_id, hostname, enrolled_at, last_seen, agent_version, retired";
+
+impl DeviceQueries for SqliteQueries {
+    fn list_devices(&self) -> Result<Vec<DeviceSummary>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM devices ORDER BY device_id"
+        ))?;
+        let rows = stmt.query_map([], summary_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn device(&self, device_id: &str) -> Result<Option<DeviceDetail>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .prepare_cached(&format!(
+                "SELECT {SUMMARY_COLUMNS}, inventory, report_facts, packages_hash, packages \
+                 FROM devices WHERE device_id = ?1"
+            ))?
+            .query_row([device_id], |r| {
+                Ok((
+                    summary_from_row(r)?,
+                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<String>>(7)?,
+                    r.get::<_, Option<String>>(8)?,
+                    r.get::<_, Option<String>>(9)?,
+                ))
+            })
+            .optional()?;
+        let Some((summary, inventory, report, packages_hash, packages)) = row else {
+            return Ok(None);
+        };
+        let reports_stored: i64 = conn
+            .prepare_cached("SELECT count(*) FROM reports WHERE device_id = ?1")?
+            .query_row([device_id], |r| r.get(0))?;
+        Ok(Some(DeviceDetail {
+            summary,
+            inventory: parse_column("inventory", inventory)?,
+            report: parse_column("report_facts", report)?,
+            packages_hash,
+            packages: parse_column("packages", packages)?,
+            reports_stored: reports_stored.max(0) as u64,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleetwatch_protocol::{HostIdentity, Report};
+
+    fn report(device_id: &str, report_id: &str) -> Report {
+        let text = include_str!("../../../protocol/fixtures/report-v1-0.1.0-full.json");
+        let mut r: Report = serde_json::from_str(text).unwrap();
+        r.device_id = device_id.into();
+        r.report_id = report_id.into();
+        r
+    }
+
+    #[test]
+    fn pruning_drops_old_history_but_keeps_the_device() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let enroll = WriteOp::Enroll(EnrollOp {
+            identity: HostIdentity {
+                machine_id: Some("m".into()),
+                ..HostIdentity::default()
+            },
+            node_key_hash: [1; 32],
+            new_device_id: "dev-1".into(),
+            now: 100,
+        });
+        let old = IngestOp::prepare(report("dev-1", "old"), 1_000).unwrap();
+        let new = IngestOp::prepare(report("dev-1", "new"), 9_000).unwrap();
+        let results = store
+            .apply(&[
+                enroll,
+                WriteOp::Ingest(Box::new(old)),
+                WriteOp::Ingest(Box::new(new)),
+            ])
+            .unwrap();
+        assert!(results.iter().all(Result::is_ok));
+        assert_eq!(store.prune_reports(5_000, 10).unwrap(), 1);
+        assert_eq!(store.prune_reports(5_000, 10).unwrap(), 0);
+        let mut devices = Vec::new();
+        store
+            .load_devices(&mut |d| {
+                devices.push(d);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(devices.len(), 1);
+        assert_eq!(devices[0].last_seen, 9_000);
+        assert_eq!(
+            devices[0].inventory.as_ref().unwrap().hostname,
+            "laptop-042"
+        );
+    }
+
+    #[test]
+    fn a_failing_write_does_not_fail_its_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let orphan = IngestOp::prepare(report("dev-unknown", "r1"), 1).unwrap();
+        let enroll = WriteOp::Enroll(EnrollOp {
+            identity: HostIdentity::default(),
+            node_key_hash: [2; 32],
+            new_device_id: "dev-2".into(),
+            now: 1,
+        });
+        let results = store
+            .apply(&[WriteOp::Ingest(Box::new(orphan)), enroll])
+            .unwrap();
+        assert!(matches!(results[0], Err(StoreError::UnknownDevice(_))));
+        assert!(results[1].is_ok());
+    }
+}

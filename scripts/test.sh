@@ -11,6 +11,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests run the real binaries.
 cargo build --workspace --bins --locked
 # The Debian packages (release builds) that tests/tests/deploy_packages.rs inspects.
-cargo deb --locked -p fleetwatch-agent >/dev/null
+cargo deb --locked -p fleetwatch-agent --profile agent >/dev/null
 cargo deb --locked -p fleetwatch-collector >/dev/null
 cargo test --workspace --locked --no-fail-fast

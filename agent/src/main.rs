@@ -20,23 +20,13 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Print the report that would be sent (pretty JSON on stdout); send nothing.
-    Collect(CollectArgs),
+    Collect(CommonArgs),
     /// Collect and send one report; on failure spool it and exit non-zero.
     Once(CommonArgs),
     /// Run as a service: report at the collector's interval, with jitter.
     Run(CommonArgs),
     /// Enroll with the collector (again) and store the node key.
     Enroll(CommonArgs),
-}
-
-/// Flags of `collect`.
-#[derive(Args)]
-struct CollectArgs {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// Print the agent's own CPU time and peak RSS (external commands excluded) on stderr.
-    #[arg(long, hide = true)]
-    self_usage: bool,
 }
 
 /// Flags shared by every subcommand.
@@ -63,6 +53,9 @@ struct CommonArgs {
     /// Host root, for fixture trees and containers.
     #[arg(long, value_name = "DIR", hide = true)]
     root: Option<PathBuf>,
+    /// On exit, print the agent's own CPU time and peak RSS (external commands excluded) on stderr.
+    #[arg(long, hide = true)]
+    self_usage: bool,
 }
 
 impl CommonArgs {
@@ -84,20 +77,40 @@ fn main() -> ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     init_logging();
     let cli = Cli::parse();
-    match real_main(cli) {
+    let self_usage = match &cli.command {
+        Command::Collect(a) | Command::Once(a) | Command::Run(a) | Command::Enroll(a) => {
+            a.self_usage
+        }
+    };
+    let code = match real_main(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    };
+    if self_usage && let Some(u) = fleetwatch_agent::self_usage::SelfUsage::read() {
+        eprintln!(
+            "self usage: cpu {:.2} s user + {:.2} s system, peak RSS {} KiB (external commands excluded)",
+            u.user_seconds, u.system_seconds, u.peak_rss_kib
+        );
     }
+    code
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // RUST_LOG is a single level here (error, warn, info, debug, trace): a
+    // per-target filter would pull a regex engine into every machine's agent.
+    let level = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| {
+            v.trim()
+                .parse::<tracing_subscriber::filter::LevelFilter>()
+                .ok()
+        })
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -116,19 +129,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Collect(args) => {
-            let cfg = args.common.load()?;
+            let cfg = args.load()?;
             let report = runtime()?.block_on(modes::collect(&cfg));
             let json =
                 serde_json::to_string_pretty(&report).context("could not render the report")?;
             println!("{json}");
-            if args.self_usage
-                && let Some(u) = fleetwatch_agent::self_usage::SelfUsage::read()
-            {
-                eprintln!(
-                    "self usage: cpu {:.2} s user + {:.2} s system, peak RSS {} KiB (external commands excluded)",
-                    u.user_seconds, u.system_seconds, u.peak_rss_kib
-                );
-            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Once(args) => {

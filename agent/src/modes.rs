@@ -197,6 +197,7 @@ pub async fn run(cfg: &AgentConfig, shutdown: impl Future<Output = ()>) -> Resul
             }
         }
         if !marker_changed {
+            crate::self_usage::release_free_memory();
             let due = due.max(Instant::now());
             tokio::select! {
                 _ = &mut shutdown => { stopping(); return Ok(()); }

@@ -35,7 +35,11 @@ pub fn parse(stat: &str, status: &str) -> Option<SelfUsage> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())?;
-    Some(SelfUsage { user_seconds: utime / 100.0, system_seconds: stime / 100.0, peak_rss_kib: peak })
+    Some(SelfUsage {
+        user_seconds: utime / 100.0,
+        system_seconds: stime / 100.0,
+        peak_rss_kib: peak,
+    })
 }
 
 #[cfg(test)]
@@ -44,10 +48,19 @@ mod tests {
 
     #[test]
     fn parses_stat_and_status() {
-        let stat = "4242 (fleet watch) S 1 4242 4242 0 -1 4194560 389 0 0 0 7 3 0 0 20 0 3 0 123 1000 300";
-        let status = "Name:\tfleetwatch-agent\nVmPeak:\t  20000 kB\nVmHWM:\t    6492 kB\nVmRSS:\t 6000 kB\n";
+        let stat =
+            "4242 (fleet watch) S 1 4242 4242 0 -1 4194560 389 0 0 0 7 3 0 0 20 0 3 0 123 1000 300";
+        let status =
+            "Name:\tfleetwatch-agent\nVmPeak:\t  20000 kB\nVmHWM:\t    6492 kB\nVmRSS:\t 6000 kB\n";
         let u = parse(stat, status).unwrap();
-        assert_eq!(u, SelfUsage { user_seconds: 0.07, system_seconds: 0.03, peak_rss_kib: 6492 });
+        assert_eq!(
+            u,
+            SelfUsage {
+                user_seconds: 0.07,
+                system_seconds: 0.03,
+                peak_rss_kib: 6492
+            }
+        );
     }
 
     #[test]
@@ -56,3 +69,22 @@ mod tests {
         assert!(u.peak_rss_kib > 0);
     }
 }
+
+/// Hands freed heap pages back to the OS before the agent goes idle.
+///
+/// A report cycle parses command output and builds JSON; glibc keeps the
+/// freed pages mapped, so without this the idle RSS stays at the cycle's
+/// peak for the whole interval.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+pub fn release_free_memory() {
+    // SAFETY: malloc_trim only walks glibc's own allocator state; it takes
+    // no pointers from us and is safe to call at any time from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Hands freed heap pages back to the OS (no-op where the allocator has no trim).
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn release_free_memory() {}

@@ -23,8 +23,15 @@ fn deb(package: &str) -> PathBuf {
         return p;
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // The agent ships built for size (see [profile.agent] in Cargo.toml).
+    let profile: &[&str] = if package == "fleetwatch-agent" {
+        &["--profile", "agent"]
+    } else {
+        &[]
+    };
     let status = Command::new(cargo)
         .args(["deb", "--locked", "-p", package])
+        .args(profile)
         .current_dir(workspace_root())
         .status()
         .expect("run cargo deb (scripts/test.sh installs cargo-deb)");

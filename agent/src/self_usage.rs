@@ -42,6 +42,25 @@ pub fn parse(stat: &str, status: &str) -> Option<SelfUsage> {
     })
 }
 
+/// Hands freed heap pages back to the OS before the agent goes idle.
+///
+/// A report cycle parses command output and builds JSON; glibc keeps the
+/// freed pages mapped, so without this the idle RSS stays at the cycle's
+/// peak for the whole interval.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+pub fn release_free_memory() {
+    // SAFETY: malloc_trim only walks glibc's own allocator state; it takes
+    // no pointers from us and is safe to call at any time from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Hands freed heap pages back to the OS (no-op where the allocator has no trim).
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub fn release_free_memory() {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,22 +88,3 @@ mod tests {
         assert!(u.peak_rss_kib > 0);
     }
 }
-
-/// Hands freed heap pages back to the OS before the agent goes idle.
-///
-/// A report cycle parses command output and builds JSON; glibc keeps the
-/// freed pages mapped, so without this the idle RSS stays at the cycle's
-/// peak for the whole interval.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-pub fn release_free_memory() {
-    // SAFETY: malloc_trim only walks glibc's own allocator state; it takes
-    // no pointers from us and is safe to call at any time from any thread.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-/// Hands freed heap pages back to the OS (no-op where the allocator has no trim).
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-pub fn release_free_memory() {}

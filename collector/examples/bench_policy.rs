@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use fleetwatch_collector::policy::render::{self, DeviceCompliance, FleetCheckCounts};
 use fleetwatch_collector::policy::{
-    CheckStateTracker, ComplianceFacts, FailingSince, Policy, evaluate,
+    CheckStateTracker, ComplianceFacts, FailingSince, Outcomes, Policy, evaluate,
 };
 use fleetwatch_protocol::{
     AccountPasswordState, BackupJob, BackupResult, BackupStatus, CheckResult, Checks, Inventory,
@@ -150,7 +150,8 @@ fn main() {
 
     // Rendered twice: the first pass pays for faulting in a fresh buffer,
     // the second reuses it, as a collector reusing its scrape buffer would.
-    let mut out = String::new();
+    let outcomes: Vec<Outcomes> = findings.iter().map(Outcomes::of).collect();
+    let mut out = Vec::new();
     let mut t_render_cold = 0.0;
     let mut t_render = 0.0;
     for pass in 0..2 {
@@ -159,18 +160,18 @@ fn main() {
         let views =
             devices
                 .iter()
-                .zip(&findings)
+                .zip(&outcomes)
                 .zip(&since)
-                .map(|(((id, facts), findings), since)| DeviceCompliance {
+                .map(|(((id, facts), outcomes), since)| DeviceCompliance {
                     device_id: id,
                     facts,
-                    findings,
+                    outcomes: *outcomes,
                     failing_since: since,
                 });
         render::render_all(&mut out, views);
         let mut counts = FleetCheckCounts::default();
-        for f in &findings {
-            counts.add(f);
+        for o in &outcomes {
+            counts.add(*o);
         }
         render::render_fleet_checks(&mut out, &counts);
         if pass == 0 {
@@ -179,7 +180,10 @@ fn main() {
             t_render = ms(start);
         }
     }
-    let samples = out.lines().filter(|l| !l.starts_with('#')).count();
+    let samples = out
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty() && l[0] != b'#')
+        .count();
 
     println!("evaluate all:                  {t_eval:8.1} ms");
     println!("render, fresh buffer:          {t_render_cold:8.1} ms");

@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::alerts::{AlertsConfig, AlertsConfigError};
+use crate::policy::{Policy, PolicyError};
+
 /// Default data directory (contract.md).
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/fleetwatch-collector";
 /// Default agent API listen address (contract.md).
@@ -44,6 +47,13 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// The `[policy]` table is invalid (names the key, and its line when
+    /// the config was read from text).
+    #[error("invalid [policy]: {0}")]
+    Policy(#[from] PolicyError),
+    /// The `[alerts]` table is invalid (names the key).
+    #[error("invalid [alerts]: {0}")]
+    Alerts(#[from] AlertsConfigError),
 }
 
 /// TLS files from the config; configured files take precedence over the
@@ -77,8 +87,6 @@ pub struct RawConfig {
     pub metrics_token_file: Option<PathBuf>,
     /// Interval the agents are told to report at.
     pub report_interval_secs: Option<u64>,
-    /// A device silent this long counts as `stale` in `fleetwatch_devices`.
-    pub stale_after_secs: Option<u64>,
     /// Largest accepted report body, after gzip decoding too.
     pub max_report_bytes: Option<usize>,
     /// How long report history is kept.
@@ -87,10 +95,11 @@ pub struct RawConfig {
     pub retire_after_days: Option<u64>,
     /// Capacity of the ingest queue in front of the database writer.
     pub ingest_queue: Option<usize>,
-    /// Compliance policy; typed by the policy module, passed through here.
+    /// Compliance policy (validated by [`Policy`], which keeps line numbers
+    /// when it reads the text itself: see [`Config::load`]).
     #[serde(default)]
     pub policy: Option<toml::Table>,
-    /// Alert delivery; typed by the alerts module, passed through here.
+    /// Alert delivery (validated by [`AlertsConfig`]).
     #[serde(default)]
     pub alerts: Option<toml::Table>,
 }
@@ -146,8 +155,6 @@ pub struct Config {
     pub metrics_token_file: Option<PathBuf>,
     /// Report interval told to agents.
     pub report_interval_secs: u64,
-    /// Stale threshold for `fleetwatch_devices{state}`.
-    pub stale_after_secs: u64,
     /// Body size limit for reports (decoded).
     pub max_report_bytes: usize,
     /// Report history retention.
@@ -156,13 +163,38 @@ pub struct Config {
     pub retire_after_days: u64,
     /// Ingest queue capacity.
     pub ingest_queue: usize,
-    /// Untyped `[policy]` table, for the policy module.
-    pub policy: Option<toml::Table>,
-    /// Untyped `[alerts]` table, for the alerts module.
-    pub alerts: Option<toml::Table>,
+    /// The compliance policy at start (hot-reloaded later from the file).
+    /// Its `stale_after` is the one staleness threshold: `reporting` check,
+    /// alerts and `fleetwatch_devices{state}`.
+    pub policy: Policy,
+    /// Alerting at start (reloaded together with the policy).
+    pub alerts: AlertsConfig,
+    /// The config file, when there is one (watched for policy changes).
+    pub file: Option<PathBuf>,
 }
 
 impl Config {
+    /// Reads a config file and validates it; policy errors name the key and
+    /// its line in the file.
+    pub fn load(path: &Path, overrides: Overrides) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let raw = RawConfig::parse(&text, path)?;
+        let policy = Policy::from_collector_config_str(&text, &path.display().to_string())?;
+        let mut config = Config::build(
+            RawConfig {
+                policy: None,
+                ..raw
+            },
+            overrides,
+        )?;
+        config.policy = policy;
+        config.file = Some(path.to_path_buf());
+        Ok(config)
+    }
+
     /// Applies overrides and defaults to a raw config and checks the values.
     pub fn build(raw: RawConfig, overrides: Overrides) -> Result<Self, ConfigError> {
         let listen = parse_addr(
@@ -195,7 +227,6 @@ impl Config {
             admin_token_file: raw.admin_token_file,
             metrics_token_file: raw.metrics_token_file,
             report_interval_secs: positive("report_interval_secs", raw.report_interval_secs, 60)?,
-            stale_after_secs: positive("stale_after_secs", raw.stale_after_secs, 900)?,
             max_report_bytes: positive_usize("max_report_bytes", raw.max_report_bytes, 1 << 20)?,
             report_retention_days: positive(
                 "report_retention_days",
@@ -204,8 +235,12 @@ impl Config {
             )?,
             retire_after_days: positive("retire_after_days", raw.retire_after_days, 90)?,
             ingest_queue: positive_usize("ingest_queue", raw.ingest_queue, 4096)?,
-            policy: raw.policy,
-            alerts: raw.alerts,
+            policy: match &raw.policy {
+                Some(table) => Policy::from_table(table, "[policy]")?,
+                None => Policy::default(),
+            },
+            alerts: AlertsConfig::from_table(raw.alerts.unwrap_or_default())?,
+            file: None,
         };
         Ok(config)
     }
@@ -257,15 +292,30 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/collector.example.toml"
         ));
-        let raw = RawConfig::load(path).unwrap();
-        let config = Config::build(raw, Overrides::default()).unwrap();
+        let config = Config::load(path, Overrides::default()).unwrap();
         assert_eq!(config.listen.to_string(), DEFAULT_LISTEN);
         assert_eq!(config.report_interval_secs, 60);
         assert_eq!(config.max_report_bytes, 1 << 20);
-        assert!(
-            config.policy.is_some(),
-            "the example shows a [policy] table"
-        );
+        // The example documents the defaults.
+        assert_eq!(config.policy, Policy::default());
+        assert_eq!(config.alerts, AlertsConfig::default());
+        assert_eq!(config.file.as_deref(), Some(path));
+        // Its commented-out [policy] and [alerts] keys are valid too.
+        let text = std::fs::read_to_string(path).unwrap();
+        let uncommented: String = text
+            .lines()
+            .map(|l| {
+                l.strip_prefix("# ")
+                    .filter(|k| k.contains(" = ") || k.starts_with('['))
+                    .unwrap_or(l)
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let policy_and_alerts = &uncommented[uncommented.find("\n[policy]\n").unwrap()..];
+        let raw = RawConfig::parse(policy_and_alerts, path).unwrap();
+        let config = Config::build(raw, Overrides::default()).unwrap();
+        assert!(config.alerts.enabled());
+        assert_eq!(config.policy.patch_cache_max_age_secs, Some(7 * 86_400));
     }
 
     #[test]
@@ -273,9 +323,26 @@ mod tests {
         let config = Config::build(RawConfig::default(), Overrides::default()).unwrap();
         assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(config.metrics_listen.to_string(), DEFAULT_METRICS_LISTEN);
-        assert_eq!(config.stale_after_secs, 900);
+        assert_eq!(config.policy, Policy::default());
+        assert!(!config.alerts.enabled());
         assert_eq!(config.report_retention_days, 30);
         assert_eq!(config.retire_after_days, 90);
+    }
+
+    #[test]
+    fn a_bad_policy_in_the_file_names_key_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collector.toml");
+        std::fs::write(
+            &path,
+            "listen = \"127.0.0.1:1\"\n\n[policy]\npassword_min_length = 0\n",
+        )
+        .unwrap();
+        let err = Config::load(&path, Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("policy.password_min_length (line 4)"), "{err}");
+        assert!(err.contains("collector.toml"), "{err}");
     }
 
     #[test]
@@ -309,9 +376,15 @@ mod tests {
 
     #[test]
     fn bad_values_are_refused_with_the_key() {
-        let raw = RawConfig::parse("stale_after_secs = 0\n", Path::new("c.toml")).unwrap();
+        let raw = RawConfig::parse("report_interval_secs = 0\n", Path::new("c.toml")).unwrap();
         let err = Config::build(raw, Overrides::default()).unwrap_err();
-        assert!(err.to_string().contains("stale_after_secs"), "{err}");
+        assert!(err.to_string().contains("report_interval_secs"), "{err}");
+        // Staleness is the policy's stale_after now.
+        assert!(RawConfig::parse("stale_after_secs = 900\n", Path::new("c.toml")).is_err());
+        let raw =
+            RawConfig::parse("[alerts]\nresend_interval = \"x\"\n", Path::new("c.toml")).unwrap();
+        let err = Config::build(raw, Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("alerts.resend_interval"), "{err}");
         let raw = RawConfig::parse("[tls]\ncert_file = \"/c.pem\"\n", Path::new("c.toml")).unwrap();
         assert!(Config::build(raw, Overrides::default()).is_err());
         let raw = RawConfig::parse("listen = \"nope\"\n", Path::new("c.toml")).unwrap();

@@ -4,13 +4,15 @@
 //! - [`InventoryFacts`]: the compact inventory facts the metrics need; only
 //!   replaced by a report whose inventory check succeeded, so a failed
 //!   inventory keeps the previous facts;
-//! - [`ReportFacts`]: agent version, each check's outcome and duration, and
-//!   the latest compliance sections (for the policy module).
+//! - [`ReportFacts`]: agent version, each check's outcome and duration.
+//!
+//! The compliance sections become `policy::ComplianceFacts`, stored in a
+//! column of their own.
 //!
 //! Both are stored as JSON columns and loaded at start-up; they are much
 //! smaller than a report (no package list, users or network interfaces).
 
-use fleetwatch_protocol::{CheckResult, CheckStatus, Checks, Inventory, Report};
+use fleetwatch_protocol::{CheckResult, CheckStatus, Inventory, Report};
 use serde::{Deserialize, Serialize};
 
 /// The checks the collector knows, in exposition order. Label values of
@@ -169,7 +171,7 @@ impl InventoryFacts {
     }
 }
 
-/// Per-report facts: who sent it, how each check went, the compliance data.
+/// Per-report facts: who sent it and how each check went.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReportFacts {
     /// Agent version.
@@ -178,9 +180,6 @@ pub struct ReportFacts {
     pub collected_at: i64,
     /// Outcome of every check the agent ran (inventory always).
     pub outcomes: Vec<CheckOutcome>,
-    /// The latest compliance sections, for the policy module.
-    #[serde(default)]
-    pub compliance: Checks,
 }
 
 impl ReportFacts {
@@ -200,7 +199,6 @@ impl ReportFacts {
             agent_version: report.agent_version.clone(),
             collected_at: report.collected_at,
             outcomes,
-            compliance: report.checks.clone(),
         }
     }
 }

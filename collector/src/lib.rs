@@ -5,8 +5,12 @@
 //! - [`config`]: TOML config, validated; [`bootstrap`]: generated TLS files and secrets;
 //! - [`store`]: the `Store` trait, SQLite, and the group-commit writer;
 //! - [`state`]: per-device compact metrics state and the node-key index;
+//! - [`policy`]: the company policy, pure evaluation, compliance rendering;
+//! - [`judge`]: applies the policy to the live devices, at commit and periodically;
+//! - [`alerts`]: findings to Alertmanager / webhook deliveries;
 //! - [`exposition`]: streaming Prometheus text rendering;
-//! - [`http`]: the routers; [`server`]: listeners and graceful shutdown.
+//! - [`app`]: shared state and background tasks; [`http`]: the routers;
+//!   [`server`]: listeners and graceful shutdown.
 //!
 //! ```
 //! use fleetwatch_collector::exposition::text::push_label_value;
@@ -17,11 +21,13 @@
 #![deny(missing_docs)]
 
 pub mod alerts;
+pub mod app;
 pub mod bootstrap;
 pub mod config;
 pub mod exposition;
 pub mod facts;
 pub mod http;
+pub mod judge;
 pub mod policy;
 pub mod server;
 pub mod state;

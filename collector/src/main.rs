@@ -53,18 +53,17 @@ fn main() -> anyhow::Result<()> {
             listen,
             metrics_listen,
         } => {
-            let raw = match &config {
-                Some(path) => RawConfig::load(path)?,
-                None => RawConfig::default(),
+            let overrides = Overrides {
+                data_dir,
+                listen,
+                metrics_listen,
             };
-            let config = Config::build(
-                raw,
-                Overrides {
-                    data_dir,
-                    listen,
-                    metrics_listen,
-                },
-            )?;
+            // A bad policy or alerts section refuses the start, naming the
+            // key (and, for the policy, its line).
+            let config = match &config {
+                Some(path) => Config::load(path, overrides)?,
+                None => Config::build(RawConfig::default(), overrides)?,
+            };
             tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -77,6 +76,14 @@ fn main() -> anyhow::Result<()> {
 async fn serve(mut config: Config) -> anyhow::Result<()> {
     let files = bootstrap::prepare(&config).context("preparing the data directory")?;
     let app = App::open(&config, &files).context("opening the database")?;
+    // Kept for the whole run: dropping it stops watching.
+    let _watcher = match &config.file {
+        Some(path) => Some(
+            app.watch_config(path)
+                .with_context(|| format!("watching {} for policy changes", path.display()))?,
+        ),
+        None => None,
+    };
     let server = BoundServer::bind(&config, &files, app).await?;
     // Show the real addresses (a port of 0 is resolved by now).
     config.listen = server.api_addr;

@@ -1,6 +1,7 @@
 //! Listeners and lifecycle: the agent API over rustls (axum-server), the
-//! metrics listener over plain HTTP (axum::serve), graceful shutdown that
-//! drains connections and then flushes the database writer.
+//! metrics listener over plain HTTP (axum::serve), the evaluation and alert
+//! loop, graceful shutdown that drains connections, stops the loop and then
+//! flushes the database writer.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -131,6 +132,11 @@ impl BoundServer {
                 let _ = metrics_stop.wait_for(|stop| *stop).await;
             });
 
+        let mut alerts_stop = stop_rx.clone();
+        let alert_loop = tokio::spawn(self.app.clone().run_alerts(async move {
+            let _ = alerts_stop.wait_for(|stop| *stop).await;
+        }));
+
         let signal_handle = handle.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -151,6 +157,9 @@ impl BoundServer {
             }
         });
 
+        if let Err(e) = alert_loop.await {
+            tracing::error!(error = %e, "the alert loop failed");
+        }
         // Every acknowledged report is already committed; this commits what
         // is still queued and stops the writer thread.
         let app = self.app.clone();

@@ -9,13 +9,15 @@
 //! visible at the next scrape.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, LazyLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use fleetwatch_protocol::CheckStatus;
 use subtle::ConstantTimeEq;
 
 use crate::exposition::text::push_label_value;
 use crate::facts::{InventoryFacts, ReportFacts};
+use crate::policy::{ComplianceFacts, FailingSince, Outcomes, PolicyCheck};
 use crate::store::{EnrollOutcome, IngestOp, IngestOutcome, NodeKeyHash, StoredDevice};
 
 /// Most disks kept per device: bounds series per device on hostile input.
@@ -60,28 +62,76 @@ pub struct InventoryMetrics {
     pub disks: Box<[DiskMetrics]>,
 }
 
-/// The policy's verdict for one check on one device.
+/// Marks "not failing" in a failing-since cell.
+const NOT_FAILING: i64 = i64::MIN;
+
+/// A device's current verdicts and failing-since, updated in place.
 ///
-/// HOOK for the policy module: it computes these from the stored facts and
-/// attaches them with [`FleetState::set_compliance`]; the exposition renders
-/// them (`exposition::compliance`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct CheckVerdict {
-    /// Escaped `check` label value, from the policy's own fixed list.
-    pub check: Box<str>,
-    /// Whether the device passes this check.
-    pub passing: bool,
-    /// Since when it fails (persisted in `device_check_state`).
-    pub failing_since: Option<i64>,
+/// Atomics on purpose: the periodic evaluation rewrites these for every
+/// device (100,000 of them) under the state's *read* lock, so it never
+/// copies device entries held by a running scrape and never blocks scrapes.
+/// A scrape may see one device half updated; the next one is consistent.
+#[derive(Default)]
+pub struct VerdictCells {
+    outcomes: AtomicU32,
+    failing_since: [AtomicI64; PolicyCheck::COUNT],
 }
 
-/// Compact compliance verdicts of one device (see [`CheckVerdict`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ComplianceSummary {
-    /// Every check passes.
-    pub compliant: bool,
-    /// Per-check verdicts, in a fixed order.
-    pub checks: Box<[CheckVerdict]>,
+impl VerdictCells {
+    /// Cells holding `outcomes` and `failing_since`.
+    pub fn new(outcomes: Outcomes, failing_since: &FailingSince) -> Self {
+        let cells = VerdictCells::default();
+        cells.set(outcomes, failing_since);
+        cells
+    }
+
+    /// The verdicts.
+    pub fn outcomes(&self) -> Outcomes {
+        Outcomes::from_bits(self.outcomes.load(Ordering::Acquire))
+    }
+
+    /// Failing-since per check.
+    pub fn failing_since(&self) -> FailingSince {
+        let mut since = FailingSince::default();
+        for check in PolicyCheck::ALL {
+            let v = self.failing_since[check.index()].load(Ordering::Acquire);
+            since.set(check, (v != NOT_FAILING).then_some(v));
+        }
+        since
+    }
+
+    /// Replaces both (failing-since first, so a verdict that turns failing
+    /// is never seen without its since).
+    pub fn set(&self, outcomes: Outcomes, failing_since: &FailingSince) {
+        for check in PolicyCheck::ALL {
+            self.failing_since[check.index()].store(
+                failing_since.get(check).unwrap_or(NOT_FAILING),
+                Ordering::Release,
+            );
+        }
+        self.outcomes.store(outcomes.to_bits(), Ordering::Release);
+    }
+}
+
+impl Clone for VerdictCells {
+    fn clone(&self) -> Self {
+        VerdictCells::new(self.outcomes(), &self.failing_since())
+    }
+}
+
+impl PartialEq for VerdictCells {
+    fn eq(&self, other: &Self) -> bool {
+        self.outcomes() == other.outcomes() && self.failing_since() == other.failing_since()
+    }
+}
+
+impl std::fmt::Debug for VerdictCells {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerdictCells")
+            .field("outcomes", &self.outcomes())
+            .field("failing_since", &self.failing_since())
+            .finish()
+    }
 }
 
 /// Everything the exposition needs about one device, pre-escaped.
@@ -91,6 +141,8 @@ pub struct DeviceMetrics {
     pub device_id: Box<str>,
     /// `device_id="..."`, ready to paste into a label set.
     pub id_label: Box<str>,
+    /// Raw host name (latest inventory, else enrollment), for alerts and the API.
+    pub hostname: Box<str>,
     /// Stable hash of the device id for `?shard=i&shards=n`.
     pub shard_hash: u64,
     /// `hostname="...",fqdn="...",...,serial="..."` for `fleetwatch_device_info`.
@@ -113,8 +165,10 @@ pub struct DeviceMetrics {
     pub inventory: Option<Box<InventoryMetrics>>,
     /// Latest outcome per check, indexed by [`CheckKind::index`].
     pub checks: [CheckSample; 4],
-    /// Policy verdicts (HOOK: attached by the policy module).
-    pub compliance: Option<Box<ComplianceSummary>>,
+    /// Merged compliance facts (none before the first report).
+    pub facts: Option<Arc<ComplianceFacts>>,
+    /// Current policy verdicts and failing-since.
+    pub verdicts: VerdictCells,
 }
 
 /// FNV-1a: stable across processes and versions (unlike `DefaultHasher`),
@@ -218,6 +272,9 @@ impl DeviceMetrics {
         DeviceMetrics {
             device_id: d.device_id.clone().into_boxed_str(),
             id_label: id_label.into_boxed_str(),
+            hostname: inv
+                .map_or(d.hostname.as_str(), |f| f.hostname.as_str())
+                .into(),
             shard_hash: stable_hash(&d.device_id),
             info_labels: info_labels(&d.hostname, inv),
             os: escaped(inv.map(|f| f.os.as_str()).unwrap_or_default()),
@@ -234,14 +291,33 @@ impl DeviceMetrics {
             node_key_hash: d.node_key_hash,
             inventory: inv.map(inventory_metrics),
             checks: check_samples(d.report.as_ref()),
-            compliance: None,
+            facts: d.compliance.clone().map(Arc::new),
+            verdicts: VerdictCells::new(Outcomes::default(), &d.failing_since),
         }
+    }
+
+    /// The escaped device id (the value inside [`DeviceMetrics::id_label`]).
+    pub fn escaped_id(&self) -> &str {
+        self.id_label
+            .strip_prefix("device_id=\"")
+            .and_then(|s| s.strip_suffix('"'))
+            .unwrap_or_default()
+    }
+
+    /// The merged compliance facts (empty before the first report).
+    pub fn compliance_facts(&self) -> &ComplianceFacts {
+        static NONE: LazyLock<ComplianceFacts> = LazyLock::new(ComplianceFacts::default);
+        self.facts.as_deref().unwrap_or(&NONE)
     }
 
     /// Applies a committed report (the inventory part only when it succeeded).
     fn apply_report(&mut self, op: &IngestOp, outcome: &IngestOutcome) {
         self.last_seen = outcome.last_seen;
         self.retired = false;
+        if let Some(c) = &op.compliance {
+            self.facts = Some(c.facts.clone());
+            self.verdicts.set(c.outcomes, &c.failing_since);
+        }
         if !outcome.applied {
             return;
         }
@@ -250,6 +326,7 @@ impl DeviceMetrics {
         if let Some(inv) = &op.inventory {
             let f = &inv.facts;
             self.info_labels = info_labels(&f.hostname, Some(f));
+            self.hostname = f.hostname.as_str().into();
             self.os = escaped(&f.os);
             self.os_version = escaped(&f.os_version);
             self.inventory = Some(inventory_metrics(f));
@@ -318,13 +395,6 @@ impl FleetState {
         }
     }
 
-    /// HOOK for the policy module: attach (or clear) a device's verdicts.
-    pub fn set_compliance(&mut self, device_id: &str, summary: Option<ComplianceSummary>) {
-        if let Some(entry) = self.devices.get_mut(device_id) {
-            Arc::make_mut(entry).compliance = summary.map(Box::new);
-        }
-    }
-
     /// The device a node key belongs to; the stored hash is compared in
     /// constant time.
     pub fn authenticate(&self, presented: &NodeKeyHash) -> Option<&str> {
@@ -336,6 +406,24 @@ impl FleetState {
     /// One device's entry.
     pub fn device(&self, device_id: &str) -> Option<&Arc<DeviceMetrics>> {
         self.devices.get(device_id)
+    }
+
+    /// Up to `n` devices in id order after the id `after` (from the first
+    /// when `None`): lets long passes release the lock between chunks.
+    pub fn devices_after(
+        &self,
+        after: Option<&str>,
+        n: usize,
+    ) -> impl Iterator<Item = &DeviceMetrics> {
+        use std::ops::Bound;
+        let start = match after {
+            Some(id) => Bound::Excluded(id),
+            None => Bound::Unbounded,
+        };
+        self.devices
+            .range::<str, _>((start, Bound::Unbounded))
+            .take(n)
+            .map(|(_, d)| d.as_ref())
     }
 
     /// All devices in id order (cheap: clones `Arc`s), so rendering runs
@@ -385,6 +473,8 @@ mod tests {
             node_key_hash: [key; 32],
             inventory: None,
             report: None,
+            compliance: None,
+            failing_since: FailingSince::default(),
         }
     }
 

@@ -9,14 +9,17 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use common::*;
+use fleetwatch_collector::alerts::AlertStats;
 use fleetwatch_collector::exposition::self_metrics::SelfMetrics;
 use fleetwatch_collector::exposition::{self, RenderClock, Selection};
 use fleetwatch_collector::facts::{
     CheckKind, CheckOutcome, DiskFacts, InventoryFacts, ReportFacts,
 };
-use fleetwatch_collector::state::{CheckVerdict, ComplianceSummary, DeviceMetrics, FleetState};
+use fleetwatch_collector::judge::Judge;
+use fleetwatch_collector::policy::{ComplianceFacts, FailingSince, Policy, PolicyHandle};
+use fleetwatch_collector::state::{DeviceMetrics, FleetState, LiveState};
 use fleetwatch_collector::store::StoredDevice;
-use fleetwatch_protocol::{CheckStatus, LocalUser};
+use fleetwatch_protocol::{BackupJob, BackupResult, CheckStatus, LocalUser, Report};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -26,6 +29,37 @@ fn clock() -> RenderClock {
         stale_after_secs: 900,
         retire_after_secs: 90 * 86_400,
     }
+}
+
+/// Every compliance section, collected at `at`, with hostile backup job names.
+fn compliance(at: i64) -> ComplianceFacts {
+    let text = include_str!("../../protocol/fixtures/report-v1-0.1.0-full.json");
+    let mut r: Report = serde_json::from_str(text).unwrap();
+    r.collected_at = at;
+    let backup = r.checks.backup.as_mut().unwrap().data.as_mut().unwrap();
+    backup.jobs[0].last_success_at = Some(at - 3_600);
+    for (i, name) in [
+        "nightly \"full\"",
+        "back\\slash\nnext} 1",
+        "ünïcødé ✓\t\r",
+        "",
+    ]
+    .iter()
+    .enumerate()
+    {
+        backup.jobs.push(BackupJob {
+            name: (*name).into(),
+            kind: "marker".into(),
+            last_success_at: (i > 0).then_some(at - 40 * 3_600),
+            last_result: if i == 2 {
+                BackupResult::Failure
+            } else {
+                BackupResult::Success
+            },
+            ..BackupJob::default()
+        });
+    }
+    ComplianceFacts::from_report(&r, at)
 }
 
 fn device(n: u8, last_seen: i64, with_inventory: bool) -> StoredDevice {
@@ -90,8 +124,9 @@ fn device(n: u8, last_seen: i64, with_inventory: bool) -> StoredDevice {
                     duration_seconds: 0.0,
                 },
             ],
-            compliance: Default::default(),
         }),
+        compliance: (n != 3).then(|| compliance(last_seen)),
+        failing_since: FailingSince::default(),
     }
 }
 
@@ -101,26 +136,14 @@ fn small_fleet() -> Vec<Arc<DeviceMetrics>> {
     fleet.insert_stored(&device(2, NOW - 7200, true)); // stale, still shown
     fleet.insert_stored(&device(3, NOW - 60, false)); // never had a good inventory
     fleet.insert_stored(&device(4, NOW - 100 * 86_400, true)); // past retirement
-    fleet.set_compliance(
-        "dev-01",
-        Some(ComplianceSummary {
-            compliant: false,
-            checks: vec![
-                CheckVerdict {
-                    check: "backup_recent".into(),
-                    passing: true,
-                    failing_since: None,
-                },
-                CheckVerdict {
-                    check: "security_updates".into(),
-                    passing: false,
-                    failing_since: Some(NOW - 600),
-                },
-            ]
-            .into(),
-        }),
-    );
-    fleet.snapshot()
+    // Judged like the collector does, at NOW.
+    let live = LiveState::new(fleet);
+    let judge = Judge::new(PolicyHandle::new(Policy {
+        stale_after_secs: 900,
+        ..Policy::default()
+    }));
+    judge.judge_fleet(&live, NOW, |_, _| {});
+    live.read().snapshot()
 }
 
 fn promtool_check(body: &[u8]) {
@@ -151,6 +174,10 @@ fn snapshot_of_a_small_fleet() {
 fn promtool_accepts_the_full_output_with_self_metrics() {
     let metrics = SelfMetrics::new();
     metrics.report_accepted(0.004);
+    metrics.watch(
+        &PolicyHandle::new(Policy::default()),
+        std::sync::Arc::new(AlertStats::default()),
+    );
     let body = exposition::render(
         &small_fleet(),
         Selection::default(),
@@ -159,6 +186,24 @@ fn promtool_accepts_the_full_output_with_self_metrics() {
     );
     let text = String::from_utf8(body.clone()).unwrap();
     assert!(text.contains("fleetwatch_collector_build_info{version=\""));
+    for family in [
+        "fleetwatch_patches_pending{",
+        "fleetwatch_backup_last_success_timestamp_seconds{",
+        "fleetwatch_password_policy_setting{",
+        "fleetwatch_check_passing{",
+        "fleetwatch_check_failing_since_timestamp_seconds{",
+        "fleetwatch_device_compliant{",
+        "fleetwatch_fleet_checks{",
+        "fleetwatch_collector_policy_reloads_total ",
+        "fleetwatch_collector_policy_reload_errors_total ",
+        "fleetwatch_collector_policy_last_reload_success_timestamp_seconds ",
+        "fleetwatch_collector_alerts_firing ",
+        "fleetwatch_collector_alert_notifications_sent_total ",
+        "fleetwatch_collector_alert_notification_errors_total ",
+    ] {
+        assert!(text.contains(family), "{family} missing:\n{text}");
+    }
+    assert!(text.contains(r#"backup="back\\slash\nnext} 1""#), "escaped");
     promtool_check(&body);
 }
 

@@ -3,8 +3,12 @@
 // Each bench example uses part of this module.
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
 use fleetwatch_collector::facts::{InventoryFacts, ReportFacts};
-use fleetwatch_collector::store::{IngestOp, StoredDevice};
+use fleetwatch_collector::judge::judge;
+use fleetwatch_collector::policy::{ComplianceFacts, FailingSince, Policy};
+use fleetwatch_collector::store::{ComplianceUpdate, IngestOp, StoredDevice};
 use fleetwatch_protocol::{Disk, Report};
 
 pub const NOW: i64 = 1_800_000_000;
@@ -66,11 +70,31 @@ pub fn stored(n: usize) -> StoredDevice {
         },
         inventory: Some(InventoryFacts::from_inventory(inv)),
         report: Some(ReportFacts::from_report(&r)),
+        compliance: Some(ComplianceFacts::from_report(&r, NOW)),
+        failing_since: FailingSince::default(),
     }
 }
 
+/// A report ready for the store, with the compliance state the writer
+/// would commit with it (judged under the default policy).
 pub fn ingest_op(n: usize) -> IngestOp {
-    IngestOp::prepare(report(n), NOW).unwrap()
+    let mut op = IngestOp::prepare(report(n), NOW).unwrap();
+    let facts = op.compliance_facts.clone();
+    let j = judge(
+        &facts,
+        NOW,
+        &FailingSince::default(),
+        &Policy::default(),
+        NOW,
+    );
+    op.compliance = Some(ComplianceUpdate {
+        facts_json: serde_json::to_string(&facts).unwrap(),
+        facts: Arc::new(facts),
+        outcomes: j.outcomes,
+        failing_since_json: serde_json::to_string(&j.failing_since).unwrap(),
+        failing_since: j.failing_since,
+    });
+    op
 }
 
 /// Peak and current resident set size from /proc/self/status, in KiB.

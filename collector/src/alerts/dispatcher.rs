@@ -7,9 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::config::AlertsConfig;
-use super::model::{AlertSpec, WebhookPayload};
+use super::model::{AlertSpec, AmAlert, WebhookPayload};
 use super::sink::Sinks;
-use super::tracker::{AlertState, AlertTracker, fingerprint};
+use super::tracker::{AlertState, AlertTracker, Changes, fingerprint};
 
 /// Counters for the collector's self-metrics (read at scrape time).
 #[derive(Debug, Default)]
@@ -104,31 +104,8 @@ impl AlertDispatcher {
         desired: Vec<AlertSpec>,
         now: i64,
     ) {
-        let desired = desired
-            .into_iter()
-            .filter(|s| !config.disabled.contains(&s.name))
-            .map(|mut s| {
-                s.annotations
-                    .insert("runbook_url".into(), config.runbook_url(s.name));
-                s
-            });
         let generator = format!("{}/api/v1/alerts", config.external_url);
-        let (changes, am_body, webhook_state) = {
-            let mut t = self.tracker.lock().unwrap_or_else(|e| e.into_inner());
-            let changes = t.update(desired, |n| config.severity_of(n), now);
-            self.stats
-                .firing
-                .store(t.firing().len() as u64, Ordering::Relaxed);
-            // Firing alerts stay valid for four resend intervals, as Prometheus does.
-            let body = t.alertmanager_body(now, 4 * config.resend_interval, &generator);
-            let all: Vec<AlertState> = t
-                .firing()
-                .into_iter()
-                .chain(t.resolved())
-                .cloned()
-                .collect();
-            (changes, body, all)
-        };
+        let (changes, am_body, webhook_state) = self.track(config, desired, now, &generator);
 
         for url in &sinks.alertmanagers {
             let due = {
@@ -160,6 +137,39 @@ impl AlertDispatcher {
             self.deliver_webhook(config, sinks, &webhook_state, now, &generator)
                 .await;
         }
+    }
+
+    /// Makes `desired` the firing set at `now` (without delivering); returns
+    /// what changed, the Alertmanager body and every tracked alert.
+    fn track(
+        &self,
+        config: &AlertsConfig,
+        desired: Vec<AlertSpec>,
+        now: i64,
+        generator: &str,
+    ) -> (Changes, Vec<AmAlert>, Vec<AlertState>) {
+        let desired = desired
+            .into_iter()
+            .filter(|s| !config.disabled.contains(&s.name))
+            .map(|mut s| {
+                s.annotations
+                    .insert("runbook_url".into(), config.runbook_url(s.name));
+                s
+            });
+        let mut t = self.tracker.lock().unwrap_or_else(|e| e.into_inner());
+        let changes = t.update(desired, |n| config.severity_of(n), now);
+        self.stats
+            .firing
+            .store(t.firing().len() as u64, Ordering::Relaxed);
+        // Firing alerts stay valid for four resend intervals, as Prometheus does.
+        let body = t.alertmanager_body(now, 4 * config.resend_interval, generator);
+        let all: Vec<AlertState> = t
+            .firing()
+            .into_iter()
+            .chain(t.resolved())
+            .cloned()
+            .collect();
+        (changes, body, all)
     }
 
     async fn deliver_webhook(
@@ -233,26 +243,32 @@ impl AlertDispatcher {
         }
     }
 
-    /// Runs until `shutdown` completes: every `evaluation_interval`, reads the
-    /// current config, asks `evaluate` for the desired alerts and delivers.
-    pub async fn run<C, E>(
+    /// Runs until `shutdown` completes: every `evaluation_interval` (or at
+    /// once when `wake` is notified, e.g. after a policy reload), reads the
+    /// current config, asks `evaluate` for the desired alerts, tracks them
+    /// and delivers. Without a destination the tracker still runs (so
+    /// [`AlertDispatcher::firing`] shows what would fire); nothing is sent.
+    pub async fn run<C, E, F>(
         self: Arc<Self>,
         config: C,
         evaluate: E,
+        wake: Arc<tokio::sync::Notify>,
         shutdown: impl Future<Output = ()>,
     ) where
         C: Fn() -> Arc<AlertsConfig>,
-        E: Fn(i64, &AlertsConfig) -> Vec<AlertSpec>,
+        E: Fn(i64, Arc<AlertsConfig>) -> F,
+        F: Future<Output = Vec<AlertSpec>>,
     {
         tokio::pin!(shutdown);
         let mut sinks: Option<(Arc<AlertsConfig>, Sinks)> = None;
         loop {
             let cfg = config();
-            let rebuild = sinks.as_ref().is_none_or(|(c, _)| {
-                c.alertmanager_urls != cfg.alertmanager_urls
-                    || c.webhook_url != cfg.webhook_url
-                    || c.webhook_bearer_token_file != cfg.webhook_bearer_token_file
-            });
+            let rebuild = cfg.enabled()
+                && sinks.as_ref().is_none_or(|(c, _)| {
+                    c.alertmanager_urls != cfg.alertmanager_urls
+                        || c.webhook_url != cfg.webhook_url
+                        || c.webhook_bearer_token_file != cfg.webhook_bearer_token_file
+                });
             if rebuild {
                 match Sinks::new(&cfg) {
                     Ok(s) => sinks = Some((cfg.clone(), s)),
@@ -261,15 +277,18 @@ impl AlertDispatcher {
                     }
                 }
             }
-            if let Some((_, s)) = &sinks
-                && cfg.enabled()
-            {
-                let now = unix_now();
-                let desired = evaluate(now, &cfg);
-                self.tick(&cfg, s, desired, now).await;
+            let now = unix_now();
+            let desired = evaluate(now, cfg.clone()).await;
+            match &sinks {
+                Some((_, s)) if cfg.enabled() => self.tick(&cfg, s, desired, now).await,
+                _ => {
+                    let generator = format!("{}/api/v1/alerts", cfg.external_url);
+                    self.track(&cfg, desired, now, &generator);
+                }
             }
             tokio::select! {
                 _ = &mut shutdown => return,
+                _ = wake.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(cfg.evaluation_interval.max(1) as u64)) => {}
             }
         }

@@ -58,7 +58,7 @@ pub fn render_aggregates(
         out,
         name,
         FamilyType::Gauge,
-        "Devices by state: reporting (seen within stale_after_secs) or stale; retired devices are not counted.",
+        "Devices by state: reporting (seen within the policy's stale_after) or stale; retired devices are not counted.",
     );
     sample_start(out, name, &["state=\"reporting\""]);
     value_int(out, reporting);

@@ -2,18 +2,24 @@
 //!
 //! Device families are streamed straight into a byte buffer from the compact
 //! in-memory state (no registry, no per-device metric objects: ~20 samples a
-//! device, 2M at 100k devices). Fleet aggregates follow, then the collector's
-//! own metrics through the `prometheus` crate. Output is text format 0.0.4,
+//! device, 2M at 100k devices), then the compliance families of
+//! `policy::render` from each device's facts and verdict cells. Fleet
+//! aggregates follow, then the collector's own metrics through the
+//! `prometheus` crate. Output is text format 0.0.4,
 //! the one `promtool check metrics` parses.
 
 use std::sync::Arc;
 
 pub mod aggregates;
-pub mod compliance;
 pub mod devices;
 pub mod self_metrics;
 pub mod text;
 
+use crate::policy::FailingSince;
+use crate::policy::render::{
+    COMPLIANCE_FAMILIES, ComplianceFamily, DeviceCompliance, FleetCheckCounts, render_fleet_checks,
+    render_header, render_samples,
+};
 use crate::state::DeviceMetrics;
 use self_metrics::SelfMetrics;
 use text::Sink;
@@ -47,7 +53,7 @@ impl Selection {
 pub struct RenderClock {
     /// Now, Unix seconds.
     pub now: i64,
-    /// Silence after which a device counts as stale.
+    /// Silence after which a device counts as stale (the policy's `stale_after`).
     pub stale_after_secs: i64,
     /// Silence after which a device leaves the output.
     pub retire_after_secs: i64,
@@ -98,12 +104,41 @@ pub fn render_into(
             }
         };
         devices::render_device_families(out, mine);
-        compliance::render_compliance_families(out, mine);
+        render_compliance_families(out, mine);
     }
     if selection.includes_fleet_series() {
         aggregates::render_aggregates(out, &visible, clock.now, clock.stale_after_secs);
+        let mut counts = FleetCheckCounts::default();
+        for d in &visible {
+            counts.add(d.verdicts.outcomes());
+        }
+        render_fleet_checks(out, &counts);
         if let Some(m) = self_metrics {
             m.encode_into(out);
+        }
+    }
+}
+
+/// Every compliance family, family-major (the text format wants a family's
+/// samples together), from each device's facts and current verdicts.
+fn render_compliance_families(out: &mut Sink<'_>, devices: &[Arc<DeviceMetrics>]) {
+    let none = FailingSince::default();
+    for family in COMPLIANCE_FAMILIES {
+        render_header(out, family);
+        for d in devices {
+            out.maybe_flush();
+            // Only one family needs the 13 failing-since cells.
+            let since = match family {
+                ComplianceFamily::CheckFailingSince => d.verdicts.failing_since(),
+                _ => none,
+            };
+            let view = DeviceCompliance {
+                device_id: d.escaped_id(),
+                facts: d.compliance_facts(),
+                outcomes: d.verdicts.outcomes(),
+                failing_since: &since,
+            };
+            render_samples(out, family, &view);
         }
     }
 }

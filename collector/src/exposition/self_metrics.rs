@@ -2,7 +2,18 @@
 //! series, so its registry cost does not matter here).
 //!
 //! Every counter is incremented in exactly one method of [`SelfMetrics`];
-//! callers say what happened, never which counter to bump.
+//! callers say what happened, never which counter to bump. Policy reload and
+//! alert delivery keep their own stats structs; [`SelfMetrics::watch`] reads
+//! those at gather time.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{self, MetricFamily, MetricType};
+
+use crate::alerts::AlertStats;
+use crate::policy::PolicyHandle;
 
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts,
@@ -195,6 +206,51 @@ impl SelfMetrics {
         self.render_seconds.set(seconds);
     }
 
+    /// Exposes the policy reload and alert delivery stats, read at gather time.
+    pub fn watch(&self, policy: &PolicyHandle, alerts: Arc<AlertStats>) {
+        let reloads = policy.clone();
+        let errors = policy.clone();
+        let last = policy.clone();
+        let (firing, sent, failed) = (alerts.clone(), alerts.clone(), alerts);
+        let pulled = [
+            Pulled::counter(
+                "fleetwatch_collector_policy_reloads_total",
+                "Policy (and alerts) config changes applied since start.",
+                move || reloads.stats().reloads_total() as f64,
+            ),
+            Pulled::counter(
+                "fleetwatch_collector_policy_reload_errors_total",
+                "Policy (and alerts) config changes refused since start; the last good config stays in force.",
+                move || errors.stats().reload_errors_total() as f64,
+            ),
+            Pulled::gauge(
+                "fleetwatch_collector_policy_last_reload_success_timestamp_seconds",
+                "Time the last config change was applied (0: none since start).",
+                move || last.stats().last_success_timestamp() as f64,
+            ),
+            Pulled::gauge(
+                "fleetwatch_collector_alerts_firing",
+                "Alerts firing now (also without a destination configured).",
+                move || firing.firing.load(Ordering::Relaxed) as f64,
+            ),
+            Pulled::counter(
+                "fleetwatch_collector_alert_notifications_sent_total",
+                "Alert deliveries that succeeded (one per destination and send).",
+                move || sent.sent_total.load(Ordering::Relaxed) as f64,
+            ),
+            Pulled::counter(
+                "fleetwatch_collector_alert_notification_errors_total",
+                "Alert deliveries that failed (retried with backoff).",
+                move || failed.errors_total.load(Ordering::Relaxed) as f64,
+            ),
+        ];
+        for p in pulled.into_iter().flatten() {
+            if let Err(e) = self.registry.register(Box::new(p)) {
+                tracing::error!(error = %e, "registering a self metric failed");
+            }
+        }
+    }
+
     /// Appends the collector's metrics in text format 0.0.4.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), out) {
@@ -206,5 +262,68 @@ impl SelfMetrics {
 impl Default for SelfMetrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+type ReadValue = Box<dyn Fn() -> f64 + Send + Sync>;
+
+/// A counter or gauge whose value is read from elsewhere at gather time.
+struct Pulled {
+    desc: Desc,
+    kind: MetricType,
+    value: ReadValue,
+}
+
+impl Pulled {
+    fn new(name: &str, help: &str, kind: MetricType, value: ReadValue) -> Option<Self> {
+        match Desc::new(name.into(), help.into(), Vec::new(), Default::default()) {
+            Ok(desc) => Some(Pulled { desc, kind, value }),
+            Err(e) => {
+                tracing::error!(error = %e, name, "invalid self metric");
+                None
+            }
+        }
+    }
+
+    fn counter(
+        name: &str,
+        help: &str,
+        value: impl Fn() -> f64 + Send + Sync + 'static,
+    ) -> Option<Self> {
+        Self::new(name, help, MetricType::COUNTER, Box::new(value))
+    }
+
+    fn gauge(
+        name: &str,
+        help: &str,
+        value: impl Fn() -> f64 + Send + Sync + 'static,
+    ) -> Option<Self> {
+        Self::new(name, help, MetricType::GAUGE, Box::new(value))
+    }
+}
+
+impl Collector for Pulled {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.desc]
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let v = (self.value)();
+        let mut metric = proto::Metric::default();
+        if self.kind == MetricType::COUNTER {
+            let mut c = proto::Counter::default();
+            c.set_value(v);
+            metric.set_counter(c);
+        } else {
+            let mut g = proto::Gauge::default();
+            g.set_value(v);
+            metric.set_gauge(g);
+        }
+        let mut family = MetricFamily::default();
+        family.set_name(self.desc.fq_name.clone());
+        family.set_help(self.desc.help.clone());
+        family.set_field_type(self.kind);
+        family.set_metric(vec![metric]);
+        vec![family]
     }
 }

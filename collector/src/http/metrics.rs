@@ -90,7 +90,7 @@ async fn metrics(
         let snapshot = app.live.read().snapshot();
         let clock = RenderClock {
             now: unix_now(),
-            stale_after_secs: app.settings.stale_after_secs as i64,
+            stale_after_secs: app.judge.policy().current().stale_after_secs,
             retire_after_secs: app.settings.retire_after_secs as i64,
         };
         // A failed send means the scraper went away; the rest is discarded.

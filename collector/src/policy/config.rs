@@ -380,8 +380,10 @@ impl RawPolicy {
             problems: Vec::new(),
         };
         // Bounds: wide enough for any sane policy, tight enough to catch
-        // unit mistakes ("stale_after = 2" meaning two hours).
-        let stale_after_secs = v.duration("stale_after", &self.stale_after, 60, 365 * DAY);
+        // unit mistakes ("backup_max_age = 2" meaning two hours).
+        // stale_after goes down to 1s: it is also how tests and demos make a
+        // device go silent quickly (a 2s report interval is legitimate there).
+        let stale_after_secs = v.duration("stale_after", &self.stale_after, 1, 365 * DAY);
         let backup_max_age_secs = v.duration("backup_max_age", &self.backup_max_age, 60, 365 * DAY);
         let patch_cache_max_age_secs = v.duration(
             "patch_cache_max_age",
@@ -541,7 +543,7 @@ mod tests {
         for (value, want) in [
             ("\"2 hours\"", "\"2 hours\" is not a duration"),
             ("\"1h30\"", "is not a duration"),
-            ("5", "must be between 1m and 365d, got 5s"),
+            ("0", "must be between 1s and 365d, got 0s"),
             ("-60", "got -60"),
             ("\"400d\"", "got 400d"),
         ] {

@@ -8,14 +8,15 @@
 //! 1. `facts = ComplianceFacts::from_report(&report, received_at)`, then
 //!    `facts = ComplianceFacts::merge(stored_facts, facts)` and persist
 //!    `facts` (it is serde JSON, ≤ ~1 KiB).
-//! 2. Whenever findings are needed (ingest, alert tick, scrape):
-//!    `evaluate(&facts, last_seen, &policy_handle.current(), now)`.
-//! 3. On ingest and on each alert tick:
-//!    `failing_since = CheckStateTracker::update(&stored, &findings, now)` and
-//!    persist it when it changed, so "since when" survives restarts.
+//! 2. Judge: `findings = evaluate(&facts, last_seen, &policy_handle.current(), now)`
+//!    at commit (the report's own device) and for every device on each
+//!    periodic pass; keep the compact [`Outcomes::of`]`(&findings)`.
+//! 3. Then `failing_since = CheckStateTracker::update(&stored, &findings, now)`
+//!    and persist it when it changed, so "since when" survives restarts.
 //! 4. At scrape time: for each family in [`render::COMPLIANCE_FAMILIES`]
 //!    call [`render::render_family`] over all devices, then
 //!    [`render::render_fleet_checks`] with a [`render::FleetCheckCounts`].
+//!    Reasons are not kept: the API evaluates again when it needs them.
 //!
 //! ```
 //! use fleetwatch_collector::policy::{evaluate, Policy, PolicyCheck, ComplianceFacts};
@@ -31,6 +32,7 @@ pub mod checks;
 pub mod config;
 pub mod evaluate;
 pub mod facts;
+pub mod outcomes;
 pub mod reload;
 pub mod render;
 mod time;
@@ -39,4 +41,5 @@ pub use checks::PolicyCheck;
 pub use config::{Policy, PolicyError, RawPolicy};
 pub use evaluate::{CheckStateTracker, FailingSince, Findings, Verdict, evaluate};
 pub use facts::ComplianceFacts;
+pub use outcomes::{Outcomes, VerdictKind};
 pub use reload::{PolicyFormat, PolicyHandle, PolicySource, PolicyWatcher, ReloadStats};

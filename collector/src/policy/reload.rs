@@ -9,6 +9,11 @@
 //! - a valid policy: it takes effect at once, `info!` log, reload counter +1;
 //! - an invalid one: refused with an `error!` log naming the key and line,
 //!   the last good policy stays in force, error counter +1, `last_error` set.
+//!
+//! Another section of the same file (the collector's `[alerts]`) can be
+//! reloaded together with the policy ([`PolicyWatcher::start_with_companion`]):
+//! both are validated before either is applied, so a file with one bad
+//! section keeps both old ones.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -145,6 +150,13 @@ impl PolicyHandle {
     }
 }
 
+/// Applies a validated companion change; returns whether it changed anything.
+pub type CompanionApply = Box<dyn FnOnce() -> bool + Send>;
+
+/// Validates the companion section in the new file text and returns how to
+/// apply it, or why it is refused (naming the key).
+pub type CompanionPrepare = Box<dyn Fn(&str) -> Result<CompanionApply, String> + Send>;
+
 /// Could not start watching.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
@@ -182,6 +194,26 @@ impl PolicyWatcher {
         handle: PolicyHandle,
         debounce: Duration,
     ) -> Result<Self, WatchError> {
+        Self::start_inner(source, handle, debounce, None)
+    }
+
+    /// Starts watching a file holding the policy and a companion section
+    /// that reloads with it (see the module docs).
+    pub fn start_with_companion(
+        source: PolicySource,
+        handle: PolicyHandle,
+        debounce: Duration,
+        companion: CompanionPrepare,
+    ) -> Result<Self, WatchError> {
+        Self::start_inner(source, handle, debounce, Some(companion))
+    }
+
+    fn start_inner(
+        source: PolicySource,
+        handle: PolicyHandle,
+        debounce: Duration,
+        companion: Option<CompanionPrepare>,
+    ) -> Result<Self, WatchError> {
         let bad_path = || WatchError::BadPath(source.path.clone());
         let file_name = source.path.file_name().ok_or_else(bad_path)?.to_owned();
         let dir = match source.path.parent() {
@@ -209,7 +241,14 @@ impl PolicyWatcher {
         let last_seen = std::fs::read(&source.path).ok();
         let thread = std::thread::Builder::new()
             .name("policy-reload".into())
-            .spawn(move || reload_loop(rx, source, file_name, handle, debounce, last_seen))
+            .spawn(move || {
+                let target = ReloadTarget {
+                    source,
+                    handle,
+                    companion,
+                };
+                reload_loop(rx, &target, file_name, debounce, last_seen)
+            })
             .map_err(WatchError::Thread)?;
         Ok(PolicyWatcher {
             watcher: Some(watcher),
@@ -244,14 +283,21 @@ fn relevant(
     }
 }
 
+/// What a reload reads and updates.
+struct ReloadTarget {
+    source: PolicySource,
+    handle: PolicyHandle,
+    companion: Option<CompanionPrepare>,
+}
+
 fn reload_loop(
     rx: mpsc::Receiver<notify::Result<notify::Event>>,
-    source: PolicySource,
+    target: &ReloadTarget,
     file_name: std::ffi::OsString,
-    handle: PolicyHandle,
     debounce: Duration,
     mut last_seen: Option<Vec<u8>>,
 ) {
+    let source = &target.source;
     let is_symlink = |p: &Path| {
         p.symlink_metadata()
             .is_ok_and(|m| m.file_type().is_symlink())
@@ -268,12 +314,13 @@ fn reload_loop(
                 Err(mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
-        apply_file(&source, &handle, &mut last_seen);
+        apply_file(target, &mut last_seen);
     }
 }
 
 /// Re-reads the file and applies it when it changed and is valid.
-fn apply_file(source: &PolicySource, handle: &PolicyHandle, last_seen: &mut Option<Vec<u8>>) {
+fn apply_file(target: &ReloadTarget, last_seen: &mut Option<Vec<u8>>) {
+    let (source, handle) = (&target.source, &target.handle);
     let bytes = match std::fs::read(&source.path) {
         Ok(b) => b,
         Err(e) => {
@@ -295,17 +342,28 @@ fn apply_file(source: &PolicySource, handle: &PolicyHandle, last_seen: &mut Opti
     }
     *last_seen = Some(bytes.clone());
     let result = match String::from_utf8(bytes) {
-        Ok(text) => source.parse(&text),
+        Ok(text) => source
+            .parse(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|policy| match &target.companion {
+                Some(prepare) => prepare(&text).map(|apply| (policy, Some(apply))),
+                None => Ok((policy, None)),
+            }),
         Err(_) => Err(PolicyError::Toml {
             origin: source.path.display().to_string(),
             line: None,
             message: "not valid UTF-8".into(),
-        }),
+        }
+        .to_string()),
     };
     match result {
-        Ok(policy) => {
-            let changed = *handle.current() != policy;
+        Ok((policy, companion)) => {
+            let mut changed = *handle.current() != policy;
             handle.replace(policy);
+            // After the policy, so whatever the companion triggers sees it.
+            if let Some(apply) = companion {
+                changed |= apply();
+            }
             handle.stats.set_error(None);
             if changed {
                 handle.stats.reloads.fetch_add(1, Ordering::Relaxed);
@@ -317,9 +375,9 @@ fn apply_file(source: &PolicySource, handle: &PolicyHandle, last_seen: &mut Opti
             }
         }
         Err(e) => {
-            error!(error = %e, "policy change refused; the last good policy stays in force");
+            error!(error = %e, "config change refused; the last good policy and alerts stay in force");
             handle.stats.errors.fetch_add(1, Ordering::Relaxed);
-            handle.stats.set_error(Some(e.to_string()));
+            handle.stats.set_error(Some(e));
         }
     }
 }
@@ -400,6 +458,51 @@ mod tests {
         assert_eq!(handle.current().password_min_length, 12);
         assert_eq!(handle.stats().last_error(), None);
         assert_eq!(handle.stats().reloads_total(), 2);
+    }
+
+    #[test]
+    fn a_bad_companion_section_keeps_the_old_policy_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("collector.toml");
+        std::fs::write(&path, "[policy]\nstale_after = \"2h\"\n[other]\nv = 1\n").unwrap();
+        let source = PolicySource {
+            path: path.clone(),
+            format: PolicyFormat::CollectorConfig,
+        };
+        let handle = PolicyHandle::new(source.load().unwrap());
+        let value = Arc::new(AtomicI64::new(1));
+        let seen = value.clone();
+        let prepare: CompanionPrepare = Box::new(move |text: &str| {
+            let doc: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+            let v = doc["other"]["v"]
+                .as_integer()
+                .ok_or("other.v: not an integer")?;
+            let target = seen.clone();
+            Ok(Box::new(move || target.swap(v, Ordering::SeqCst) != v) as CompanionApply)
+        });
+        let _watcher = PolicyWatcher::start_with_companion(
+            source,
+            handle.clone(),
+            Duration::from_millis(50),
+            prepare,
+        )
+        .unwrap();
+
+        // Policy valid, companion invalid: neither changes.
+        replace_file(
+            &path,
+            "[policy]\nstale_after = \"1h\"\n[other]\nv = \"x\"\n",
+        );
+        wait_for("the refusal", || handle.stats().reload_errors_total() == 1);
+        assert_eq!(handle.current().stale_after_secs, 7200);
+        assert_eq!(value.load(Ordering::SeqCst), 1);
+        assert!(handle.stats().last_error().unwrap().contains("other.v"));
+
+        // Only the companion changes: applied and counted as a reload.
+        replace_file(&path, "[policy]\nstale_after = \"2h\"\n[other]\nv = 2\n");
+        wait_for("the companion change", || value.load(Ordering::SeqCst) == 2);
+        assert_eq!(handle.stats().reloads_total(), 1);
+        assert_eq!(handle.stats().last_error(), None);
     }
 
     #[test]

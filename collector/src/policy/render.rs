@@ -4,7 +4,8 @@
 //! The text format needs every sample of a family together, so the API is
 //! family-major: for each family in [`COMPLIANCE_FAMILIES`], call
 //! [`render_family`] with an iterator over all devices (or a shard), then
-//! [`render_fleet_checks`] once for the fleet aggregate.
+//! [`render_fleet_checks`] once for the fleet aggregate. Output goes into a
+//! byte buffer, the scrape body itself (no intermediate `String`).
 //!
 //! What is rendered:
 //! - values, not status labels; agent-controlled strings only ever appear
@@ -20,8 +21,9 @@
 //!   a job that never succeeded; other unknown timestamps are omitted.
 
 use super::checks::PolicyCheck;
-use super::evaluate::{FailingSince, Findings, Verdict};
+use super::evaluate::FailingSince;
 use super::facts::{ComplianceFacts, MAX_BACKUP_NAME_LEN};
+use super::outcomes::{Outcomes, VerdictKind};
 use fleetwatch_protocol::BackupResult;
 
 /// One device's inputs to the renderer.
@@ -31,8 +33,8 @@ pub struct DeviceCompliance<'a> {
     pub device_id: &'a str,
     /// Stored facts.
     pub facts: &'a ComplianceFacts,
-    /// Current findings.
-    pub findings: &'a Findings,
+    /// Current verdicts.
+    pub outcomes: Outcomes,
     /// Stored failing-since state.
     pub failing_since: &'a FailingSince,
 }
@@ -165,25 +167,25 @@ impl ComplianceFamily {
 }
 
 /// Writes the `# HELP` and `# TYPE` lines of a family.
-pub fn render_header(out: &mut String, family: ComplianceFamily) {
+pub fn render_header(out: &mut Vec<u8>, family: ComplianceFamily) {
     header(out, family.name(), family.help(), family.kind());
 }
 
-fn header(out: &mut String, name: &str, help: &str, kind: &str) {
-    out.push_str("# HELP ");
-    out.push_str(name);
-    out.push(' ');
-    out.push_str(help);
-    out.push_str("\n# TYPE ");
-    out.push_str(name);
-    out.push(' ');
-    out.push_str(kind);
-    out.push('\n');
+fn header(out: &mut Vec<u8>, name: &str, help: &str, kind: &str) {
+    out.extend_from_slice(b"# HELP ");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(help.as_bytes());
+    out.extend_from_slice(b"\n# TYPE ");
+    out.extend_from_slice(name.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(kind.as_bytes());
+    out.push(b'\n');
 }
 
 /// Writes one whole family: header, then every device's samples.
 pub fn render_family<'a>(
-    out: &mut String,
+    out: &mut Vec<u8>,
     family: ComplianceFamily,
     devices: impl IntoIterator<Item = DeviceCompliance<'a>>,
 ) {
@@ -194,7 +196,7 @@ pub fn render_family<'a>(
 }
 
 /// Writes every compliance family for the devices (iterated once per family).
-pub fn render_all<'a, I>(out: &mut String, devices: I)
+pub fn render_all<'a, I>(out: &mut Vec<u8>, devices: I)
 where
     I: IntoIterator<Item = DeviceCompliance<'a>> + Clone,
 {
@@ -204,7 +206,7 @@ where
 }
 
 /// Writes one device's samples of one family (no header).
-pub fn render_samples(out: &mut String, family: ComplianceFamily, d: &DeviceCompliance<'_>) {
+pub fn render_samples(out: &mut Vec<u8>, family: ComplianceFamily, d: &DeviceCompliance<'_>) {
     let name = family.name();
     let id = d.device_id;
     let patches = d.facts.patches.data.as_ref();
@@ -268,7 +270,7 @@ pub fn render_samples(out: &mut String, family: ComplianceFamily, d: &DeviceComp
                 };
                 if let Some(value) = value {
                     open(out, name, id);
-                    out.push_str(",backup=\"");
+                    out.extend_from_slice(b",backup=\"");
                     escape_label_value(out, &job.name, MAX_BACKUP_NAME_LEN);
                     close(out, value);
                 }
@@ -315,24 +317,24 @@ pub fn render_samples(out: &mut String, family: ComplianceFamily, d: &DeviceComp
             }
         }
         ComplianceFamily::CheckPassing => {
-            for (check, verdict) in d.findings.iter() {
+            for (check, verdict) in d.outcomes.iter() {
                 let value = match verdict {
-                    Verdict::Passing => 1,
-                    Verdict::Failing { .. } => 0,
-                    Verdict::Unknown { .. } => continue,
+                    VerdictKind::Passing => 1,
+                    VerdictKind::Failing => 0,
+                    VerdictKind::Unknown => continue,
                 };
                 sample(out, name, id, &[("check", check.as_str())], value);
             }
         }
         ComplianceFamily::CheckFailingSince => {
             for (check, since) in d.failing_since.iter() {
-                if d.findings.get(check).is_some_and(Verdict::is_failing) {
+                if d.outcomes.is_failing(check) {
                     sample(out, name, id, &[("check", check.as_str())], since);
                 }
             }
         }
         ComplianceFamily::DeviceCompliant => {
-            if let Some(c) = d.findings.compliant {
+            if let Some(c) = d.outcomes.compliant() {
                 sample(out, name, id, &[], i64::from(c));
             }
         }
@@ -346,13 +348,13 @@ pub struct FleetCheckCounts {
 }
 
 impl FleetCheckCounts {
-    /// Counts one device's findings (disabled checks are not counted).
-    pub fn add(&mut self, findings: &Findings) {
-        for (check, verdict) in findings.iter() {
+    /// Counts one device's verdicts (disabled checks are not counted).
+    pub fn add(&mut self, outcomes: Outcomes) {
+        for (check, verdict) in outcomes.iter() {
             let slot = match verdict {
-                Verdict::Passing => 0,
-                Verdict::Failing { .. } => 1,
-                Verdict::Unknown { .. } => 2,
+                VerdictKind::Passing => 0,
+                VerdictKind::Failing => 1,
+                VerdictKind::Unknown => 2,
             };
             self.counts[check.index()][slot] += 1;
         }
@@ -370,7 +372,7 @@ pub const FLEET_CHECKS: &str = "fleetwatch_fleet_checks";
 
 /// Writes `fleetwatch_fleet_checks{check,result}` (every combination, zeros
 /// included, so the series are stable).
-pub fn render_fleet_checks(out: &mut String, counts: &FleetCheckCounts) {
+pub fn render_fleet_checks(out: &mut Vec<u8>, counts: &FleetCheckCounts) {
     header(
         out,
         FLEET_CHECKS,
@@ -380,85 +382,74 @@ pub fn render_fleet_checks(out: &mut String, counts: &FleetCheckCounts) {
     for check in PolicyCheck::ALL {
         let (p, f, u) = counts.get(check);
         for (result, n) in [("passing", p), ("failing", f), ("unknown", u)] {
-            out.push_str(FLEET_CHECKS);
-            out.push_str("{check=\"");
-            out.push_str(check.as_str());
-            out.push_str("\",result=\"");
-            out.push_str(result);
+            out.extend_from_slice(FLEET_CHECKS.as_bytes());
+            out.extend_from_slice(b"{check=\"");
+            out.extend_from_slice(check.as_str().as_bytes());
+            out.extend_from_slice(b"\",result=\"");
+            out.extend_from_slice(result.as_bytes());
             close(out, i64::try_from(n).unwrap_or(i64::MAX));
         }
     }
 }
 
 /// Appends `value` escaped for a label value (`\\`, `\"`, `\n`), cut first
-/// to at most `max_bytes` bytes on a char boundary.
-pub fn escape_label_value(out: &mut String, value: &str, max_bytes: usize) {
+/// to at most `max_bytes` bytes on a char boundary. Other control characters
+/// become spaces, as in `exposition::text::push_label_value`: legal, but they
+/// break terminals, log pipelines and some scrapers.
+pub fn escape_label_value(out: &mut Vec<u8>, value: &str, max_bytes: usize) {
     let mut end = value.len().min(max_bytes);
     while !value.is_char_boundary(end) {
         end -= 1;
     }
     let value = &value[..end];
-    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
-        out.push_str(value);
+    // 0xC2 leads the C1 controls (U+0080..U+009F) in UTF-8.
+    if !value
+        .bytes()
+        .any(|b| matches!(b, b'\\' | b'"' | 0..=0x1f | 0x7f | 0xc2))
+    {
+        out.extend_from_slice(value.as_bytes());
         return;
     }
+    let mut buf = [0u8; 4];
     for c in value.chars() {
         match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '"' => out.extend_from_slice(b"\\\""),
+            '\n' => out.extend_from_slice(b"\\n"),
+            c if c.is_control() => out.push(b' '),
+            c => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
         }
     }
 }
 
 /// `name{device_id="id"` — the caller adds labels, then [`close`].
-fn open(out: &mut String, name: &str, device_id: &str) {
-    out.push_str(name);
-    out.push_str("{device_id=\"");
-    out.push_str(device_id);
-    out.push('"');
+fn open(out: &mut Vec<u8>, name: &str, device_id: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"{device_id=\"");
+    out.extend_from_slice(device_id.as_bytes());
+    out.push(b'"');
 }
 
 /// Ends the label set (after an open label value) and writes the value.
-fn close(out: &mut String, value: i64) {
-    out.push_str("\"} ");
-    push_i64(out, value);
-    out.push('\n');
+fn close(out: &mut Vec<u8>, value: i64) {
+    out.extend_from_slice(b"\"} ");
+    let mut buf = itoa::Buffer::new();
+    out.extend_from_slice(buf.format(value).as_bytes());
+    out.push(b'\n');
 }
 
 /// A sample whose extra label values are fixed, safe strings.
-fn sample(out: &mut String, name: &str, device_id: &str, labels: &[(&str, &str)], value: i64) {
-    out.push_str(name);
-    out.push_str("{device_id=\"");
-    out.push_str(device_id);
+fn sample(out: &mut Vec<u8>, name: &str, device_id: &str, labels: &[(&str, &str)], value: i64) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"{device_id=\"");
+    out.extend_from_slice(device_id.as_bytes());
     for (k, v) in labels {
-        out.push_str("\",");
-        out.push_str(k);
-        out.push_str("=\"");
-        out.push_str(v);
+        out.extend_from_slice(b"\",");
+        out.extend_from_slice(k.as_bytes());
+        out.extend_from_slice(b"=\"");
+        out.extend_from_slice(v.as_bytes());
     }
     close(out, value);
-}
-
-/// Integer formatting without the `fmt` machinery (millions of samples).
-fn push_i64(out: &mut String, value: i64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = value.unsigned_abs();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if value < 0 {
-        out.push('-');
-    }
-    // Only ASCII digits were written.
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
 #[cfg(test)]

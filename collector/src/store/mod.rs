@@ -4,10 +4,13 @@
 //! whatever is queued in one transaction (group commit); reads for the
 //! devices API go through [`DeviceQueries`] on their own connection.
 
+use std::sync::Arc;
+
 use fleetwatch_protocol::{HostIdentity, Report};
 use serde::Serialize;
 
 use crate::facts::{InventoryFacts, ReportFacts};
+use crate::policy::{ComplianceFacts, FailingSince, Outcomes};
 
 mod schema;
 mod sqlite;
@@ -88,6 +91,27 @@ pub struct IngestOp {
     pub inventory: Option<InventoryUpdate>,
     /// Present when the report carried the full package list.
     pub packages: Option<PackagesUpdate>,
+    /// The report's own compliance facts, before merging.
+    pub compliance_facts: ComplianceFacts,
+    /// Merged facts and the new verdicts, filled in by the writer right
+    /// before the commit (it needs the stored facts and the policy);
+    /// `None` leaves the stored compliance state as it is.
+    pub compliance: Option<ComplianceUpdate>,
+}
+
+/// A device's compliance state after a report, persisted with the report.
+#[derive(Debug, Clone)]
+pub struct ComplianceUpdate {
+    /// Stored facts merged with the report's.
+    pub facts: Arc<ComplianceFacts>,
+    /// `facts` as JSON.
+    pub facts_json: String,
+    /// Verdicts of the facts under the current policy.
+    pub outcomes: Outcomes,
+    /// Failing-since after those verdicts.
+    pub failing_since: FailingSince,
+    /// `failing_since` as JSON.
+    pub failing_since_json: String,
 }
 
 /// A successful inventory section.
@@ -135,6 +159,8 @@ impl IngestOp {
         }
         let report_facts = ReportFacts::from_report(&report);
         Ok(IngestOp {
+            compliance_facts: ComplianceFacts::from_report(&report, received_at),
+            compliance: None,
             device_id: report.device_id.clone(),
             report_id: report.report_id.clone(),
             received_at,
@@ -155,6 +181,10 @@ pub enum WriteOp {
     Enroll(EnrollOp),
     /// Store a report.
     Ingest(Box<IngestOp>),
+    /// Persist failing-since of devices whose verdicts changed on a periodic
+    /// evaluation: `(device_id, JSON)`; the writer refreshes the JSON from
+    /// the live state right before the commit, so the newest value is stored.
+    SaveFailingSince(Vec<(String, String)>),
 }
 
 /// The result of an enrollment.
@@ -189,6 +219,8 @@ pub enum WriteOutcome {
     Enrolled(Box<EnrollOutcome>),
     /// From [`WriteOp::Ingest`].
     Ingested(IngestOutcome),
+    /// From [`WriteOp::SaveFailingSince`]: rows updated.
+    Saved(usize),
 }
 
 /// A device row as loaded at start-up (everything the live state needs).
@@ -210,6 +242,10 @@ pub struct StoredDevice {
     pub inventory: Option<InventoryFacts>,
     /// Latest report facts.
     pub report: Option<ReportFacts>,
+    /// Merged compliance facts (none before the first report).
+    pub compliance: Option<ComplianceFacts>,
+    /// Failing-since per policy check.
+    pub failing_since: FailingSince,
 }
 
 /// The writing side of a store; owned by the single writer thread.

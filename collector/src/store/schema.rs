@@ -7,7 +7,8 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE devices (
     device_id           TEXT PRIMARY KEY,
     machine_id          TEXT,
@@ -53,7 +54,16 @@ CREATE TABLE kv (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+-- Policy state as JSON next to the device (one row read per device at
+-- start-up): the merged compliance facts and failing-since per check.
+ALTER TABLE devices ADD COLUMN compliance_facts TEXT;
+ALTER TABLE devices ADD COLUMN failing_since TEXT;
+-- Superseded by devices.failing_since; it never held data.
+DROP TABLE device_check_state;
+"#,
+];
 
 /// Brings the database to the newest schema, one transaction per step.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::policy::FailingSince;
+
 use super::{
     DeviceDetail, DeviceQueries, DeviceSummary, EnrollOp, EnrollOutcome, IngestOp, IngestOutcome,
     NodeKeyHash, Store, StoreError, StoredDevice, WriteOp, WriteOutcome, schema,
@@ -112,6 +114,8 @@ fn enroll(conn: &Connection, op: &EnrollOp) -> Result<EnrollOutcome, StoreError>
                     node_key_hash: op.node_key_hash,
                     inventory: None,
                     report: None,
+                    compliance: None,
+                    failing_since: FailingSince::default(),
                 },
                 reused: true,
                 previous_key_hash: Some(hash_from_blob(old_hash)),
@@ -141,6 +145,8 @@ fn enroll(conn: &Connection, op: &EnrollOp) -> Result<EnrollOutcome, StoreError>
                     node_key_hash: op.node_key_hash,
                     inventory: None,
                     report: None,
+                    compliance: None,
+                    failing_since: FailingSince::default(),
                 },
                 reused: false,
                 previous_key_hash: None,
@@ -227,12 +233,30 @@ fn ingest(conn: &Connection, op: &IngestOp) -> Result<IngestOutcome, StoreError>
         conn.prepare_cached("UPDATE devices SET last_seen = ?1, retired = 0 WHERE device_id = ?2")?
             .execute(params![last_seen, op.device_id])?;
     }
+    // Also for an older report: the merge keeps newer sections, and the
+    // verdicts moved with last_seen.
+    if let Some(c) = &op.compliance {
+        conn.prepare_cached(
+            "UPDATE devices SET compliance_facts = ?1, failing_since = ?2 WHERE device_id = ?3",
+        )?
+        .execute(params![c.facts_json, c.failing_since_json, op.device_id])?;
+    }
     Ok(IngestOutcome {
         duplicate: false,
         applied,
         last_seen,
         packages_hash,
     })
+}
+
+fn save_failing_since(conn: &Connection, rows: &[(String, String)]) -> Result<usize, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("UPDATE devices SET failing_since = ?1 WHERE device_id = ?2")?;
+    let mut updated = 0;
+    for (device_id, json) in rows {
+        updated += stmt.execute(params![json, device_id])?;
+    }
+    Ok(updated)
 }
 
 fn parse_column<T: serde::de::DeserializeOwned>(
@@ -259,6 +283,9 @@ impl Store for SqliteStore {
             let result = match op {
                 WriteOp::Enroll(e) => enroll(&sp, e).map(|o| WriteOutcome::Enrolled(Box::new(o))),
                 WriteOp::Ingest(i) => ingest(&sp, i).map(WriteOutcome::Ingested),
+                WriteOp::SaveFailingSince(rows) => {
+                    save_failing_since(&sp, rows).map(WriteOutcome::Saved)
+                }
             };
             if result.is_ok() {
                 sp.commit()?;
@@ -284,7 +311,7 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT device_id, hostname, enrolled_at, last_seen, retired, node_key_hash, \
-             inventory_facts, report_facts FROM devices",
+             inventory_facts, report_facts, compliance_facts, failing_since FROM devices",
         )?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
@@ -297,6 +324,8 @@ impl Store for SqliteStore {
                 node_key_hash: hash_from_blob(r.get(5)?),
                 inventory: parse_column("inventory_facts", r.get(6)?)?,
                 report: parse_column("report_facts", r.get(7)?)?,
+                compliance: parse_column("compliance_facts", r.get(8)?)?,
+                failing_since: parse_column("failing_since", r.get(9)?)?.unwrap_or_default(),
             })?;
         }
         Ok(())

@@ -2,8 +2,10 @@
 //! bounded channel and wait for their acknowledgement.
 //!
 //! The thread takes whatever is queued (up to [`WriterOptions::max_batch`]),
-//! applies it in ONE durable transaction, updates the live state, and only
-//! then answers each waiting handler. One fsync thus acknowledges hundreds of
+//! judges the reports' devices (merged compliance facts, verdicts,
+//! failing-since: committed with the report), applies it all in ONE durable
+//! transaction, updates the live state, and only then answers each waiting
+//! handler. One fsync thus acknowledges hundreds of
 //! reports, which is what makes `synchronous=FULL` affordable.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +17,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::{Store, StoreError, WriteOp, WriteOutcome};
+use crate::judge::Judge;
 use crate::state::LiveState;
 use crate::unix_now;
 
@@ -72,14 +75,19 @@ const PRUNE_CHUNK: usize = 5000;
 
 impl WriterHandle {
     /// Starts the writer thread.
-    pub fn spawn<S: Store>(store: S, live: Arc<LiveState>, options: WriterOptions) -> Self {
+    pub fn spawn<S: Store>(
+        store: S,
+        live: Arc<LiveState>,
+        judge: Judge,
+        options: WriterOptions,
+    ) -> Self {
         let (tx, rx) = sync_channel(options.queue_capacity);
         let alive = Arc::new(AtomicBool::new(true));
         let thread_alive = alive.clone();
         let thread = std::thread::Builder::new()
             .name("fleetwatch-db-writer".into())
             .spawn(move || {
-                run(store, live, options, rx);
+                run(store, live, judge, options, rx);
                 thread_alive.store(false, Ordering::SeqCst);
             })
             .expect("spawning the database writer thread");
@@ -142,6 +150,7 @@ pub enum WriteError {
 fn run<S: Store>(
     mut store: S,
     live: Arc<LiveState>,
+    judge: Judge,
     options: WriterOptions,
     rx: Receiver<Command>,
 ) {
@@ -186,6 +195,7 @@ fn run<S: Store>(
             }
         }
         if !ops.is_empty() {
+            judge.prepare_batch(&live, &mut ops, unix_now());
             commit_batch(&mut store, &live, &ops, replies.drain(..));
             ops.clear();
         }

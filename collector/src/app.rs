@@ -1,0 +1,259 @@
+//! [`App`]: everything the handlers and background tasks share — settings,
+//! secrets, live state, the writer, the policy judge, alerting — and the
+//! tasks that keep verdicts and alerts current.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use crate::alerts::{AlertDispatcher, AlertSpec, AlertsConfig};
+use crate::bootstrap::Bootstrapped;
+use crate::config::Config;
+use crate::exposition::self_metrics::SelfMetrics;
+use crate::judge::Judge;
+use crate::judge::alerts::AlertBuilder;
+use crate::policy::reload::{CompanionApply, CompanionPrepare, DEFAULT_DEBOUNCE, WatchError};
+use crate::policy::{PolicyFormat, PolicyHandle, PolicySource, PolicyWatcher};
+use crate::state::{FleetState, LiveState};
+use crate::store::writer::{WriterHandle, WriterOptions};
+use crate::store::{DeviceQueries, SqliteQueries, SqliteStore, Store, StoreError, WriteOp};
+use crate::unix_now;
+
+/// Settings the handlers read.
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    /// Told to agents.
+    pub report_interval_secs: u64,
+    /// Retirement threshold, seconds.
+    pub retire_after_secs: u64,
+    /// Report body limit (decoded).
+    pub max_report_bytes: usize,
+}
+
+/// Secrets the handlers compare against.
+#[derive(Clone)]
+pub struct Secrets {
+    /// Fleet-wide enroll secret.
+    pub enroll_secret: String,
+    /// Admin API token.
+    pub admin_token: String,
+    /// Optional `/metrics` token.
+    pub metrics_token: Option<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secrets(..)")
+    }
+}
+
+/// Everything the handlers share.
+pub struct App {
+    /// Settings.
+    pub settings: AppSettings,
+    /// Secrets.
+    pub secrets: Secrets,
+    /// Live device state (metrics, node keys, verdicts).
+    pub live: Arc<LiveState>,
+    /// The group-commit writer.
+    pub writer: WriterHandle,
+    /// Read side of the store.
+    pub queries: Arc<dyn DeviceQueries>,
+    /// The collector's own metrics.
+    pub metrics: SelfMetrics,
+    /// The policy in force and the judging passes.
+    pub judge: Judge,
+    /// Alerting config in force (reloaded with the policy).
+    alerts_config: RwLock<Arc<AlertsConfig>>,
+    /// Tracks firing alerts and delivers them.
+    pub dispatcher: Arc<AlertDispatcher>,
+    /// Wakes the evaluation loop (after a config reload).
+    reevaluate: Arc<tokio::sync::Notify>,
+    /// Failing-since rows a full queue kept from being saved; retried.
+    unsaved: Mutex<Vec<(String, String)>>,
+}
+
+/// Shared handler state.
+pub type AppState = Arc<App>;
+
+impl App {
+    /// Opens the SQLite store in the data dir, loads the live state, starts
+    /// the writer and judges every device once.
+    pub fn open(config: &Config, files: &Bootstrapped) -> Result<AppState, StoreError> {
+        let path = config.database_path();
+        let mut store = SqliteStore::open(&path)?;
+        let started = Instant::now();
+        let mut fleet = FleetState::default();
+        store.load_devices(&mut |d| {
+            fleet.insert_stored(&d);
+            Ok(())
+        })?;
+        tracing::info!(
+            devices = fleet.len(),
+            seconds = started.elapsed().as_secs_f64(),
+            "device state loaded"
+        );
+        let live = Arc::new(LiveState::new(fleet));
+        let queries = Arc::new(SqliteQueries::open(&path)?);
+        let judge = Judge::new(PolicyHandle::new(config.policy.clone()));
+        let writer = WriterHandle::spawn(
+            store,
+            live.clone(),
+            judge.clone(),
+            WriterOptions {
+                queue_capacity: config.ingest_queue,
+                retention_secs: (config.report_retention_days * 86_400) as i64,
+                ..WriterOptions::default()
+            },
+        );
+        let now = unix_now();
+        let dispatcher = AlertDispatcher::new(now, config.alerts.resolved_retention);
+        let metrics = SelfMetrics::new();
+        metrics.watch(judge.policy(), dispatcher.stats());
+        let app = Arc::new(App {
+            settings: AppSettings {
+                report_interval_secs: config.report_interval_secs,
+                retire_after_secs: config.retire_after_days * 86_400,
+                max_report_bytes: config.max_report_bytes,
+            },
+            secrets: Secrets {
+                enroll_secret: files.enroll_secret.clone(),
+                admin_token: files.admin_token.clone(),
+                metrics_token: files.metrics_token.clone(),
+            },
+            live,
+            writer,
+            queries,
+            metrics,
+            judge,
+            alerts_config: RwLock::new(Arc::new(config.alerts.clone())),
+            dispatcher,
+            reevaluate: Arc::default(),
+            unsaved: Mutex::default(),
+        });
+        // Verdicts for the first scrape; alerts wait for the alert loop.
+        let started = Instant::now();
+        app.evaluate(now, &config.alerts);
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "every device judged"
+        );
+        Ok(app)
+    }
+
+    /// The alerting config in force.
+    pub fn alerts_config(&self) -> Arc<AlertsConfig> {
+        match self.alerts_config.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Judges every device at `now` (verdict cells updated, changed
+    /// failing-since persisted) and returns the alerts that should fire.
+    /// CPU-bound (~0.1 s per 100,000 devices): call it off the async threads.
+    pub fn evaluate(&self, now: i64, alerts: &AlertsConfig) -> Vec<AlertSpec> {
+        let policy = self.judge.policy().current();
+        let mut builder = AlertBuilder::new(
+            alerts,
+            &policy,
+            now,
+            self.dispatcher.started_at(),
+            self.settings.retire_after_secs as i64,
+        );
+        let changed = self
+            .judge
+            .judge_fleet(&self.live, now, |d, j| builder.add(d, j));
+        self.persist_failing_since(changed);
+        builder.finish()
+    }
+
+    /// Queues failing-since rows for the writer (it stores the newest value
+    /// of each device); rows a full queue refuses are retried next time.
+    fn persist_failing_since(&self, changed: Vec<(String, String)>) {
+        let mut rows = std::mem::take(&mut *self.unsaved.lock().unwrap_or_else(|e| e.into_inner()));
+        rows.extend(changed);
+        if rows.is_empty() {
+            return;
+        }
+        let retry = rows.clone();
+        match self.writer.try_submit(WriteOp::SaveFailingSince(rows)) {
+            // The reply is not awaited: the next pass does not depend on it.
+            Ok(_reply) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, devices = retry.len(), "failing-since not saved yet; retrying on the next evaluation");
+                *self.unsaved.lock().unwrap_or_else(|e| e.into_inner()) = retry;
+            }
+        }
+    }
+
+    /// Runs the evaluation loop until `shutdown`: every alerts
+    /// `evaluation_interval` and right after a config reload, every device
+    /// is judged again and the alerts are updated (delivered when a
+    /// destination is configured).
+    pub async fn run_alerts(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+        let config_app = self.clone();
+        let eval_app = self.clone();
+        self.dispatcher
+            .clone()
+            .run(
+                move || config_app.alerts_config(),
+                move |now, config| {
+                    let app = eval_app.clone();
+                    async move {
+                        tokio::task::spawn_blocking(move || app.evaluate(now, &config))
+                            .await
+                            .unwrap_or_else(|e| {
+                                tracing::error!(error = %e, "evaluation task failed");
+                                Vec::new()
+                            })
+                    }
+                },
+                self.reevaluate.clone(),
+                shutdown,
+            )
+            .await;
+    }
+
+    /// Watches the config file: a valid change of `[policy]` and `[alerts]`
+    /// applies at once (and triggers an evaluation), an invalid one is
+    /// logged and both old sections stay in force.
+    pub fn watch_config(self: &Arc<Self>, path: &Path) -> Result<PolicyWatcher, WatchError> {
+        let app = Arc::downgrade(self);
+        let origin = path.display().to_string();
+        let prepare: CompanionPrepare = Box::new(move |text: &str| {
+            let mut doc: toml::Table =
+                toml::from_str(text).map_err(|e| format!("{origin}: {}", e.message().trim()))?;
+            let table = match doc.remove("alerts") {
+                Some(toml::Value::Table(t)) => t,
+                Some(_) => return Err(format!("{origin}: alerts: must be a table")),
+                None => toml::Table::new(),
+            };
+            let alerts = AlertsConfig::from_table(table).map_err(|e| format!("{origin}: {e}"))?;
+            let app = app.clone();
+            Ok(Box::new(move || {
+                let Some(app) = app.upgrade() else {
+                    return false;
+                };
+                let changed = *app.alerts_config() != alerts;
+                match app.alerts_config.write() {
+                    Ok(mut g) => *g = Arc::new(alerts),
+                    Err(p) => *p.into_inner() = Arc::new(alerts),
+                }
+                // The policy may have changed too: judge the fleet again now.
+                app.reevaluate.notify_one();
+                changed
+            }) as CompanionApply)
+        });
+        PolicyWatcher::start_with_companion(
+            PolicySource {
+                path: path.to_path_buf(),
+                format: PolicyFormat::CollectorConfig,
+            },
+            self.judge.policy().clone(),
+            DEFAULT_DEBOUNCE,
+            prepare,
+        )
+    }
+}

@@ -7,7 +7,8 @@ scripts/deps.sh
 cargo build --release --locked -p fleetwatch-collector -p fleetwatch-e2e --bins --examples
 # The agent ships built for size ([profile.agent]); measure what ships.
 cargo build --profile agent --locked -p fleetwatch-agent
-agent_bin=target/agent/fleetwatch-agent
+t="${CARGO_TARGET_DIR:-target}"
+agent_bin="$t/agent/fleetwatch-agent"
 
 tmp=$(mktemp -d)
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$tmp"; }
@@ -16,7 +17,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 timed() { /usr/bin/time -f '  peak RSS %M KiB, CPU %U s user + %S s sys, wall %e s' "$@"; }
 
 echo "== binary sizes"
-ls -l "$agent_bin" target/release/fleetwatch-collector | awk '{printf "  %s %.1f MiB\n", $9, $5/1048576}'
+ls -l "$agent_bin" $t/release/fleetwatch-collector | awk '{printf "  %s %.1f MiB\n", $9, $5/1048576}'
 
 echo "== agent: inventory-only collection (collect, nothing sent)"
 printf '[checks]\npatches = false\nbackup = false\npassword_policy = false\n' > "$tmp/inventory.toml"
@@ -25,7 +26,7 @@ echo "== agent: full collection with all checks (collect; includes waiting on ap
 for _ in 1 2 3; do "$agent_bin" collect --self-usage --config /dev/null 2>&1 >/dev/null | grep 'self usage' | sed 's/^/  /'; done
 
 api=$(port); metrics=$(port)
-target/release/fleetwatch-collector serve --data-dir "$tmp/collector" --listen "127.0.0.1:$api" \
+$t/release/fleetwatch-collector serve --data-dir "$tmp/collector" --listen "127.0.0.1:$api" \
   --metrics-listen "127.0.0.1:$metrics" >"$tmp/collector.log" 2>&1 &
 collector=$!
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$metrics/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
@@ -43,12 +44,12 @@ grep -E 'VmRSS|VmHWM' "/proc/$agent/status" | sed 's/^/  /'
 kill "$agent"; wait "$agent" 2>/dev/null || true
 
 echo "== collector ingest: 2000 simulated devices, ~4 KiB reports, TLS keep-alive, durable ack"
-target/release/fleetwatch-loadgen --url "https://127.0.0.1:$api" --cert "$tmp/collector/tls/cert.pem" \
+$t/release/fleetwatch-loadgen --url "https://127.0.0.1:$api" --cert "$tmp/collector/tls/cert.pem" \
   --secret-file "$tmp/collector/enroll-secret" --devices 2000 --connections 32 --seconds 20 | sed 's/^/  /'
 grep -E 'VmRSS|VmHWM' "/proc/$collector/status" | sed 's/^/  collector /'
 kill "$collector"; wait "$collector" 2>/dev/null || true
 
 for ex in $(ls collector/examples/*.rs 2>/dev/null | xargs -n1 basename | sed 's/\.rs$//'); do
   echo "== collector example: $ex"
-  timed "target/release/examples/$ex" | sed 's/^/  /'
+  timed "$t/release/examples/$ex" | sed 's/^/  /'
 done

@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cc >/dev/null 2>&1 || scripts/deps.sh
-cargo build --release --locked --bins
+cargo build --release --locked -p fleetwatch-collector -p fleetwatch-agent --bins
+bin="${CARGO_TARGET_DIR:-target}/release"
 
 dev=".fleetwatch-dev"
 data="$dev/collector"
@@ -14,7 +15,7 @@ mkdir -p "$data" "$state"
 api="127.0.0.1:${FLEETWATCH_API_PORT:-8443}"
 metrics="127.0.0.1:${FLEETWATCH_METRICS_PORT:-9464}"
 
-target/release/fleetwatch-collector serve --data-dir "$data" --listen "$api" --metrics-listen "$metrics" &
+"$bin/fleetwatch-collector" serve --data-dir "$data" --listen "$api" --metrics-listen "$metrics" &
 collector=$!
 agent=""
 cleanup() {
@@ -25,13 +26,13 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 for _ in $(seq 100); do
-  curl -fsS "http://$metrics/healthz" >/dev/null 2>&1 && break
+  (exec 3<>"/dev/tcp/${metrics%:*}/${metrics#*:}") 2>/dev/null && break
   kill -0 "$collector" 2>/dev/null || { echo "collector failed to start" >&2; exit 1; }
   sleep 0.1
 done
 
 # The agent trusts exactly the collector's self-signed certificate.
-target/release/fleetwatch-agent run \
+"$bin/fleetwatch-agent" run \
   --collector "https://$api" \
   --ca "$data/tls/cert.pem" \
   --enroll-secret-file "$data/enroll-secret" \

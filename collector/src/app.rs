@@ -82,7 +82,8 @@ impl App {
     /// the writer and judges every device once.
     pub fn open(config: &Config, files: &Bootstrapped) -> Result<AppState, StoreError> {
         let path = config.database_path();
-        let mut store = SqliteStore::open(&path)?;
+        let mut store =
+            SqliteStore::open(&path)?.with_history_per_device(config.report_history_per_device);
         let started = Instant::now();
         let mut fleet = FleetState::default();
         store.load_devices(&mut |d| {

@@ -91,6 +91,8 @@ pub struct RawConfig {
     pub max_report_bytes: Option<usize>,
     /// How long report history is kept.
     pub report_retention_days: Option<u64>,
+    /// Newest report bodies kept per device (older ones are deleted).
+    pub report_history_per_device: Option<u64>,
     /// Devices silent longer than this are dropped from metrics (kept in the DB).
     pub retire_after_days: Option<u64>,
     /// Capacity of the ingest queue in front of the database writer.
@@ -159,6 +161,8 @@ pub struct Config {
     pub max_report_bytes: usize,
     /// Report history retention.
     pub report_retention_days: u64,
+    /// Newest report bodies kept per device.
+    pub report_history_per_device: u64,
     /// Silence after which a device leaves the metrics.
     pub retire_after_days: u64,
     /// Ingest queue capacity.
@@ -232,6 +236,11 @@ impl Config {
                 "report_retention_days",
                 raw.report_retention_days,
                 30,
+            )?,
+            report_history_per_device: positive(
+                "report_history_per_device",
+                raw.report_history_per_device,
+                24,
             )?,
             retire_after_days: positive("retire_after_days", raw.retire_after_days, 90)?,
             ingest_queue: positive_usize("ingest_queue", raw.ingest_queue, 4096)?,
@@ -326,6 +335,7 @@ mod tests {
         assert_eq!(config.policy, Policy::default());
         assert!(!config.alerts.enabled());
         assert_eq!(config.report_retention_days, 30);
+        assert_eq!(config.report_history_per_device, 24);
         assert_eq!(config.retire_after_days, 90);
     }
 

@@ -63,6 +63,15 @@ ALTER TABLE devices ADD COLUMN failing_since TEXT;
 -- Superseded by devices.failing_since; it never held data.
 DROP TABLE device_check_state;
 "#,
+    r#"
+-- History is capped per device: count what each device holds, and index
+-- (device_id, received_at) so trimming its oldest reports is a range scan.
+ALTER TABLE devices ADD COLUMN reports_kept INTEGER NOT NULL DEFAULT 0;
+UPDATE devices SET reports_kept =
+    (SELECT count(*) FROM reports WHERE reports.device_id = devices.device_id);
+DROP INDEX reports_device;
+CREATE INDEX reports_device_received_at ON reports(device_id, received_at);
+"#,
 ];
 
 /// Brings the database to the newest schema, one transaction per step.

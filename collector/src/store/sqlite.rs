@@ -17,7 +17,15 @@ use super::{
 /// The writing side: owned by the writer thread.
 pub struct SqliteStore {
     conn: Connection,
+    history_per_device: i64,
 }
+
+/// Default newest report bodies kept per device.
+pub const DEFAULT_HISTORY_PER_DEVICE: u64 = 24;
+
+/// A device's stored report count may run this far past its cap before the
+/// oldest are trimmed, so trimming costs one indexed delete every few reports.
+const TRIM_SLACK: i64 = 8;
 
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
@@ -35,7 +43,19 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut conn = open_connection(path)?;
         schema::migrate(&mut conn)?;
-        Ok(SqliteStore { conn })
+        Ok(SqliteStore {
+            conn,
+            history_per_device: DEFAULT_HISTORY_PER_DEVICE as i64,
+        })
+    }
+
+    /// Keeps only the newest `n` report bodies per device (at least 1).
+    ///
+    /// Time-based retention alone would let a fleet reporting every minute
+    /// store hundreds of gigabytes: 100,000 devices × 1,440 reports a day.
+    pub fn with_history_per_device(mut self, n: u64) -> Self {
+        self.history_per_device = n.clamp(1, i64::MAX as u64) as i64;
+        self
     }
 }
 
@@ -155,7 +175,36 @@ fn enroll(conn: &Connection, op: &EnrollOp) -> Result<EnrollOutcome, StoreError>
     }
 }
 
-fn ingest(conn: &Connection, op: &IngestOp) -> Result<IngestOutcome, StoreError> {
+/// Counts the report just stored for `device_id` and, once the device holds
+/// more than `cap + TRIM_SLACK`, deletes its oldest reports down to `cap`.
+fn trim_history(conn: &Connection, device_id: &str, cap: i64) -> Result<(), StoreError> {
+    let kept: i64 = conn
+        .prepare_cached(
+            "UPDATE devices SET reports_kept = reports_kept + 1 WHERE device_id = ?1 \
+             RETURNING reports_kept",
+        )?
+        .query_row([device_id], |r| r.get(0))?;
+    if kept <= cap + TRIM_SLACK {
+        return Ok(());
+    }
+    // Count again: time-based pruning deletes rows without touching the counter.
+    let stored: i64 = conn
+        .prepare_cached("SELECT count(*) FROM reports WHERE device_id = ?1")?
+        .query_row([device_id], |r| r.get(0))?;
+    let excess = stored - cap;
+    if excess > 0 {
+        conn.prepare_cached(
+            "DELETE FROM reports WHERE rowid IN (SELECT rowid FROM reports WHERE device_id = ?1 \
+             ORDER BY received_at, rowid LIMIT ?2)",
+        )?
+        .execute(params![device_id, excess])?;
+    }
+    conn.prepare_cached("UPDATE devices SET reports_kept = ?1 WHERE device_id = ?2")?
+        .execute(params![stored.min(cap), device_id])?;
+    Ok(())
+}
+
+fn ingest(conn: &Connection, op: &IngestOp, history_cap: i64) -> Result<IngestOutcome, StoreError> {
     let device = conn
         .prepare_cached(
             "SELECT latest_collected_at, last_seen, packages_hash FROM devices WHERE device_id = ?1",
@@ -193,6 +242,7 @@ fn ingest(conn: &Connection, op: &IngestOp) -> Result<IngestOutcome, StoreError>
         op.collected_at,
         op.body_json
     ])?;
+    trim_history(conn, &op.device_id, history_cap)?;
     let last_seen = previous_last_seen.max(op.received_at);
     // A spooled report older than what we hold only proves the device is
     // alive; it must not roll the device's facts back.
@@ -282,7 +332,9 @@ impl Store for SqliteStore {
             let sp = tx.savepoint()?;
             let result = match op {
                 WriteOp::Enroll(e) => enroll(&sp, e).map(|o| WriteOutcome::Enrolled(Box::new(o))),
-                WriteOp::Ingest(i) => ingest(&sp, i).map(WriteOutcome::Ingested),
+                WriteOp::Ingest(i) => {
+                    ingest(&sp, i, self.history_per_device).map(WriteOutcome::Ingested)
+                }
                 WriteOp::SaveFailingSince(rows) => {
                     save_failing_since(&sp, rows).map(WriteOutcome::Saved)
                 }
@@ -463,6 +515,57 @@ mod tests {
             devices[0].inventory.as_ref().unwrap().hostname,
             "laptop-042"
         );
+    }
+
+    #[test]
+    fn history_is_capped_per_device_newest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("t.db"))
+            .unwrap()
+            .with_history_per_device(3);
+        let mut ops = Vec::new();
+        for (n, id) in ["dev-a", "dev-b"].iter().enumerate() {
+            ops.push(WriteOp::Enroll(EnrollOp {
+                identity: HostIdentity {
+                    machine_id: Some(format!("m{n}")),
+                    ..HostIdentity::default()
+                },
+                node_key_hash: [n as u8 + 10; 32],
+                new_device_id: id.to_string(),
+                now: 1,
+            }));
+        }
+        // dev-a sends 3 + TRIM_SLACK + 2 reports; dev-b only 2.
+        let sent = 3 + TRIM_SLACK + 2;
+        for i in 0..sent {
+            let op = IngestOp::prepare(report("dev-a", &format!("a{i}")), 100 + i).unwrap();
+            ops.push(WriteOp::Ingest(Box::new(op)));
+        }
+        for i in 0..2 {
+            let op = IngestOp::prepare(report("dev-b", &format!("b{i}")), 100 + i).unwrap();
+            ops.push(WriteOp::Ingest(Box::new(op)));
+        }
+        assert!(store.apply(&ops).unwrap().iter().all(Result::is_ok));
+        let ids = |device: &str| -> Vec<String> {
+            let mut stmt = store
+                .conn
+                .prepare("SELECT report_id FROM reports WHERE device_id = ?1 ORDER BY received_at")
+                .unwrap();
+            stmt.query_map([device], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let a = ids("dev-a");
+        // Trimmed to the cap when it passed cap + slack, then grew by one.
+        assert_eq!(a.len(), 4, "{a:?}");
+        assert_eq!(
+            a.last().unwrap(),
+            &format!("a{}", sent - 1),
+            "the newest is kept"
+        );
+        assert!(!a.contains(&"a0".to_string()), "the oldest went first");
+        assert_eq!(ids("dev-b"), vec!["b0", "b1"], "other devices untouched");
     }
 
     #[test]

@@ -41,14 +41,9 @@ static BUILD: Once = Once::new();
 pub fn binary(name: &str) -> PathBuf {
     BUILD.call_once(|| {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .args([
-                "build",
-                "--bins",
-                "-p",
-                "fleetwatch-agent",
-                "-p",
-                "fleetwatch-collector",
-            ])
+            // The same selection as scripts/test.sh, so features unify the
+            // same way and an already built tree is not rebuilt.
+            .args(["build", "--workspace", "--bins"])
             .current_dir(workspace_root())
             .status()
             .expect("run cargo build");

@@ -100,6 +100,22 @@ impl VerdictCells {
         since
     }
 
+    /// The checks failing in `outcomes` with their since (what
+    /// `fleetwatch_check_failing_since_timestamp_seconds` shows), reading
+    /// only the cells of those checks.
+    pub fn failing_since_of(
+        &self,
+        outcomes: Outcomes,
+    ) -> impl Iterator<Item = (PolicyCheck, i64)> + '_ {
+        PolicyCheck::ALL
+            .into_iter()
+            .filter(move |c| outcomes.is_failing(*c))
+            .filter_map(|c| {
+                let v = self.failing_since[c.index()].load(Ordering::Acquire);
+                (v != NOT_FAILING).then_some((c, v))
+            })
+    }
+
     /// Replaces both (failing-since first, so a verdict that turns failing
     /// is never seen without its since).
     pub fn set(&self, outcomes: Outcomes, failing_since: &FailingSince) {

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 use super::text::{FamilyType, Sink, header, sample_start, value_int};
+use crate::policy::render::{FleetCheckCounts, render_fleet_checks};
 use crate::state::DeviceMetrics;
 
 /// FNV-1a for the counting maps: keys are our own short label values, so
@@ -34,13 +34,15 @@ impl Hasher for FnvHasher {
 type Fnv = BuildHasherDefault<FnvHasher>;
 
 /// Writes `fleetwatch_devices{state}`, `fleetwatch_fleet_devices_by_os` and
-/// `fleetwatch_fleet_agents_by_version`.
+/// `fleetwatch_fleet_agents_by_version`, then `fleetwatch_fleet_checks`
+/// (counted in the same pass: one read of each device, not two).
 pub fn render_aggregates(
     out: &mut Sink<'_>,
-    devices: &[Arc<DeviceMetrics>],
+    devices: &[&DeviceMetrics],
     now: i64,
     stale_after_secs: i64,
 ) {
+    let mut checks = FleetCheckCounts::default();
     let mut reporting = 0u64;
     let mut by_os: HashMap<(&str, &str), u64, Fnv> = HashMap::default();
     let mut by_version: HashMap<&str, u64, Fnv> = HashMap::default();
@@ -50,6 +52,7 @@ pub fn render_aggregates(
         }
         *by_os.entry((&d.os, &d.os_version)).or_default() += 1;
         *by_version.entry(&d.agent_version).or_default() += 1;
+        checks.add(d.verdicts.outcomes());
     }
     let stale = devices.len() as u64 - reporting;
 
@@ -105,4 +108,5 @@ pub fn render_aggregates(
         sample_start(out, name, &[&ver]);
         value_int(out, n);
     }
+    render_fleet_checks(out, &checks);
 }

@@ -1,41 +1,124 @@
 //! Per-device families, streamed from the compact state.
-
-use std::sync::Arc;
+//!
+//! The numbers of every device are first gathered into one flat row per
+//! device (a single read of each device entry), then each family is one
+//! sequential pass over those rows: the entries themselves are scattered
+//! over the heap, and ~20 family passes that each chased them cost more than
+//! writing the text.
 
 use fleetwatch_protocol::CheckStatus;
 
-use super::text::{FamilyType, Sink, header, sample_start, value_float, value_int};
+use super::text::{DeviceIds, FamilyType, Sink, float_text, header, line};
 use crate::facts::CheckKind;
-use crate::state::{DeviceMetrics, InventoryMetrics};
+use crate::state::{CheckSample, DeviceMetrics};
 
-type Devices<'a> = &'a [Arc<DeviceMetrics>];
+/// The `device_id`-only gauges, in their slot order in [`Row::values`]:
+/// name, help, and whether the value is a `u64` (else `i64`).
+const GAUGES: [(&str, &str, bool); 8] = [
+    (
+        "fleetwatch_device_last_seen_timestamp_seconds",
+        "When the collector last received a report from the device (0: never).",
+        false,
+    ),
+    (
+        "fleetwatch_device_enrolled_timestamp_seconds",
+        "When the device enrolled.",
+        false,
+    ),
+    (
+        "fleetwatch_device_boot_timestamp_seconds",
+        "When the device booted.",
+        false,
+    ),
+    (
+        "fleetwatch_device_memory_bytes",
+        "Total physical memory.",
+        true,
+    ),
+    ("fleetwatch_device_swap_bytes", "Total swap space.", true),
+    ("fleetwatch_device_cpus", "Logical CPUs.", false),
+    (
+        "fleetwatch_device_packages_installed",
+        "Installed software packages.",
+        false,
+    ),
+    (
+        "fleetwatch_device_os_support_end_timestamp_seconds",
+        "End of vendor support of the installed OS release (os-release SUPPORT_END).",
+        false,
+    ),
+];
 
-/// A gauge with only the `device_id` label; `value` returns `None` to skip
-/// the device (value not known).
-fn id_gauge<V: itoa::Integer>(
-    out: &mut Sink<'_>,
-    devices: Devices<'_>,
-    name: &str,
-    help: &str,
-    value: impl Fn(&DeviceMetrics) -> Option<V>,
-) {
-    header(out, name, FamilyType::Gauge, help);
-    for d in devices {
-        out.maybe_flush();
-        if let Some(v) = value(d) {
-            sample_start(out, name, &[&d.id_label]);
-            value_int(out, v);
+/// Gauges written before the disk families; the rest come after them.
+const GAUGES_BEFORE_DISKS: usize = 6;
+
+/// One device's gauge values (`u64`s stored as their bits) and check samples.
+struct Row {
+    values: [i64; GAUGES.len()],
+    /// Bit `i` set: `values[i]` is known.
+    present: u8,
+    checks: [CheckSample; 4],
+}
+
+impl Row {
+    fn of(d: &DeviceMetrics) -> Row {
+        let mut values = [d.last_seen, d.enrolled_at, 0, 0, 0, 0, 0, 0];
+        let mut present = 0b11;
+        if let Some(inv) = d.inventory.as_deref() {
+            let known = [
+                (2, inv.boot_time),
+                (3, Some(inv.memory_bytes as i64)),
+                (4, Some(inv.swap_bytes as i64)),
+                (5, Some(i64::from(inv.cpus))),
+                (6, inv.packages_installed.map(i64::from)),
+                (7, inv.os_support_end),
+            ];
+            for (slot, v) in known {
+                if let Some(v) = v {
+                    values[slot] = v;
+                    present |= 1 << slot;
+                }
+            }
+        }
+        Row {
+            values,
+            present,
+            checks: d.checks,
         }
     }
 }
 
-fn inventory<T>(d: &DeviceMetrics, f: impl Fn(&InventoryMetrics) -> Option<T>) -> Option<T> {
-    d.inventory.as_deref().and_then(f)
+/// `name{device_id="`: the constant start of every sample of a family.
+fn prefix(name: &str) -> Vec<u8> {
+    format!("{name}{{device_id=\"").into_bytes()
+}
+
+/// Writes gauges `range` of [`GAUGES`].
+fn gauges(out: &mut Sink<'_>, rows: &[Row], ids: &DeviceIds, range: std::ops::Range<usize>) {
+    for slot in range {
+        let (name, help, unsigned) = GAUGES[slot];
+        header(out, name, FamilyType::Gauge, help);
+        let prefix = prefix(name);
+        let mut buf = itoa::Buffer::new();
+        for (i, row) in rows.iter().enumerate() {
+            out.maybe_flush();
+            if row.present & (1 << slot) == 0 {
+                continue;
+            }
+            let v = row.values[slot];
+            let value = if unsigned {
+                buf.format(v as u64)
+            } else {
+                buf.format(v)
+            };
+            line(out, [&prefix, ids.get(i), b"\"} ", value.as_bytes(), b"\n"]);
+        }
+    }
 }
 
 /// Writes every per-device family for `devices` (already filtered by shard
-/// and retirement), in a fixed order.
-pub fn render_device_families(out: &mut Sink<'_>, devices: Devices<'_>) {
+/// and retirement, in id order; `ids` their escaped ids), in a fixed order.
+pub fn render_device_families(out: &mut Sink<'_>, devices: &[&DeviceMetrics], ids: &DeviceIds) {
     let name = "fleetwatch_device_info";
     header(
         out,
@@ -43,10 +126,19 @@ pub fn render_device_families(out: &mut Sink<'_>, devices: Devices<'_>) {
         FamilyType::Gauge,
         "Device metadata from its latest inventory; always 1.",
     );
-    for d in devices {
+    let prefix_info = prefix(name);
+    for (i, d) in devices.iter().enumerate() {
         out.maybe_flush();
-        sample_start(out, name, &[&d.id_label, &d.info_labels]);
-        out.extend_from_slice(b"1\n");
+        line(
+            out,
+            [
+                &prefix_info,
+                ids.get(i),
+                b"\",",
+                d.info_labels.as_bytes(),
+                b"} 1\n",
+            ],
+        );
     }
 
     let name = "fleetwatch_agent_info";
@@ -56,59 +148,25 @@ pub fn render_device_families(out: &mut Sink<'_>, devices: Devices<'_>) {
         FamilyType::Gauge,
         "Version of the agent that sent the latest report; always 1.",
     );
-    let mut version = String::new();
-    for d in devices {
+    let prefix_agent = prefix(name);
+    for (i, d) in devices.iter().enumerate() {
         out.maybe_flush();
-        version.clear();
-        version.push_str("version=\"");
-        version.push_str(&d.agent_version);
-        version.push('"');
-        sample_start(out, name, &[&d.id_label, &version]);
-        out.extend_from_slice(b"1\n");
+        line(
+            out,
+            [
+                &prefix_agent,
+                ids.get(i),
+                b"\",version=\"",
+                d.agent_version.as_bytes(),
+                b"\"} 1\n",
+            ],
+        );
     }
 
-    id_gauge(
-        out,
-        devices,
-        "fleetwatch_device_last_seen_timestamp_seconds",
-        "When the collector last received a report from the device (0: never).",
-        |d| Some(d.last_seen),
-    );
-    id_gauge(
-        out,
-        devices,
-        "fleetwatch_device_enrolled_timestamp_seconds",
-        "When the device enrolled.",
-        |d| Some(d.enrolled_at),
-    );
-    id_gauge(
-        out,
-        devices,
-        "fleetwatch_device_boot_timestamp_seconds",
-        "When the device booted.",
-        |d| inventory(d, |i| i.boot_time),
-    );
-    id_gauge(
-        out,
-        devices,
-        "fleetwatch_device_memory_bytes",
-        "Total physical memory.",
-        |d| inventory(d, |i| Some(i.memory_bytes)),
-    );
-    id_gauge(
-        out,
-        devices,
-        "fleetwatch_device_swap_bytes",
-        "Total swap space.",
-        |d| inventory(d, |i| Some(i.swap_bytes)),
-    );
-    id_gauge(
-        out,
-        devices,
-        "fleetwatch_device_cpus",
-        "Logical CPUs.",
-        |d| inventory(d, |i| Some(i.cpus)),
-    );
+    // Gathered after the two string families so the rows are freshly
+    // written (in cache) for the gauge passes.
+    let rows: Vec<Row> = devices.iter().map(|d| Row::of(d)).collect();
+    gauges(out, &rows, ids, 0..GAUGES_BEFORE_DISKS);
 
     for (name, help, available) in [
         (
@@ -123,48 +181,41 @@ pub fn render_device_families(out: &mut Sink<'_>, devices: Devices<'_>) {
         ),
     ] {
         header(out, name, FamilyType::Gauge, help);
-        let mut mount = String::new();
-        for d in devices {
+        let prefix = prefix(name);
+        let mut buf = itoa::Buffer::new();
+        for (i, d) in devices.iter().enumerate() {
             out.maybe_flush();
             let Some(inv) = d.inventory.as_deref() else {
                 continue;
             };
+            let id = ids.get(i);
             for disk in inv.disks.iter() {
-                mount.clear();
-                mount.push_str("mountpoint=\"");
-                mount.push_str(&disk.mountpoint);
-                mount.push('"');
-                sample_start(out, name, &[&d.id_label, &mount]);
-                value_int(
+                let value = buf.format(if available {
+                    disk.available_bytes
+                } else {
+                    disk.size_bytes
+                });
+                line(
                     out,
-                    if available {
-                        disk.available_bytes
-                    } else {
-                        disk.size_bytes
-                    },
+                    [
+                        &prefix,
+                        id,
+                        b"\",mountpoint=\"",
+                        disk.mountpoint.as_bytes(),
+                        b"\"} ",
+                        value.as_bytes(),
+                        b"\n",
+                    ],
                 );
             }
         }
     }
 
-    id_gauge(
-        out,
-        devices,
-        "fleetwatch_device_packages_installed",
-        "Installed software packages.",
-        |d| inventory(d, |i| i.packages_installed),
-    );
-    id_gauge(
-        out,
-        devices,
-        "fleetwatch_device_os_support_end_timestamp_seconds",
-        "End of vendor support of the installed OS release (os-release SUPPORT_END).",
-        |d| inventory(d, |i| i.os_support_end),
-    );
+    gauges(out, &rows, ids, GAUGES_BEFORE_DISKS..GAUGES.len());
 
-    let check_labels: Vec<String> = CheckKind::ALL
+    let check_suffixes: Vec<Vec<u8>> = CheckKind::ALL
         .iter()
-        .map(|c| format!("check=\"{}\"", c.as_str()))
+        .map(|c| format!("\",check=\"{}\"}} ", c.as_str()).into_bytes())
         .collect();
     let name = "fleetwatch_agent_check_failed";
     header(
@@ -173,16 +224,20 @@ pub fn render_device_families(out: &mut Sink<'_>, devices: Devices<'_>) {
         FamilyType::Gauge,
         "1 when the agent could not run the check in its latest report, 0 when it could (ok or unsupported).",
     );
-    for d in devices {
+    let prefix_failed = prefix(name);
+    for (i, row) in rows.iter().enumerate() {
         out.maybe_flush();
-        for (i, sample) in d.checks.iter().enumerate() {
+        for (c, sample) in row.checks.iter().enumerate() {
             if let Some(status) = sample.status {
-                sample_start(out, name, &[&d.id_label, &check_labels[i]]);
-                out.extend_from_slice(if status == CheckStatus::Failed {
-                    b"1\n"
+                let value: &[u8] = if status == CheckStatus::Failed {
+                    b"1"
                 } else {
-                    b"0\n"
-                });
+                    b"0"
+                };
+                line(
+                    out,
+                    [&prefix_failed, ids.get(i), &check_suffixes[c], value, b"\n"],
+                );
             }
         }
     }
@@ -193,12 +248,23 @@ pub fn render_device_families(out: &mut Sink<'_>, devices: Devices<'_>) {
         FamilyType::Gauge,
         "How long the check took on the agent in its latest report.",
     );
-    for d in devices {
+    let prefix_duration = prefix(name);
+    let mut buf = ryu::Buffer::new();
+    for (i, row) in rows.iter().enumerate() {
         out.maybe_flush();
-        for (i, sample) in d.checks.iter().enumerate() {
+        for (c, sample) in row.checks.iter().enumerate() {
             if sample.status.is_some() {
-                sample_start(out, name, &[&d.id_label, &check_labels[i]]);
-                value_float(out, sample.duration_seconds);
+                let value = float_text(&mut buf, sample.duration_seconds);
+                line(
+                    out,
+                    [
+                        &prefix_duration,
+                        ids.get(i),
+                        &check_suffixes[c],
+                        value,
+                        b"\n",
+                    ],
+                );
             }
         }
     }

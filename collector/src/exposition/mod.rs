@@ -15,14 +15,13 @@ pub mod devices;
 pub mod self_metrics;
 pub mod text;
 
-use crate::policy::FailingSince;
+use crate::policy::PolicyCheck;
 use crate::policy::render::{
-    COMPLIANCE_FAMILIES, ComplianceFamily, DeviceCompliance, FleetCheckCounts, render_fleet_checks,
-    render_header, render_samples,
+    BackupRows, COMPLIANCE_FAMILIES, ComplianceRow, render_header, render_row,
 };
 use crate::state::DeviceMetrics;
 use self_metrics::SelfMetrics;
-use text::Sink;
+use text::{DeviceIds, Sink};
 
 /// `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -85,34 +84,32 @@ pub fn render_into(
     clock: RenderClock,
     self_metrics: Option<&SelfMetrics>,
 ) {
-    let visible: Vec<Arc<DeviceMetrics>> = snapshot
+    // Plain references: cloning the `Arc`s would write every device's
+    // reference count (a cache miss each) twice per scrape.
+    let visible: Vec<&DeviceMetrics> = snapshot
         .iter()
+        .map(|d| &**d)
         .filter(|d| !d.retired && clock.now - d.last_heard() <= clock.retire_after_secs)
-        .cloned()
         .collect();
     if !selection.aggregates_only {
-        let sharded: Vec<Arc<DeviceMetrics>>;
+        let sharded: Vec<&DeviceMetrics>;
         let mine = match selection.shard {
             None => &visible,
             Some(_) => {
                 sharded = visible
                     .iter()
+                    .copied()
                     .filter(|d| selection.includes_device(d))
-                    .cloned()
                     .collect();
                 &sharded
             }
         };
-        devices::render_device_families(out, mine);
-        render_compliance_families(out, mine);
+        let ids = DeviceIds::new(mine.iter().map(|d| d.escaped_id()));
+        devices::render_device_families(out, mine, &ids);
+        render_compliance_families(out, mine, &ids);
     }
     if selection.includes_fleet_series() {
         aggregates::render_aggregates(out, &visible, clock.now, clock.stale_after_secs);
-        let mut counts = FleetCheckCounts::default();
-        for d in &visible {
-            counts.add(d.verdicts.outcomes());
-        }
-        render_fleet_checks(out, &counts);
         if let Some(m) = self_metrics {
             m.encode_into(out);
         }
@@ -120,25 +117,35 @@ pub fn render_into(
 }
 
 /// Every compliance family, family-major (the text format wants a family's
-/// samples together), from each device's facts and current verdicts.
-fn render_compliance_families(out: &mut Sink<'_>, devices: &[Arc<DeviceMetrics>]) {
-    let none = FailingSince::default();
+/// samples together), from each device's facts and current verdicts,
+/// gathered first into flat rows (one read of each device's facts and
+/// cells instead of one per family).
+fn render_compliance_families(out: &mut Sink<'_>, devices: &[&DeviceMetrics], ids: &DeviceIds) {
+    let mut rows: Vec<ComplianceRow> = Vec::with_capacity(devices.len());
+    let mut backups = BackupRows::with_capacity(devices.len());
+    // The failing checks' since, back to back; `failing_ends[i]` is where
+    // device `i`'s end.
+    let mut failing: Vec<(PolicyCheck, i64)> = Vec::new();
+    let mut failing_ends: Vec<usize> = Vec::with_capacity(devices.len());
+    for d in devices {
+        // One read of the verdicts, so the row and the since agree.
+        let outcomes = d.verdicts.outcomes();
+        rows.push(ComplianceRow::new(
+            d.compliance_facts(),
+            outcomes,
+            &mut backups,
+        ));
+        failing.extend(d.verdicts.failing_since_of(outcomes));
+        failing_ends.push(failing.len());
+    }
     for family in COMPLIANCE_FAMILIES {
         render_header(out, family);
-        for d in devices {
+        let mut start = 0;
+        for (i, row) in rows.iter().enumerate() {
             out.maybe_flush();
-            // Only one family needs the 13 failing-since cells.
-            let since = match family {
-                ComplianceFamily::CheckFailingSince => d.verdicts.failing_since(),
-                _ => none,
-            };
-            let view = DeviceCompliance {
-                device_id: d.escaped_id(),
-                facts: d.compliance_facts(),
-                outcomes: d.verdicts.outcomes(),
-                failing_since: &since,
-            };
-            render_samples(out, family, &view);
+            let end = failing_ends[i];
+            render_row(out, family, ids.get(i), row, &backups, &failing[start..end]);
+            start = end;
         }
     }
 }

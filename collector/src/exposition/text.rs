@@ -131,6 +131,48 @@ pub fn sample_start(out: &mut Vec<u8>, name: &str, labels: &[&str]) {
     out.extend_from_slice(b"} ");
 }
 
+/// Writes `parts` back to back, e.g. a whole sample line `[prefix, id,
+/// suffix, value, b"\n"]`: the family's constant `name{device_id="`, the
+/// escaped id, the constant rest of the label set, the value. One
+/// reservation, then straight copies: a scrape writes millions of these.
+#[inline]
+pub fn line<const N: usize>(out: &mut Vec<u8>, parts: [&[u8]; N]) {
+    out.reserve(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+}
+
+/// The escaped device ids of a scrape's devices, back to back in one buffer,
+/// built once per scrape: every family pass reads each id, and reading them
+/// from one contiguous buffer instead of one heap string per device keeps
+/// those passes out of cache misses.
+pub struct DeviceIds {
+    bytes: Vec<u8>,
+    /// `ends[i]` is where id `i` ends (and id `i + 1` starts).
+    ends: Vec<usize>,
+}
+
+impl DeviceIds {
+    /// Collects `ids` (already escaped), in order.
+    pub fn new<'a>(ids: impl ExactSizeIterator<Item = &'a str>) -> Self {
+        let mut ends = Vec::with_capacity(ids.len());
+        let mut bytes = Vec::with_capacity(ids.len() * 24);
+        for id in ids {
+            bytes.extend_from_slice(id.as_bytes());
+            ends.push(bytes.len());
+        }
+        DeviceIds { bytes, ends }
+    }
+
+    /// The `i`th escaped id.
+    #[inline]
+    pub fn get(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes[start..self.ends[i]]
+    }
+}
+
 /// Writes an integer value and the newline.
 pub fn value_int(out: &mut Vec<u8>, v: impl itoa::Integer) {
     let mut buf = itoa::Buffer::new();
@@ -138,18 +180,16 @@ pub fn value_int(out: &mut Vec<u8>, v: impl itoa::Integer) {
     out.push(b'\n');
 }
 
-/// Writes a float value and the newline (`NaN`, `+Inf`, `-Inf` as Prometheus
-/// spells them).
-pub fn value_float(out: &mut Vec<u8>, v: f64) {
+/// A float as Prometheus spells it (`NaN`, `+Inf`, `-Inf`), formatted in
+/// `buf`.
+pub fn float_text(buf: &mut ryu::Buffer, v: f64) -> &[u8] {
     if v.is_nan() {
-        out.extend_from_slice(b"NaN");
+        b"NaN"
     } else if v.is_infinite() {
-        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+        if v > 0.0 { b"+Inf" } else { b"-Inf" }
     } else {
-        let mut buf = ryu::Buffer::new();
-        out.extend_from_slice(buf.format_finite(v).as_bytes());
+        buf.format_finite(v).as_bytes()
     }
-    out.push(b'\n');
 }
 
 #[cfg(test)]
@@ -183,9 +223,11 @@ mod tests {
     #[test]
     fn floats_and_ints() {
         let mut out = Vec::new();
-        value_float(&mut out, 0.25);
-        value_float(&mut out, f64::INFINITY);
-        value_float(&mut out, f64::NAN);
+        let mut buf = ryu::Buffer::new();
+        for v in [0.25, f64::INFINITY, f64::NAN] {
+            out.extend_from_slice(float_text(&mut buf, v));
+            out.push(b'\n');
+        }
         value_int(&mut out, -5i64);
         assert_eq!(String::from_utf8(out).unwrap(), "0.25\n+Inf\nNaN\n-5\n");
     }

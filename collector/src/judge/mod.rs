@@ -184,13 +184,15 @@ impl Judge {
                     ));
                 }
                 visit(d, &j);
-                last = Some(d.device_id.clone());
+                last = Some(d);
             }
-            drop(fleet);
+            // Only the chunk's last id is kept (one copy per chunk, not per
+            // device): it is where the next chunk starts.
             match last {
-                Some(id) => after = Some(id),
+                Some(d) => after = Some(d.device_id.clone()),
                 None => return changed,
             }
+            drop(fleet);
         }
     }
 }

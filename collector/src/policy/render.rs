@@ -22,9 +22,11 @@
 
 use super::checks::PolicyCheck;
 use super::evaluate::FailingSince;
-use super::facts::{ComplianceFacts, MAX_BACKUP_NAME_LEN};
+use super::facts::{BackupJobFacts, ComplianceFacts, MAX_BACKUP_NAME_LEN};
 use super::outcomes::{Outcomes, VerdictKind};
+use crate::exposition::text::line;
 use fleetwatch_protocol::BackupResult;
+use std::sync::LazyLock;
 
 /// One device's inputs to the renderer.
 #[derive(Debug, Clone, Copy)]
@@ -102,26 +104,40 @@ pub const PASSWORD_SETTINGS: [&str; 8] = [
 impl ComplianceFamily {
     /// Metric name.
     pub fn name(self) -> &'static str {
+        let prefix = self.prefix();
+        &prefix[..prefix.len() - "{device_id=\"".len()]
+    }
+
+    /// `name{device_id="`: how every sample of the family starts.
+    pub fn prefix(self) -> &'static str {
+        // One list of names: `name` is this minus the label-set opening.
+        macro_rules! p {
+            ($name:literal) => {
+                concat!($name, "{device_id=\"")
+            };
+        }
         match self {
-            ComplianceFamily::PatchesPending => "fleetwatch_patches_pending",
-            ComplianceFamily::PatchLastInstall => "fleetwatch_patch_last_install_timestamp_seconds",
-            ComplianceFamily::PatchCache => "fleetwatch_patch_cache_timestamp_seconds",
-            ComplianceFamily::RebootRequired => "fleetwatch_reboot_required",
+            ComplianceFamily::PatchesPending => p!("fleetwatch_patches_pending"),
+            ComplianceFamily::PatchLastInstall => {
+                p!("fleetwatch_patch_last_install_timestamp_seconds")
+            }
+            ComplianceFamily::PatchCache => p!("fleetwatch_patch_cache_timestamp_seconds"),
+            ComplianceFamily::RebootRequired => p!("fleetwatch_reboot_required"),
             ComplianceFamily::RebootRequiredSince => {
-                "fleetwatch_reboot_required_since_timestamp_seconds"
+                p!("fleetwatch_reboot_required_since_timestamp_seconds")
             }
             ComplianceFamily::BackupLastSuccess => {
-                "fleetwatch_backup_last_success_timestamp_seconds"
+                p!("fleetwatch_backup_last_success_timestamp_seconds")
             }
-            ComplianceFamily::BackupLastRunSuccess => "fleetwatch_backup_last_run_success",
-            ComplianceFamily::BackupSize => "fleetwatch_backup_size_bytes",
-            ComplianceFamily::PasswordPolicySetting => "fleetwatch_password_policy_setting",
-            ComplianceFamily::PasswordAccounts => "fleetwatch_password_accounts",
-            ComplianceFamily::CheckPassing => "fleetwatch_check_passing",
+            ComplianceFamily::BackupLastRunSuccess => p!("fleetwatch_backup_last_run_success"),
+            ComplianceFamily::BackupSize => p!("fleetwatch_backup_size_bytes"),
+            ComplianceFamily::PasswordPolicySetting => p!("fleetwatch_password_policy_setting"),
+            ComplianceFamily::PasswordAccounts => p!("fleetwatch_password_accounts"),
+            ComplianceFamily::CheckPassing => p!("fleetwatch_check_passing"),
             ComplianceFamily::CheckFailingSince => {
-                "fleetwatch_check_failing_since_timestamp_seconds"
+                p!("fleetwatch_check_failing_since_timestamp_seconds")
             }
-            ComplianceFamily::DeviceCompliant => "fleetwatch_device_compliant",
+            ComplianceFamily::DeviceCompliant => p!("fleetwatch_device_compliant"),
         }
     }
 
@@ -207,80 +223,144 @@ where
 
 /// Writes one device's samples of one family (no header).
 pub fn render_samples(out: &mut Vec<u8>, family: ComplianceFamily, d: &DeviceCompliance<'_>) {
-    let name = family.name();
-    let id = d.device_id;
-    let patches = d.facts.patches.data.as_ref();
-    match family {
-        ComplianceFamily::PatchesPending => {
-            let Some(p) = patches else { return };
+    let failing: Vec<(PolicyCheck, i64)> = if family == ComplianceFamily::CheckFailingSince {
+        failing_since_of(d.outcomes, d.failing_since.iter()).collect()
+    } else {
+        Vec::new()
+    };
+    let mut backups = BackupRows::default();
+    let row = ComplianceRow::new(d.facts, d.outcomes, &mut backups);
+    render_row(
+        out,
+        family,
+        d.device_id.as_bytes(),
+        &row,
+        &backups,
+        &failing,
+    );
+}
+
+/// The `(check, since)` pairs of `fleetwatch_check_failing_since_timestamp_seconds`:
+/// the stored since of the checks currently failing.
+pub fn failing_since_of(
+    outcomes: Outcomes,
+    since: impl Iterator<Item = (PolicyCheck, i64)>,
+) -> impl Iterator<Item = (PolicyCheck, i64)> {
+    since.filter(move |(check, _)| outcomes.is_failing(*check))
+}
+
+// Slots of `ComplianceRow::values`.
+const PENDING_SECURITY: usize = 0;
+const PENDING_OTHER: usize = 1;
+const LAST_INSTALL: usize = 2;
+const CACHE: usize = 3;
+const REBOOT: usize = 4;
+const REBOOT_SINCE: usize = 5;
+const SETTINGS: usize = 6;
+const ACCOUNTS: usize = SETTINGS + PASSWORD_SETTINGS.len();
+const SLOTS: usize = ACCOUNTS + ACCOUNT_STATES.len();
+
+/// The `state` label values of `fleetwatch_password_accounts`.
+const ACCOUNT_STATES: [&str; 4] = ["empty", "expired", "locked", "total"];
+
+/// The backup jobs of a scrape's devices, flattened as their rows are
+/// gathered: each name escaped once (not once per backup family) and all of
+/// them read back to back.
+#[derive(Debug, Default)]
+pub struct BackupRows {
+    /// Escaped, capped job names, back to back.
+    names: Vec<u8>,
+    jobs: Vec<BackupRow>,
+}
+
+/// One job: where its name is in [`BackupRows::names`], and its value in
+/// each backup family (in [`BACKUP_FAMILIES`] order; `None`: no sample).
+#[derive(Debug, Clone, Copy)]
+struct BackupRow {
+    name: (usize, usize),
+    values: [Option<i64>; 3],
+}
+
+/// The backup families, in the order of [`BackupRow::values`].
+const BACKUP_FAMILIES: [ComplianceFamily; 3] = [
+    ComplianceFamily::BackupLastSuccess,
+    ComplianceFamily::BackupLastRunSuccess,
+    ComplianceFamily::BackupSize,
+];
+
+impl BackupRows {
+    /// Room for `jobs` jobs (a fleet has about one per device), so the
+    /// table is not regrown, and briefly held twice, while rows are gathered.
+    pub fn with_capacity(jobs: usize) -> Self {
+        BackupRows {
+            names: Vec::with_capacity(jobs * 8),
+            jobs: Vec::with_capacity(jobs),
+        }
+    }
+
+    fn push(&mut self, job: &BackupJobFacts) {
+        let start = self.names.len();
+        escape_label_value(&mut self.names, &job.name, MAX_BACKUP_NAME_LEN);
+        let last_run = match job.last_result {
+            BackupResult::Success => Some(1),
+            BackupResult::Failure => Some(0),
+            BackupResult::Unknown => None,
+        };
+        self.jobs.push(BackupRow {
+            name: (start, self.names.len()),
+            values: [
+                Some(job.last_success_at.unwrap_or(0)),
+                last_run,
+                job.size_bytes.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+            ],
+        });
+    }
+}
+
+/// One device's compliance values, read once from its facts: a scrape
+/// gathers these for every device, then each family pass reads this flat
+/// row instead of following the facts' pointers again.
+#[derive(Debug, Clone)]
+pub struct ComplianceRow {
+    /// The device's jobs in the [`BackupRows`] it was gathered with.
+    jobs: std::ops::Range<usize>,
+    values: [i64; SLOTS],
+    /// Bit `i` set: `values[i]` has a sample.
+    present: u32,
+    outcomes: Outcomes,
+}
+
+impl ComplianceRow {
+    /// The row of a device with `facts` and current `outcomes`; its backup
+    /// jobs go to `backups`.
+    pub fn new(facts: &ComplianceFacts, outcomes: Outcomes, backups: &mut BackupRows) -> Self {
+        let first_job = backups.jobs.len();
+        for job in facts.backup.data.iter().flat_map(|b| &b.jobs) {
+            backups.push(job);
+        }
+        let mut row = ComplianceRow {
+            jobs: first_job..backups.jobs.len(),
+            values: [0; SLOTS],
+            present: 0,
+            outcomes,
+        };
+        if let Some(p) = facts.patches.data.as_ref() {
+            row.set(PENDING_SECURITY, p.pending_security.map(i64::from));
             // Without a security count, "other" is every pending update and
             // the security sample is absent (unknown, not zero).
-            if let Some(security) = p.pending_security {
-                sample(
-                    out,
-                    name,
-                    id,
-                    &[("category", "security")],
-                    i64::from(security),
-                );
-            }
             let other = p
                 .pending_total
                 .saturating_sub(p.pending_security.unwrap_or(0));
-            sample(out, name, id, &[("category", "other")], i64::from(other));
-        }
-        ComplianceFamily::PatchLastInstall => {
-            if let Some(at) = patches.and_then(|p| p.last_install_at) {
-                sample(out, name, id, &[], at);
+            row.set(PENDING_OTHER, Some(i64::from(other)));
+            row.set(LAST_INSTALL, p.last_install_at);
+            row.set(CACHE, p.cache_updated_at);
+            row.set(REBOOT, Some(i64::from(p.reboot_required)));
+            if p.reboot_required {
+                row.set(REBOOT_SINCE, p.reboot_required_since);
             }
         }
-        ComplianceFamily::PatchCache => {
-            if let Some(at) = patches.and_then(|p| p.cache_updated_at) {
-                sample(out, name, id, &[], at);
-            }
-        }
-        ComplianceFamily::RebootRequired => {
-            if let Some(p) = patches {
-                sample(out, name, id, &[], i64::from(p.reboot_required));
-            }
-        }
-        ComplianceFamily::RebootRequiredSince => {
-            if let Some(at) = patches
-                .filter(|p| p.reboot_required)
-                .and_then(|p| p.reboot_required_since)
-            {
-                sample(out, name, id, &[], at);
-            }
-        }
-        ComplianceFamily::BackupLastSuccess
-        | ComplianceFamily::BackupLastRunSuccess
-        | ComplianceFamily::BackupSize => {
-            let Some(b) = d.facts.backup.data.as_ref() else {
-                return;
-            };
-            for job in &b.jobs {
-                let value = match family {
-                    ComplianceFamily::BackupLastSuccess => Some(job.last_success_at.unwrap_or(0)),
-                    ComplianceFamily::BackupLastRunSuccess => match job.last_result {
-                        BackupResult::Success => Some(1),
-                        BackupResult::Failure => Some(0),
-                        BackupResult::Unknown => None,
-                    },
-                    _ => job.size_bytes.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-                };
-                if let Some(value) = value {
-                    open(out, name, id);
-                    out.extend_from_slice(b",backup=\"");
-                    escape_label_value(out, &job.name, MAX_BACKUP_NAME_LEN);
-                    close(out, value);
-                }
-            }
-        }
-        ComplianceFamily::PasswordPolicySetting => {
-            let Some(p) = d.facts.password.data.as_ref() else {
-                return;
-            };
-            let values = [
+        if let Some(p) = facts.password.data.as_ref() {
+            let settings = [
                 p.min_length.map(i64::from),
                 p.min_classes.map(i64::from),
                 p.history.map(i64::from),
@@ -291,55 +371,135 @@ pub fn render_samples(out: &mut Vec<u8>, family: ComplianceFamily, d: &DeviceCom
                 p.min_days,
                 p.warn_days,
             ];
-            for (setting, value) in PASSWORD_SETTINGS.iter().zip(values) {
-                if let Some(v) = value {
-                    sample(out, name, id, &[("setting", setting)], v);
+            for (i, v) in settings.into_iter().enumerate() {
+                row.set(SETTINGS + i, v);
+            }
+            if let Some(a) = p.accounts.as_ref() {
+                for (i, n) in [a.empty, a.expired, a.locked, a.total]
+                    .into_iter()
+                    .enumerate()
+                {
+                    row.set(ACCOUNTS + i, Some(i64::from(n)));
                 }
             }
         }
+        row
+    }
+
+    fn set(&mut self, slot: usize, value: Option<i64>) {
+        if let Some(v) = value {
+            self.values[slot] = v;
+            self.present |= 1 << slot;
+        }
+    }
+
+    fn get(&self, slot: usize) -> Option<i64> {
+        (self.present & (1 << slot) != 0).then_some(self.values[slot])
+    }
+}
+
+/// The constant label-set tails (`",label="value"} `) of the compliance
+/// samples, built once.
+struct Suffixes {
+    check: Vec<Vec<u8>>,
+    setting: Vec<Vec<u8>>,
+    state: Vec<Vec<u8>>,
+}
+
+static SUFFIXES: LazyLock<Suffixes> = LazyLock::new(|| {
+    let tails = |label: &str, values: &mut dyn Iterator<Item = &str>| {
+        values
+            .map(|v| format!("\",{label}=\"{v}\"}} ").into_bytes())
+            .collect()
+    };
+    Suffixes {
+        check: tails("check", &mut PolicyCheck::ALL.iter().map(|c| c.as_str())),
+        setting: tails("setting", &mut PASSWORD_SETTINGS.iter().copied()),
+        state: tails("state", &mut ACCOUNT_STATES.iter().copied()),
+    }
+});
+
+/// Writes one device's samples of one family (no header) from its row;
+/// `id` is the escaped device id, `failing` the failing checks with their
+/// since (see [`failing_since_of`]; only read for that family), `backups`
+/// the jobs the row was gathered with.
+pub fn render_row(
+    out: &mut Vec<u8>,
+    family: ComplianceFamily,
+    id: &[u8],
+    row: &ComplianceRow,
+    backups: &BackupRows,
+    failing: &[(PolicyCheck, i64)],
+) {
+    let prefix = family.prefix().as_bytes();
+    let mut buf = itoa::Buffer::new();
+    let mut put = |out: &mut Vec<u8>, suffix: &[u8], v: i64| {
+        line(out, [prefix, id, suffix, buf.format(v).as_bytes(), b"\n"]);
+    };
+    let mut slot = |out: &mut Vec<u8>, suffix: &[u8], slot: usize| {
+        if let Some(v) = row.get(slot) {
+            put(out, suffix, v);
+        }
+    };
+    match family {
+        ComplianceFamily::PatchesPending => {
+            slot(out, b"\",category=\"security\"} ", PENDING_SECURITY);
+            slot(out, b"\",category=\"other\"} ", PENDING_OTHER);
+        }
+        ComplianceFamily::PatchLastInstall => slot(out, NO_LABELS, LAST_INSTALL),
+        ComplianceFamily::PatchCache => slot(out, NO_LABELS, CACHE),
+        ComplianceFamily::RebootRequired => slot(out, NO_LABELS, REBOOT),
+        ComplianceFamily::RebootRequiredSince => slot(out, NO_LABELS, REBOOT_SINCE),
+        ComplianceFamily::BackupLastSuccess
+        | ComplianceFamily::BackupLastRunSuccess
+        | ComplianceFamily::BackupSize => {
+            let which = BACKUP_FAMILIES.iter().position(|f| *f == family);
+            for job in &backups.jobs[row.jobs.clone()] {
+                if let Some(value) = which.and_then(|w| job.values[w]) {
+                    let name = &backups.names[job.name.0..job.name.1];
+                    let value = buf.format(value).as_bytes();
+                    line(
+                        out,
+                        [prefix, id, b"\",backup=\"", name, b"\"} ", value, b"\n"],
+                    );
+                }
+            }
+        }
+        ComplianceFamily::PasswordPolicySetting => {
+            for (i, suffix) in SUFFIXES.setting.iter().enumerate() {
+                slot(out, suffix, SETTINGS + i);
+            }
+        }
         ComplianceFamily::PasswordAccounts => {
-            let Some(a) = d
-                .facts
-                .password
-                .data
-                .as_ref()
-                .and_then(|p| p.accounts.as_ref())
-            else {
-                return;
-            };
-            for (state, n) in [
-                ("empty", a.empty),
-                ("expired", a.expired),
-                ("locked", a.locked),
-                ("total", a.total),
-            ] {
-                sample(out, name, id, &[("state", state)], i64::from(n));
+            for (i, suffix) in SUFFIXES.state.iter().enumerate() {
+                slot(out, suffix, ACCOUNTS + i);
             }
         }
         ComplianceFamily::CheckPassing => {
-            for (check, verdict) in d.outcomes.iter() {
+            for (check, verdict) in row.outcomes.iter() {
                 let value = match verdict {
                     VerdictKind::Passing => 1,
                     VerdictKind::Failing => 0,
                     VerdictKind::Unknown => continue,
                 };
-                sample(out, name, id, &[("check", check.as_str())], value);
+                put(out, &SUFFIXES.check[check.index()], value);
             }
         }
         ComplianceFamily::CheckFailingSince => {
-            for (check, since) in d.failing_since.iter() {
-                if d.outcomes.is_failing(check) {
-                    sample(out, name, id, &[("check", check.as_str())], since);
-                }
+            for &(check, since) in failing {
+                put(out, &SUFFIXES.check[check.index()], since);
             }
         }
         ComplianceFamily::DeviceCompliant => {
-            if let Some(c) = d.outcomes.compliant() {
-                sample(out, name, id, &[], i64::from(c));
+            if let Some(c) = row.outcomes.compliant() {
+                put(out, NO_LABELS, i64::from(c));
             }
         }
     }
 }
+
+/// The label-set tail of a sample with only `device_id`.
+const NO_LABELS: &[u8] = b"\"} ";
 
 /// Per check, how many devices pass, fail, or are unknown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -422,34 +582,12 @@ pub fn escape_label_value(out: &mut Vec<u8>, value: &str, max_bytes: usize) {
     }
 }
 
-/// `name{device_id="id"` — the caller adds labels, then [`close`].
-fn open(out: &mut Vec<u8>, name: &str, device_id: &str) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"{device_id=\"");
-    out.extend_from_slice(device_id.as_bytes());
-    out.push(b'"');
-}
-
 /// Ends the label set (after an open label value) and writes the value.
 fn close(out: &mut Vec<u8>, value: i64) {
     out.extend_from_slice(b"\"} ");
     let mut buf = itoa::Buffer::new();
     out.extend_from_slice(buf.format(value).as_bytes());
     out.push(b'\n');
-}
-
-/// A sample whose extra label values are fixed, safe strings.
-fn sample(out: &mut Vec<u8>, name: &str, device_id: &str, labels: &[(&str, &str)], value: i64) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b"{device_id=\"");
-    out.extend_from_slice(device_id.as_bytes());
-    for (k, v) in labels {
-        out.extend_from_slice(b"\",");
-        out.extend_from_slice(k.as_bytes());
-        out.extend_from_slice(b"=\"");
-        out.extend_from_slice(v.as_bytes());
-    }
-    close(out, value);
 }
 
 #[cfg(test)]

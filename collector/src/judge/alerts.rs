@@ -20,7 +20,7 @@ use crate::alerts::{AlertName, AlertSpec, AlertsConfig};
 use crate::policy::{Policy, PolicyCheck, Verdict};
 use crate::state::DeviceMetrics;
 
-use super::Judgement;
+use super::Judged;
 
 /// Collects alert specs while the fleet is judged.
 pub struct AlertBuilder<'a> {
@@ -58,12 +58,20 @@ impl<'a> AlertBuilder<'a> {
     }
 
     /// Adds one judged device.
-    pub fn add(&mut self, d: &DeviceMetrics, j: &Judgement) {
+    pub fn add(&mut self, d: &DeviceMetrics, j: &Judged<'_>) {
         if d.retired || self.now - d.last_heard() > self.retire_after_secs {
             return;
         }
         self.total += 1;
-        for (check, verdict) in j.findings.iter() {
+        // Reasons (the alert descriptions) are formatted only for devices
+        // that raise an alert: most of a healthy fleet raises none.
+        let raises = PolicyCheck::ALL
+            .into_iter()
+            .any(|c| j.outcomes.is_failing(c) && c.alert_name().is_some());
+        if !raises {
+            return;
+        }
+        for (check, verdict) in j.findings().iter() {
             let Verdict::Failing { reason, .. } = verdict else {
                 continue;
             };
@@ -171,7 +179,7 @@ impl<'a> AlertBuilder<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::judge::judge_device;
+    use crate::judge::Judged;
     use crate::policy::FailingSince;
     use crate::state::FleetState;
     use crate::store::StoredDevice;
@@ -202,7 +210,17 @@ mod tests {
         };
         let mut b = AlertBuilder::new(config, &policy, 10_000, started_at, 86_400);
         for d in fleet.snapshot() {
-            b.add(&d, &judge_device(&d, &policy, 10_000));
+            let since = d.verdicts.failing_since();
+            b.add(
+                &d,
+                &Judged::of(
+                    d.compliance_facts(),
+                    d.last_heard(),
+                    &since,
+                    &policy,
+                    10_000,
+                ),
+            );
         }
         b.finish()
     }

@@ -10,11 +10,14 @@
 //!   for persisting.
 //!
 //! Only the compact [`Outcomes`] and failing-since are kept per device
-//! (`state::VerdictCells`); reasons are produced again on demand.
+//! (`state::VerdictCells`); reasons are produced again on demand. Both
+//! passes therefore judge without reasons ([`Judged`]): formatting a reason
+//! for every failing check of every device was most of a fleet pass.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::policy::evaluate::evaluate_outcomes;
 use crate::policy::{
     CheckStateTracker, ComplianceFacts, FailingSince, Findings, Outcomes, Policy, PolicyHandle,
     evaluate,
@@ -54,6 +57,48 @@ pub fn judge(
         outcomes: Outcomes::of(&findings),
         findings,
         failing_since,
+    }
+}
+
+/// One device judged without reasons; [`Judged::findings`] produces them
+/// on request (alert annotations need them for failing devices only).
+#[derive(Debug, Clone)]
+pub struct Judged<'a> {
+    /// The compact verdicts.
+    pub outcomes: Outcomes,
+    /// Failing-since after these verdicts.
+    pub failing_since: FailingSince,
+    facts: &'a ComplianceFacts,
+    last_heard: i64,
+    policy: &'a Policy,
+    now: i64,
+}
+
+impl<'a> Judged<'a> {
+    /// Judges `facts` (device last heard of at `last_heard`) under `policy`
+    /// at `now`, carrying `previous` failing-since forward.
+    pub fn of(
+        facts: &'a ComplianceFacts,
+        last_heard: i64,
+        previous: &FailingSince,
+        policy: &'a Policy,
+        now: i64,
+    ) -> Self {
+        let bare = evaluate_outcomes(facts, last_heard, policy, now);
+        Judged {
+            outcomes: bare.outcomes(),
+            failing_since: bare.failing_since(previous, now),
+            facts,
+            last_heard,
+            policy,
+            now,
+        }
+    }
+
+    /// Every verdict with its reason. Evaluation is pure, so these are the
+    /// verdicts `outcomes` was made from.
+    pub fn findings(&self) -> Findings {
+        evaluate(self.facts, self.last_heard, self.policy, self.now)
     }
 }
 
@@ -113,7 +158,8 @@ impl Judge {
                     };
                     let facts = ComplianceFacts::merge(previous, op.compliance_facts.clone());
                     let last_heard = entry.last_heard().max(op.received_at);
-                    let j = judge(&facts, last_heard, &since, &policy, now);
+                    let j = Judged::of(&facts, last_heard, &since, &policy, now);
+                    let (outcomes, failing_since) = (j.outcomes, j.failing_since);
                     let facts_json = match serde_json::to_string(&facts) {
                         Ok(json) => json,
                         Err(e) => {
@@ -122,13 +168,13 @@ impl Judge {
                         }
                     };
                     let facts = Arc::new(facts);
-                    pending.insert(op.device_id.clone(), (facts.clone(), j.failing_since));
+                    pending.insert(op.device_id.clone(), (facts.clone(), failing_since));
                     op.compliance = Some(ComplianceUpdate {
                         facts,
                         facts_json,
-                        outcomes: j.outcomes,
-                        failing_since_json: failing_since_json(&j.failing_since),
-                        failing_since: j.failing_since,
+                        outcomes,
+                        failing_since_json: failing_since_json(&failing_since),
+                        failing_since,
                     });
                 }
                 WriteOp::SaveFailingSince(rows) => {
@@ -149,13 +195,13 @@ impl Judge {
     }
 
     /// Judges every device at `now`, updates its verdict cells, calls
-    /// `visit` with each device and its findings, and returns the devices
+    /// `visit` with each device and its judgement, and returns the devices
     /// whose failing-since changed (`(device_id, JSON)`, for persisting).
     pub fn judge_fleet(
         &self,
         live: &LiveState,
         now: i64,
-        mut visit: impl FnMut(&DeviceMetrics, &Judgement),
+        mut visit: impl FnMut(&DeviceMetrics, &Judged<'_>),
     ) -> Vec<(String, String)> {
         let policy = self.policy.current();
         let mut changed = Vec::new();
@@ -167,7 +213,7 @@ impl Judge {
             let mut last = None;
             for d in fleet.devices_after(after.as_deref(), CHUNK) {
                 let old_since = d.verdicts.failing_since();
-                let j = judge(
+                let j = Judged::of(
                     d.compliance_facts(),
                     d.last_heard(),
                     &old_since,

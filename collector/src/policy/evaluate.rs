@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use super::checks::PolicyCheck;
 use super::config::Policy;
-use super::facts::{ComplianceFacts, Section, SectionStatus};
+use super::facts::{BackupJobFacts, ComplianceFacts, Section, SectionStatus};
+use super::outcomes::Outcomes;
 use super::time::{format_duration, iso8601};
 
 const DAY: i64 = 86_400;
@@ -69,16 +70,6 @@ impl Verdict {
         match self {
             Verdict::Passing => None,
             Verdict::Failing { reason, .. } | Verdict::Unknown { reason } => Some(reason),
-        }
-    }
-
-    fn failing(reason: String, since: Option<i64>) -> Verdict {
-        Verdict::Failing { reason, since }
-    }
-
-    fn unknown(reason: impl Into<String>) -> Verdict {
-        Verdict::Unknown {
-            reason: reason.into(),
         }
     }
 }
@@ -150,22 +141,92 @@ impl Serialize for Findings {
 /// or its enrollment time if it never reported (0 = unknown); `now` is the
 /// evaluation time; both Unix seconds.
 pub fn evaluate(facts: &ComplianceFacts, last_seen: i64, policy: &Policy, now: i64) -> Findings {
-    let ctx = Ctx { policy, now };
-    let mut verdicts: [Option<Verdict>; PolicyCheck::COUNT] = Default::default();
-    for check in PolicyCheck::ALL {
-        if policy.is_enabled(check) {
-            verdicts[check.index()] = Some(ctx.judge(check, facts, last_seen));
-        }
+    let ctx = Ctx {
+        policy,
+        now,
+        with_reasons: true,
+    };
+    ctx.evaluate(facts, last_seen)
+}
+
+/// Judges one device like [`evaluate`] but formats no reason: the periodic
+/// pass over the whole fleet needs only the outcomes and failing-since, and
+/// formatting a reason for every failing check of 100,000 devices was most
+/// of its cost.
+pub fn evaluate_outcomes(
+    facts: &ComplianceFacts,
+    last_seen: i64,
+    policy: &Policy,
+    now: i64,
+) -> BareFindings {
+    let ctx = Ctx {
+        policy,
+        now,
+        with_reasons: false,
+    };
+    BareFindings(ctx.evaluate(facts, last_seen))
+}
+
+/// The verdicts of one device without their reasons (see
+/// [`evaluate_outcomes`]); only what does not depend on a reason is exposed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BareFindings(Findings);
+
+impl BareFindings {
+    /// The compact verdicts.
+    pub fn outcomes(&self) -> Outcomes {
+        Outcomes::of(&self.0)
     }
-    Findings::from_verdicts(verdicts)
+
+    /// Failing-since after these verdicts (see [`CheckStateTracker::update`]).
+    pub fn failing_since(&self, previous: &FailingSince, now: i64) -> FailingSince {
+        CheckStateTracker::update(previous, &self.0, now)
+    }
 }
 
 struct Ctx<'a> {
     policy: &'a Policy,
     now: i64,
+    /// Whether verdicts carry their reason; without, reasons are empty and
+    /// never formatted.
+    with_reasons: bool,
 }
 
 impl Ctx<'_> {
+    fn evaluate(&self, facts: &ComplianceFacts, last_seen: i64) -> Findings {
+        let policy = self.policy;
+        let mut verdicts: [Option<Verdict>; PolicyCheck::COUNT] = Default::default();
+        for check in PolicyCheck::ALL {
+            if policy.is_enabled(check) {
+                verdicts[check.index()] = Some(self.judge(check, facts, last_seen));
+            }
+        }
+        Findings::from_verdicts(verdicts)
+    }
+
+    /// A failing verdict; `reason` runs only when reasons are wanted.
+    fn failing(&self, since: Option<i64>, reason: impl FnOnce() -> String) -> Verdict {
+        Verdict::Failing {
+            reason: self.reason(reason),
+            since,
+        }
+    }
+
+    /// An unknown verdict; `reason` runs only when reasons are wanted.
+    fn unknown(&self, reason: impl FnOnce() -> String) -> Verdict {
+        Verdict::Unknown {
+            reason: self.reason(reason),
+        }
+    }
+
+    fn reason(&self, reason: impl FnOnce() -> String) -> String {
+        if self.with_reasons {
+            reason()
+        } else {
+            String::new()
+        }
+    }
+
     fn judge(&self, check: PolicyCheck, facts: &ComplianceFacts, last_seen: i64) -> Verdict {
         let p = self.policy;
         match check {
@@ -173,94 +234,91 @@ impl Ctx<'_> {
             PolicyCheck::AgentChecks => self.agent_checks(facts),
             PolicyCheck::SecurityUpdates => self.with(&facts.patches, "patches", |d, data_as_of| {
                 let Some(pending) = d.pending_security else {
-                    return Verdict::unknown("the package manager does not tell security updates apart");
+                    return self.unknown(|| "the package manager does not tell security updates apart".into());
                 };
                 if pending == 0 {
                     return Verdict::Passing;
                 }
                 let since = d.security_pending_since.unwrap_or(data_as_of);
-                self.pending_too_long(
-                    since,
-                    p.security_updates_max_pending_days,
-                    format!("{pending} security update(s) pending"),
-                )
+                self.pending_too_long(since, p.security_updates_max_pending_days, || {
+                    format!("{pending} security update(s) pending")
+                })
             }),
             PolicyCheck::Reboot => self.with(&facts.patches, "patches", |d, data_as_of| {
                 if !d.reboot_required {
                     return Verdict::Passing;
                 }
                 let since = d.reboot_required_since.unwrap_or(data_as_of);
-                self.pending_too_long(since, p.reboot_max_pending_days, "reboot required".into())
+                self.pending_too_long(since, p.reboot_max_pending_days, || "reboot required".into())
             }),
             PolicyCheck::PatchCache => self.with(&facts.patches, "patches", |d, _| {
                 let Some(max) = p.patch_cache_max_age_secs else { return Verdict::Passing };
                 match d.cache_updated_at {
-                    None => Verdict::unknown("the agent does not know when the package cache was refreshed"),
+                    None => self.unknown(|| "the agent does not know when the package cache was refreshed".into()),
                     Some(at) => self.max_age(at, max, "package cache refreshed"),
                 }
             }),
             PolicyCheck::Backup => self.with(&facts.backup, "backup", |d, _| self.backup(d)),
             PolicyCheck::PasswordLength => self.with(&facts.password, "password_policy", |d, _| {
-                at_least("minimum password length", d.min_length, p.password_min_length)
+                self.at_least("minimum password length", d.min_length, p.password_min_length)
             }),
             PolicyCheck::PasswordComplexity => self.with(&facts.password, "password_policy", |d, _| {
                 let classes = d.required_classes();
                 if classes >= p.password_min_classes {
                     Verdict::Passing
                 } else {
-                    Verdict::failing(
+                    self.failing(None, || {
                         format!(
                             "{classes} character class(es) required (minclass {}, {} negative credit(s)); policy: at least {}",
                             d.min_classes.map_or("unset".to_string(), |c| c.to_string()),
                             d.negative_credits,
                             p.password_min_classes
-                        ),
-                        None,
-                    )
+                        )
+                    })
                 }
             }),
             PolicyCheck::PasswordHistory => self.with(&facts.password, "password_policy", |d, _| {
-                at_least("remembered passwords", Some(d.history.unwrap_or(0)), p.password_history)
+                self.at_least("remembered passwords", Some(d.history.unwrap_or(0)), p.password_history)
             }),
             PolicyCheck::PasswordLockout => self.with(&facts.password, "password_policy", |d, _| {
                 let max = p.password_lockout_max_attempts;
                 match d.lockout_threshold {
                     None | Some(0) => {
-                        Verdict::failing(format!("no lockout after failed logins; policy: at most {max} attempts"), None)
+                        self.failing(None, || format!("no lockout after failed logins; policy: at most {max} attempts"))
                     }
-                    Some(t) if t > max => Verdict::failing(
-                        format!("lockout after {t} failed logins; policy: at most {max} attempts"),
-                        None,
-                    ),
+                    Some(t) if t > max => self.failing(None, || {
+                        format!("lockout after {t} failed logins; policy: at most {max} attempts")
+                    }),
                     Some(_) => Verdict::Passing,
                 }
             }),
             PolicyCheck::PasswordMaxAge => self.with(&facts.password, "password_policy", |d, _| {
                 let max = p.password_max_age_days;
                 match d.max_days {
-                    None => return Verdict::failing(format!("PASS_MAX_DAYS not set; policy: at most {max} days"), None),
+                    None => return self.failing(None, || format!("PASS_MAX_DAYS not set; policy: at most {max} days")),
                     Some(v) if !(1..=max).contains(&v) => {
-                        return Verdict::failing(format!("PASS_MAX_DAYS is {v}; policy: at most {max} days"), None);
+                        return self.failing(None, || format!("PASS_MAX_DAYS is {v}; policy: at most {max} days"));
                     }
                     Some(_) => {}
                 }
                 // login.defs only applies to accounts created later; existing
                 // accounts keep their own maximum in /etc/shadow.
                 let Some(accounts) = &d.accounts else {
-                    return Verdict::unknown(format!(
-                        "per-account maximum ages unknown: {}",
-                        d.accounts_error.as_deref().unwrap_or("/etc/shadow was not readable")
-                    ));
+                    return self.unknown(|| {
+                        format!(
+                            "per-account maximum ages unknown: {}",
+                            d.accounts_error.as_deref().unwrap_or("/etc/shadow was not readable")
+                        )
+                    });
                 };
                 match &accounts.worst_max_age {
-                    Some(w) if w.max_days.is_none_or(|m| m > max) => Verdict::failing(
+                    Some(w) if w.max_days.is_none_or(|m| m > max) => self.failing(None, || {
                         format!(
                             "account {:?} has {}; policy: at most {max} days",
                             w.name,
                             w.max_days.map_or("no maximum password age".to_string(), |m| format!("a maximum age of {m} days"))
-                        ),
-                        None,
-                    ),
+                        )
+                    }),
                     _ => Verdict::Passing,
                 }
             }),
@@ -279,26 +337,25 @@ impl Ctx<'_> {
         // passes the enrollment time for a device that never reported, so a
         // device that enrolls and goes silent still fails after stale_after.
         if last_seen <= 0 {
-            return Verdict::unknown("never reported");
+            return self.unknown(|| "never reported".into());
         }
         let age = self.now - last_seen;
         if age <= max {
             return Verdict::Passing;
         }
-        Verdict::failing(
+        self.failing(Some(last_seen + max), || {
             format!(
                 "last report {} ago at {}; policy: every {}",
                 humane(age),
                 iso8601(last_seen),
                 humane(max)
-            ),
-            Some(last_seen + max),
-        )
+            )
+        })
     }
 
     fn agent_checks(&self, f: &ComplianceFacts) -> Verdict {
         if f.as_of == 0 {
-            return Verdict::unknown("no report received yet");
+            return self.unknown(|| "no report received yet".into());
         }
         let sections: [(&str, SectionStatus, i64, Option<&str>); 4] = [
             (
@@ -326,19 +383,20 @@ impl Ctx<'_> {
                 f.password.error.as_deref(),
             ),
         ];
-        let failed: Vec<String> = sections
+        let mut failed = sections
             .iter()
             .filter(|(_, status, as_of, _)| *status == SectionStatus::Failed && self.fresh(*as_of))
-            .map(|(name, _, _, err)| format!("{name}: {}", err.unwrap_or("failed")))
-            .collect();
-        if !failed.is_empty() {
-            return Verdict::failing(
-                format!("the agent could not collect {}", failed.join("; ")),
-                None,
-            );
+            .peekable();
+        if failed.peek().is_some() {
+            return self.failing(None, || {
+                let failed: Vec<String> = failed
+                    .map(|(name, _, _, err)| format!("{name}: {}", err.unwrap_or("failed")))
+                    .collect();
+                format!("the agent could not collect {}", failed.join("; "))
+            });
         }
         if !self.fresh(f.as_of) {
-            return Verdict::unknown(format!("no report for {}", humane(self.now - f.as_of)));
+            return self.unknown(|| format!("no report for {}", humane(self.now - f.as_of)));
         }
         Verdict::Passing
     }
@@ -358,106 +416,120 @@ impl Ctx<'_> {
         let err = section.error.as_deref().unwrap_or("no reason given");
         match (section.status, &section.data) {
             (SectionStatus::Missing, _) => {
-                Verdict::unknown(format!("the agent has not reported the {name} check"))
+                self.unknown(|| format!("the agent has not reported the {name} check"))
             }
             (SectionStatus::Unsupported, _) => {
-                Verdict::unknown(format!("{name} check unsupported on this device: {err}"))
+                self.unknown(|| format!("{name} check unsupported on this device: {err}"))
             }
             (SectionStatus::Failed, _) => {
-                Verdict::unknown(format!("the agent could not collect {name}: {err}"))
+                self.unknown(|| format!("the agent could not collect {name}: {err}"))
             }
-            (SectionStatus::Ok, None) => Verdict::unknown(format!("no {name} data")),
-            (SectionStatus::Ok, Some(_)) if !self.fresh(section.as_of) => {
-                Verdict::unknown(format!(
+            (SectionStatus::Ok, None) => self.unknown(|| format!("no {name} data")),
+            (SectionStatus::Ok, Some(_)) if !self.fresh(section.as_of) => self.unknown(|| {
+                format!(
                     "{name} facts are {} old; policy: stale after {}",
                     humane(self.now - section.as_of),
                     humane(self.policy.stale_after_secs)
-                ))
-            }
+                )
+            }),
             (SectionStatus::Ok, Some(data)) => judge(data, section.data_as_of),
         }
     }
 
-    fn pending_too_long(&self, since: i64, max_days: u32, what: String) -> Verdict {
+    fn pending_too_long(
+        &self,
+        since: i64,
+        max_days: u32,
+        what: impl FnOnce() -> String,
+    ) -> Verdict {
         let deadline = since + i64::from(max_days) * DAY;
         if self.now <= deadline {
             return Verdict::Passing;
         }
-        Verdict::failing(
+        self.failing(Some(deadline), || {
             format!(
-                "{what} since {} ({}); policy: at most {max_days} day(s)",
+                "{} since {} ({}); policy: at most {max_days} day(s)",
+                what(),
                 iso8601(since),
                 humane(self.now - since)
-            ),
-            Some(deadline),
-        )
+            )
+        })
     }
 
     fn max_age(&self, at: i64, max: i64, what: &str) -> Verdict {
         if self.now - at <= max {
             return Verdict::Passing;
         }
-        Verdict::failing(
+        self.failing(Some(at + max), || {
             format!(
                 "{what} {} ago at {}; policy: at most {}",
                 humane(self.now - at),
                 iso8601(at),
                 humane(max)
-            ),
-            Some(at + max),
-        )
+            )
+        })
     }
 
     fn backup(&self, d: &super::facts::BackupFacts) -> Verdict {
         let max = self.policy.backup_max_age_secs;
         if d.jobs.is_empty() {
             return if self.policy.require_backup {
-                Verdict::failing(
-                    "no backup job configured; policy: a backup is required".into(),
-                    None,
-                )
+                self.failing(None, || {
+                    "no backup job configured; policy: a backup is required".into()
+                })
             } else {
                 Verdict::Passing
             };
         }
-        let mut failing: Vec<String> = Vec::new();
-        let mut since: Option<i64> = None;
-        let mut unknown: Vec<&str> = Vec::new();
-        for job in &d.jobs {
-            match job.last_success_at {
-                _ if job.unreadable => unknown.push(&job.name),
-                None => failing.push(format!("{:?} never succeeded", job.name)),
-                Some(at) if self.now - at > max => {
-                    failing.push(format!(
-                        "{:?} last succeeded {} ago",
-                        job.name,
-                        humane(self.now - at)
-                    ));
-                    since = Some(since.map_or(at + max, |s| s.min(at + max)));
-                }
-                Some(_) => {}
-            }
-        }
-        if !failing.is_empty() {
-            let more = if failing.len() > 3 {
-                format!(" and {} more", failing.len() - 3)
-            } else {
-                String::new()
-            };
-            failing.truncate(3);
-            return Verdict::failing(
+        // An unreadable job is unknown, not overdue.
+        let overdue = |job: &&BackupJobFacts| {
+            !job.unreadable && job.last_success_at.is_none_or(|at| self.now - at > max)
+        };
+        if d.jobs.iter().any(|job| overdue(&job)) {
+            let since = d
+                .jobs
+                .iter()
+                .filter(overdue)
+                .filter_map(|job| job.last_success_at)
+                .map(|at| at + max)
+                .min();
+            return self.failing(since, || {
+                let mut failing: Vec<String> = d
+                    .jobs
+                    .iter()
+                    .filter(overdue)
+                    .map(|job| match job.last_success_at {
+                        None => format!("{:?} never succeeded", job.name),
+                        Some(at) => format!(
+                            "{:?} last succeeded {} ago",
+                            job.name,
+                            humane(self.now - at)
+                        ),
+                    })
+                    .collect();
+                let more = if failing.len() > 3 {
+                    format!(" and {} more", failing.len() - 3)
+                } else {
+                    String::new()
+                };
+                failing.truncate(3);
                 format!(
                     "backup {}{more}; policy: at most {}",
                     failing.join(", "),
                     humane(max)
-                ),
-                since,
-            );
+                )
+            });
         }
-        if !unknown.is_empty() {
-            return Verdict::unknown(format!(
-                "the agent could not read backup job(s) {unknown:?}"
-            ));
+        if d.jobs.iter().any(|job| job.unreadable) {
+            return self.unknown(|| {
+                let unknown: Vec<&str> = d
+                    .jobs
+                    .iter()
+                    .filter(|job| job.unreadable)
+                    .map(|job| job.name.as_ref())
+                    .collect();
+                format!("the agent could not read backup job(s) {unknown:?}")
+            });
         }
         Verdict::Passing
     }
@@ -469,38 +541,38 @@ impl Ctx<'_> {
         what: &str,
     ) -> Verdict {
         let Some(accounts) = &d.accounts else {
-            return Verdict::unknown(format!(
-                "accounts unknown: {}",
-                d.accounts_error
-                    .as_deref()
-                    .unwrap_or("/etc/shadow was not readable")
-            ));
+            return self.unknown(|| {
+                format!(
+                    "accounts unknown: {}",
+                    d.accounts_error
+                        .as_deref()
+                        .unwrap_or("/etc/shadow was not readable")
+                )
+            });
         };
         let (count, names) = pick(accounts);
         if count == 0 {
             return Verdict::Passing;
         }
-        let names: Vec<&str> = names.iter().map(|n| n.as_ref()).collect();
-        let more = if count as usize > names.len() {
-            ", ..."
-        } else {
-            ""
-        };
-        Verdict::failing(
-            format!("{count} account(s) {what}: {}{more}", names.join(", ")),
-            None,
-        )
+        self.failing(None, || {
+            let names: Vec<&str> = names.iter().map(|n| n.as_ref()).collect();
+            let more = if count as usize > names.len() {
+                ", ..."
+            } else {
+                ""
+            };
+            format!("{count} account(s) {what}: {}{more}", names.join(", "))
+        })
     }
-}
 
-fn at_least(what: &str, value: Option<u32>, min: u32) -> Verdict {
-    match value {
-        Some(v) if v >= min => Verdict::Passing,
-        Some(v) => Verdict::failing(format!("{what} is {v}; policy: at least {min}"), None),
-        None => Verdict::failing(
-            format!("{what} not configured; policy: at least {min}"),
-            None,
-        ),
+    fn at_least(&self, what: &str, value: Option<u32>, min: u32) -> Verdict {
+        match value {
+            Some(v) if v >= min => Verdict::Passing,
+            Some(v) => self.failing(None, || format!("{what} is {v}; policy: at least {min}")),
+            None => self.failing(None, || {
+                format!("{what} not configured; policy: at least {min}")
+            }),
+        }
     }
 }
 

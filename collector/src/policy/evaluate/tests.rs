@@ -11,6 +11,26 @@ fn facts(report: &Report) -> ComplianceFacts {
     ComplianceFacts::from_report(report, report.collected_at)
 }
 
+/// [`super::evaluate`], checking on every call (so in every test here) that
+/// the reason-less judging of the fleet pass, [`evaluate_outcomes`], gives
+/// the same outcomes and failing-since.
+fn evaluate(facts: &ComplianceFacts, last_seen: i64, policy: &Policy, now: i64) -> Findings {
+    let findings = super::evaluate(facts, last_seen, policy, now);
+    let bare = evaluate_outcomes(facts, last_seen, policy, now);
+    assert_eq!(bare.outcomes(), Outcomes::of(&findings));
+    let mut failing_before = FailingSince::default();
+    for check in PolicyCheck::ALL {
+        failing_before.set(check, Some(1));
+    }
+    for previous in [FailingSince::default(), failing_before] {
+        assert_eq!(
+            bare.failing_since(&previous, now),
+            CheckStateTracker::update(&previous, &findings, now)
+        );
+    }
+    findings
+}
+
 fn eval(f: &ComplianceFacts, now: i64) -> Findings {
     evaluate(f, f.as_of, &Policy::default(), now)
 }

@@ -5,21 +5,45 @@
 pub const LABEL_VALUE_MAX_CHARS: usize = 256;
 
 /// Appends `raw` as a label value: capped at [`LABEL_VALUE_MAX_CHARS`]
-/// characters, then `\` → `\\`, `"` → `\"`, newline → `\n`. Other control
-/// characters become spaces: they are legal but break terminals, log
-/// pipelines and some scrapers, and carry no meaning in an inventory value.
+/// characters, then escaped by [`escape_label_value`].
 pub fn push_label_value(out: &mut String, raw: &str) {
     let capped = match raw.char_indices().nth(LABEL_VALUE_MAX_CHARS) {
         Some((end, _)) => &raw[..end],
         None => raw,
     };
-    for c in capped.chars() {
+    let mut bytes = std::mem::take(out).into_bytes();
+    escape_label_value(&mut bytes, capped, capped.len());
+    // Escaping only inserts ASCII and copies whole chars, so this cannot fail.
+    *out = String::from_utf8(bytes)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+}
+
+/// Appends `value` escaped for a label value (`\\`, `\"`, `\n`), cut first
+/// to at most `max_bytes` bytes on a char boundary. Other control characters
+/// become spaces: legal, but they break terminals, log pipelines and some
+/// scrapers, and carry no meaning in an inventory value.
+pub fn escape_label_value(out: &mut Vec<u8>, value: &str, max_bytes: usize) {
+    let mut end = value.len().min(max_bytes);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    let value = &value[..end];
+    // 0xC2 leads the C1 controls (U+0080..U+009F) in UTF-8.
+    if !value
+        .bytes()
+        .any(|b| matches!(b, b'\\' | b'"' | 0..=0x1f | 0x7f | 0xc2))
+    {
+        out.extend_from_slice(value.as_bytes());
+        return;
+    }
+    let mut buf = [0u8; 4];
+    for c in value.chars() {
         match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => out.push(' '),
-            c => out.push(c),
+            '\\' => out.extend_from_slice(b"\\\\"),
+            '"' => out.extend_from_slice(b"\\\""),
+            '\n' => out.extend_from_slice(b"\\n"),
+            c if c.is_control() => out.push(b' '),
+            c => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
         }
     }
 }

@@ -24,7 +24,7 @@ use super::checks::PolicyCheck;
 use super::evaluate::FailingSince;
 use super::facts::{BackupJobFacts, ComplianceFacts, MAX_BACKUP_NAME_LEN};
 use super::outcomes::{Outcomes, VerdictKind};
-use crate::exposition::text::line;
+use crate::exposition::text::{FamilyType, escape_label_value, header, line};
 use fleetwatch_protocol::BackupResult;
 use std::sync::LazyLock;
 
@@ -175,28 +175,11 @@ impl ComplianceFamily {
             }
         }
     }
-
-    /// Every family here is a gauge.
-    pub fn kind(self) -> &'static str {
-        "gauge"
-    }
 }
 
-/// Writes the `# HELP` and `# TYPE` lines of a family.
+/// Writes the `# HELP` and `# TYPE` lines of a family (all compliance families are gauges).
 pub fn render_header(out: &mut Vec<u8>, family: ComplianceFamily) {
-    header(out, family.name(), family.help(), family.kind());
-}
-
-fn header(out: &mut Vec<u8>, name: &str, help: &str, kind: &str) {
-    out.extend_from_slice(b"# HELP ");
-    out.extend_from_slice(name.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(help.as_bytes());
-    out.extend_from_slice(b"\n# TYPE ");
-    out.extend_from_slice(name.as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(kind.as_bytes());
-    out.push(b'\n');
+    header(out, family.name(), FamilyType::Gauge, family.help());
 }
 
 /// Writes one whole family: header, then every device's samples.
@@ -536,8 +519,8 @@ pub fn render_fleet_checks(out: &mut Vec<u8>, counts: &FleetCheckCounts) {
     header(
         out,
         FLEET_CHECKS,
+        FamilyType::Gauge,
         "Devices per policy check and result (passing, failing, unknown).",
-        "gauge",
     );
     for check in PolicyCheck::ALL {
         let (p, f, u) = counts.get(check);
@@ -548,36 +531,6 @@ pub fn render_fleet_checks(out: &mut Vec<u8>, counts: &FleetCheckCounts) {
             out.extend_from_slice(b"\",result=\"");
             out.extend_from_slice(result.as_bytes());
             close(out, i64::try_from(n).unwrap_or(i64::MAX));
-        }
-    }
-}
-
-/// Appends `value` escaped for a label value (`\\`, `\"`, `\n`), cut first
-/// to at most `max_bytes` bytes on a char boundary. Other control characters
-/// become spaces, as in `exposition::text::push_label_value`: legal, but they
-/// break terminals, log pipelines and some scrapers.
-pub fn escape_label_value(out: &mut Vec<u8>, value: &str, max_bytes: usize) {
-    let mut end = value.len().min(max_bytes);
-    while !value.is_char_boundary(end) {
-        end -= 1;
-    }
-    let value = &value[..end];
-    // 0xC2 leads the C1 controls (U+0080..U+009F) in UTF-8.
-    if !value
-        .bytes()
-        .any(|b| matches!(b, b'\\' | b'"' | 0..=0x1f | 0x7f | 0xc2))
-    {
-        out.extend_from_slice(value.as_bytes());
-        return;
-    }
-    let mut buf = [0u8; 4];
-    for c in value.chars() {
-        match c {
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '"' => out.extend_from_slice(b"\\\""),
-            '\n' => out.extend_from_slice(b"\\n"),
-            c if c.is_control() => out.push(b' '),
-            c => out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes()),
         }
     }
 }

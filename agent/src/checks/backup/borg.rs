@@ -5,7 +5,6 @@ use serde::Deserialize;
 
 use super::{BackupJobConfig, JobContext, JobError, JobFacts};
 use crate::checks::patches::timestamp::parse_datetime;
-use fleetwatch_protocol::BackupResult;
 
 /// Environment borg needs to run unattended.
 pub(super) fn env(job: &BackupJobConfig) -> Vec<(String, String)> {
@@ -44,18 +43,7 @@ pub(super) fn collect(job: &BackupJobConfig, jc: &JobContext<'_>) -> Result<JobF
         &["list", "--json", "--bypass-lock", repo],
     )?;
     let (count, latest) = parse_list(&out.stdout_text())?;
-    let mut facts = JobFacts {
-        snapshot_count: Some(count),
-        // Archives exist only for finished runs (checkpoints aside).
-        last_success_at: latest,
-        last_attempt_at: latest,
-        last_result: if latest.is_some() {
-            BackupResult::Success
-        } else {
-            BackupResult::Unknown
-        },
-        ..Default::default()
-    };
+    let mut facts = JobFacts::from_snapshots(count, latest);
     if count > 0 {
         let args = ["info", "--json", "--bypass-lock", "--last", "1", repo];
         match jc.run_ok("borg info", "borg", &args) {

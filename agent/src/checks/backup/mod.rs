@@ -173,6 +173,25 @@ pub(crate) struct JobFacts {
     warning: Option<String>,
 }
 
+impl JobFacts {
+    /// Facts from a repository listing (restic snapshots, borg archives).
+    /// Both tools record only finished runs, so the newest snapshot is both
+    /// the last success and the newest attempt known.
+    fn from_snapshots(count: u64, latest: Option<i64>) -> Self {
+        JobFacts {
+            snapshot_count: Some(count),
+            last_success_at: latest,
+            last_attempt_at: latest,
+            last_result: if latest.is_some() {
+                BackupResult::Success
+            } else {
+                BackupResult::Unknown
+            },
+            ..Default::default()
+        }
+    }
+}
+
 /// Why one job's state could not be read. Messages never include the
 /// repository location or credentials (they are scrubbed again anyway).
 #[derive(Debug, thiserror::Error)]

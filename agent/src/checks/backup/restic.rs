@@ -5,7 +5,6 @@ use serde::Deserialize;
 
 use super::{BackupJobConfig, JobContext, JobError, JobFacts};
 use crate::checks::patches::timestamp::parse_datetime;
-use fleetwatch_protocol::BackupResult;
 
 pub(super) fn collect(job: &BackupJobConfig, jc: &JobContext<'_>) -> Result<JobFacts, JobError> {
     let repo = job
@@ -26,19 +25,7 @@ pub(super) fn collect(job: &BackupJobConfig, jc: &JobContext<'_>) -> Result<JobF
         .collect();
     let out = jc.run_ok("restic snapshots", "restic", &args)?;
     let (count, latest) = parse_snapshots(&out.stdout_text())?;
-    let mut facts = JobFacts {
-        snapshot_count: Some(count),
-        // restic keeps no record of failed runs: the newest snapshot is the
-        // newest attempt known.
-        last_success_at: latest,
-        last_attempt_at: latest,
-        last_result: if latest.is_some() {
-            BackupResult::Success
-        } else {
-            BackupResult::Unknown
-        },
-        ..Default::default()
-    };
+    let mut facts = JobFacts::from_snapshots(count, latest);
     if count > 0 {
         let args: Vec<&str> = ["stats", "latest"]
             .iter()

@@ -438,6 +438,13 @@ impl FleetState {
         }
     }
 
+    /// Marks a device retired (committed): hidden until it reports again.
+    pub fn retire(&mut self, device_id: &str) {
+        if let Some(entry) = self.devices.get_mut(device_id) {
+            Arc::make_mut(entry).retired = true;
+        }
+    }
+
     /// Applies a committed report.
     pub fn apply_report(&mut self, op: &IngestOp, outcome: &IngestOutcome) {
         if outcome.duplicate {

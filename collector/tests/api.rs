@@ -417,6 +417,63 @@ async fn restart_keeps_devices_last_seen_and_keys() {
 }
 
 #[tokio::test]
+async fn a_retired_device_leaves_metrics_until_it_reports_again_and_survives_a_restart() {
+    let c = TestCollector::start();
+    let keep = enroll(&c.api, identity(1)).await;
+    let gone = enroll(&c.api, identity(2)).await;
+    for (e, r) in [(&keep, "k1"), (&gone, "g1")] {
+        let answer = post_report(&c.api, &e.node_key, &full_report(&e.device_id, r)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    let gone_id = format!("device_id=\"{}\"", gone.device_id);
+    let keep_id = format!("device_id=\"{}\"", keep.device_id);
+    let uri = format!("/api/v1/devices/{}", gone.device_id);
+    let delete = |token: Option<&'static str>, uri: String| {
+        let api = c.api.clone();
+        async move {
+            let mut req = axum::http::Request::delete(uri);
+            if let Some(t) = token {
+                req = req.header("authorization", format!("Bearer {t}"));
+            }
+            call(&api, req.body(axum::body::Body::empty()).unwrap()).await
+        }
+    };
+    assert_eq!(
+        delete(None, uri.clone()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        delete(Some(ADMIN_TOKEN), "/api/v1/devices/dev-nope".into())
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        delete(Some(ADMIN_TOKEN), uri.clone()).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    let text = get(&c.metrics, "/metrics", None).await.text();
+    assert!(!text.contains(&gone_id), "retired device still exported");
+    assert!(text.contains(&keep_id));
+    assert!(text.contains("fleetwatch_devices{state=\"reporting\"} 1\n"));
+    let detail = get(&c.api, &uri, Some(ADMIN_TOKEN)).await;
+    assert_eq!(detail.status, StatusCode::OK, "kept in the database");
+    assert_eq!(detail.json()["retired"], true);
+
+    // Retirement survives a restart.
+    let dir = c.stop();
+    let c = TestCollector::open(dir, "", None);
+    let text = get(&c.metrics, "/metrics", None).await.text();
+    assert!(!text.contains(&gone_id));
+    // A device that reports again is back.
+    let answer = post_report(&c.api, &gone.node_key, &full_report(&gone.device_id, "g2")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let text = get(&c.metrics, "/metrics", None).await.text();
+    assert!(text.contains(&gone_id));
+}
+
+#[tokio::test]
 async fn queue_full_is_503_with_retry_after() {
     use axum::response::IntoResponse;
     use fleetwatch_collector::http::error::ApiError;

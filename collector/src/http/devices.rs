@@ -1,8 +1,10 @@
-//! `GET /api/v1/devices` and `GET /api/v1/devices/{id}` (admin token); the
+//! `GET /api/v1/devices`, `GET /api/v1/devices/{id}` and
+//! `DELETE /api/v1/devices/{id}` (retire), all with the admin token; the
 //! detail carries the device's compliance facts and its findings, judged now.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 
@@ -10,18 +12,38 @@ use super::error::ApiError;
 use super::extract::bearer_matches;
 use serde::Serialize;
 
-use super::{App, AppState};
+use super::{App, AppState, write_error};
 use crate::judge::judge_device;
 use crate::policy::ComplianceFacts;
 use crate::policy::api::{DeviceFindings, device_findings};
-use crate::store::{DeviceDetail, DeviceSummary};
+use crate::store::{DeviceDetail, DeviceSummary, WriteOp, WriteOutcome};
 use crate::unix_now;
 
 /// The devices API router.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/devices", get(list))
-        .route("/api/v1/devices/{id}", get(detail))
+        .route("/api/v1/devices/{id}", get(detail).delete(retire))
+}
+
+/// `DELETE /api/v1/devices/{id}`: retires a decommissioned device. It leaves
+/// `/metrics`, the alerts and the compliance view at once, and stays in the
+/// database (its history is kept for audits); if it reports again, it is back.
+async fn retire(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require_admin(&app, &headers)?;
+    match app.writer.submit(WriteOp::Retire(id.clone())).await {
+        Ok(WriteOutcome::Retired(true)) => {
+            tracing::info!(device_id = %id, "device retired");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Ok(WriteOutcome::Retired(false)) => Err(ApiError::NotFound("no such device")),
+        Ok(other) => Err(ApiError::Internal(format!("retire produced {other:?}"))),
+        Err(e) => Err(write_error(e)),
+    }
 }
 
 /// Refuses requests without the admin token.

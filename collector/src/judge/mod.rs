@@ -189,7 +189,7 @@ impl Judge {
                         *json = failing_since_json(&since);
                     }
                 }
-                WriteOp::Enroll(_) => {}
+                WriteOp::Enroll(_) | WriteOp::Retire(_) => {}
             }
         }
     }

@@ -185,6 +185,9 @@ pub enum WriteOp {
     /// evaluation: `(device_id, JSON)`; the writer refreshes the JSON from
     /// the live state right before the commit, so the newest value is stored.
     SaveFailingSince(Vec<(String, String)>),
+    /// Retire a device (decommissioned): it leaves metrics, alerts and the
+    /// compliance view but stays in the database; a report brings it back.
+    Retire(String),
 }
 
 /// The result of an enrollment.
@@ -221,6 +224,8 @@ pub enum WriteOutcome {
     Ingested(IngestOutcome),
     /// From [`WriteOp::SaveFailingSince`]: rows updated.
     Saved(usize),
+    /// From [`WriteOp::Retire`]: false when no such device exists.
+    Retired(bool),
 }
 
 /// A device row as loaded at start-up (everything the live state needs).

@@ -338,6 +338,11 @@ impl Store for SqliteStore {
                 WriteOp::SaveFailingSince(rows) => {
                     save_failing_since(&sp, rows).map(WriteOutcome::Saved)
                 }
+                WriteOp::Retire(device_id) => sp
+                    .prepare_cached("UPDATE devices SET retired = 1 WHERE device_id = ?1")
+                    .and_then(|mut stmt| stmt.execute([device_id]))
+                    .map(|n| WriteOutcome::Retired(n > 0))
+                    .map_err(StoreError::from),
             };
             if result.is_ok() {
                 sp.commit()?;

@@ -226,6 +226,7 @@ fn commit_batch<S: Store>(
                         (WriteOp::Ingest(op), Ok(WriteOutcome::Ingested(o))) => {
                             fleet.apply_report(op, o)
                         }
+                        (WriteOp::Retire(id), Ok(WriteOutcome::Retired(true))) => fleet.retire(id),
                         _ => {}
                     }
                 }

@@ -399,6 +399,16 @@ async fn restart_keeps_devices_last_seen_and_keys() {
     assert_eq!(last_seen_before.len(), 1);
     assert!(!last_seen_before[0].ends_with(" 0"));
     let dir = c.stop();
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("fleetwatch.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the database holds key hashes: owner only"
+    );
 
     let c = TestCollector::open(dir, "", None);
     let after = get(&c.metrics, "/metrics", None).await.text();

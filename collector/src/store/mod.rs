@@ -27,6 +27,14 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The database file's permissions could not be set.
+    #[error("database file {}: {source}", path.display())]
+    Io {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// A stored JSON column could not be (de)serialized.
     #[error("stored JSON in {column}: {source}")]
     Json {

@@ -66,13 +66,23 @@ pub fn free_port() -> u16 {
 /// Fails the test with a clear message when a required tool is missing:
 /// the test command installs it, so absence is a broken setup, never a skip.
 pub fn require_tool(tool: &str) -> PathBuf {
-    for dir in ["/usr/bin", "/usr/local/bin", "/bin", "/usr/sbin"] {
-        let p = Path::new(dir).join(tool);
-        if p.exists() {
-            return p;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path)
+        .chain(["/usr/bin", "/usr/sbin", "/bin", "/usr/local/bin"].map(PathBuf::from));
+    for dir in dirs {
+        let candidate = dir.join(tool);
+        if candidate.is_file() {
+            return candidate;
         }
     }
     panic!("{tool} is not installed; run scripts/test.sh (it installs the test dependencies)");
+}
+
+/// The device id the agent stored in `state_dir/device.json` at enrollment.
+pub fn enrolled_device_id(state_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(state_dir.join("device.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["device_id"].as_str().map(String::from)
 }
 
 /// Runs `promtool check metrics` on an exposition body; returns its output on failure.

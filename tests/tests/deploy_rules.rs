@@ -12,9 +12,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use fleetwatch_e2e::{require_tool, workspace_root as repo_root};
 use support::dashboards::{
-    exported_metric_names, load_rules, markdown_anchors, metric_names_in, read_repo_file,
-    repo_root, require_tool, run,
+    exported_metric_names, load_rules, markdown_anchors, metric_names_in, read_repo_file, run,
 };
 
 const ALERT_RULES: &str = "deploy/prometheus/fleetwatch-alerts.rules.yml";

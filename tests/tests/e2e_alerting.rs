@@ -32,9 +32,7 @@ fn not_reporting_alert(am: &Alertmanager, device_id: &str) -> Option<serde_json:
 }
 
 fn device_id(state: &Path) -> String {
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(state.join("device.json")).unwrap()).unwrap();
-    v["device_id"].as_str().unwrap().to_string()
+    enrolled_device_id(state).expect("device_id in device.json after enrollment")
 }
 
 #[test]

@@ -2,18 +2,11 @@
 //! backup within seconds; failing-since survives a collector restart; the
 //! compliance API and CSV export answer from the real binary.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fleetwatch_e2e::promstack::eventually;
 use fleetwatch_e2e::*;
-
-fn device_id(state: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(state.join("device.json")).ok()?;
-    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
-    v["device_id"].as_str().map(String::from)
-}
 
 struct KillOnDrop(std::process::Child);
 impl Drop for KillOnDrop {
@@ -52,7 +45,8 @@ fn a_finished_marker_backup_is_reported_within_seconds_by_the_running_agent() {
     let _agent = KillOnDrop(child);
 
     // First report: the marker does not exist yet, so no success is known.
-    let id = eventually(Duration::from_secs(30), || device_id(&state)).expect("agent enrolled");
+    let id =
+        eventually(Duration::from_secs(30), || enrolled_device_id(&state)).expect("agent enrolled");
     let needle = format!("device_id=\"{id}\"");
     eventually(Duration::from_secs(30), || {
         sample_value(
@@ -103,7 +97,7 @@ fn failing_since_survives_a_restart_and_the_compliance_api_and_csv_answer() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_agent(&args);
     assert!(out.status.success(), "{}", output_text(&out));
-    let id = device_id(&state).unwrap();
+    let id = enrolled_device_id(&state).unwrap();
     let needle = format!("device_id=\"{id}\"");
 
     let body = collector.scrape();

@@ -14,13 +14,7 @@ fn agent_once(collector: &Collector, state: &Path) -> std::process::Output {
 }
 
 fn device_id(state: &Path) -> String {
-    let text =
-        std::fs::read_to_string(state.join("device.json")).expect("device.json after enrollment");
-    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-    v["device_id"]
-        .as_str()
-        .expect("device_id in device.json")
-        .to_string()
+    enrolled_device_id(state).expect("device_id in device.json after enrollment")
 }
 
 #[test]

@@ -10,6 +10,7 @@ use super::config::AlertsConfig;
 use super::model::{AlertSpec, AmAlert, WebhookPayload};
 use super::sink::Sinks;
 use super::tracker::{AlertState, AlertTracker, Changes, fingerprint};
+use crate::unix_now;
 
 /// Counters for the collector's self-metrics (read at scrape time).
 #[derive(Debug, Default)]
@@ -326,13 +327,6 @@ fn webhook_payload(
         external_url: config.external_url.clone(),
         alerts,
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

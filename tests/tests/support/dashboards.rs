@@ -6,44 +6,18 @@
 //! [`dashboard_metric_names`] gives the other side of that comparison.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr};
 use serde_json::Value as Json;
 
-/// The workspace root (the parent of the `tests` crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests crate has a parent directory")
-        .to_path_buf()
-}
+use fleetwatch_e2e::workspace_root;
 
 /// Reads a file under the workspace root, failing the test with its path.
 pub fn read_repo_file(rel: &str) -> String {
-    let path = repo_root().join(rel);
+    let path = workspace_root().join(rel);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-/// The path of a required external tool; panics (fails, never skips) when it is
-/// missing, because the test command installs it.
-pub fn require_tool(name: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::env::split_paths(&path)
-        .chain(["/usr/bin", "/usr/sbin", "/bin", "/usr/local/bin"].map(PathBuf::from));
-    for dir in dirs {
-        let candidate = dir.join(name);
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!(
-        "required tool `{name}` is not installed (Debian packages: prometheus for promtool, \
-         prometheus-alertmanager for amtool, systemd for systemd-analyze); \
-         the CI test script installs them"
-    );
 }
 
 /// Runs a command and returns (success, stdout + stderr).

@@ -94,6 +94,8 @@ pub struct ChecksConfig {
     pub backup: bool,
     /// Password policy.
     pub password_policy: bool,
+    /// Disk encryption, firewall, antivirus.
+    pub data_protection: bool,
 }
 
 impl Default for ChecksConfig {
@@ -103,6 +105,7 @@ impl Default for ChecksConfig {
             patches: true,
             backup: true,
             password_policy: true,
+            data_protection: true,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! - [`host`]: every file read goes through a `SysRoot`, every command through
 //!   a `CommandRunner`, so checks run on fixture trees in tests;
 //! - [`checks`]: one module per check;
+//! - [`platform`]: which OS the host runs, and the checks that apply there;
 //! - [`report`]: runs the enabled checks into a `Report`;
 //! - [`config`]: the TOML config and command-line overrides;
 //! - [`state`], [`spool`]: node key, device.json, undelivered reports;
@@ -29,6 +30,7 @@ pub mod checks;
 pub mod config;
 pub mod host;
 pub mod modes;
+pub mod platform;
 pub mod report;
 pub mod self_usage;
 pub mod spool;

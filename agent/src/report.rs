@@ -1,18 +1,16 @@
-//! Report assembly: runs the enabled checks, each timed, and builds the
-//! [`Report`]. A failing check never fails the report.
+//! Report assembly: runs the enabled checks of the host's platform, each
+//! timed, and builds the [`Report`]. A failing check never fails the report.
 
 use std::sync::Arc;
 
-use fleetwatch_protocol::{CheckResult, Checks, Report, SCHEMA_VERSION};
+use fleetwatch_protocol::{CheckResult, Report, SCHEMA_VERSION};
 use rand::RngCore;
 
-use crate::checks::backup::{BackupCheck, BackupJobConfig};
-use crate::checks::inventory::InventoryCheck;
-use crate::checks::password_policy::PasswordPolicyCheck;
-use crate::checks::patches::PatchCheck;
-use crate::checks::{CheckContext, run_check};
+use crate::checks::CheckContext;
+use crate::checks::backup::BackupJobConfig;
 use crate::config::{AgentConfig, ChecksConfig};
 use crate::host::{CommandRunner, SysRoot, SystemRunner, unix_seconds};
+use crate::platform::{self, CheckPlan, Collection, Platform};
 
 /// Version of this agent, sent in every report.
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -45,8 +43,6 @@ impl ReportBuilder {
     }
 
     /// Runs the checks (blocking: call from a blocking thread).
-    // `Default` is the checks' fixed API even where they are unit structs today.
-    #[allow(clippy::default_constructed_unit_structs)]
     pub fn collect(&self, device_id: &str, acknowledged_packages_hash: Option<&str>) -> Report {
         let ctx = CheckContext {
             root: &self.root,
@@ -54,27 +50,15 @@ impl ReportBuilder {
             now: unix_seconds(std::time::SystemTime::now()),
             command_timeout: self.command_timeout,
         };
-        let disabled = || "disabled in the agent configuration".to_string();
-        let mut inventory = if self.checks.inventory {
-            run_check(&InventoryCheck, &ctx)
-        } else {
-            CheckResult::unsupported(0.0, disabled())
+        let plan = CheckPlan {
+            checks: self.checks,
+            backup: &self.backup,
         };
+        let Collection {
+            mut inventory,
+            checks,
+        } = platform::collect(Platform::detect(&self.root), &ctx, plan);
         strip_unchanged_packages(&mut inventory, acknowledged_packages_hash);
-        let checks = Checks {
-            patches: self
-                .checks
-                .patches
-                .then(|| run_check(&PatchCheck::default(), &ctx)),
-            backup: self
-                .checks
-                .backup
-                .then(|| run_check(&BackupCheck::new(self.backup.clone()), &ctx)),
-            password_policy: self
-                .checks
-                .password_policy
-                .then(|| run_check(&PasswordPolicyCheck::default(), &ctx)),
-        };
         Report {
             schema_version: SCHEMA_VERSION,
             report_id: new_report_id(),
@@ -173,6 +157,7 @@ mod tests {
             patches: false,
             backup: false,
             password_policy: true,
+            data_protection: false,
         });
         let r = b.collect("", None);
         assert_eq!(r.inventory.status, CheckStatus::Unsupported);

@@ -28,6 +28,7 @@ fn config(url: &str, fingerprint: &str, dir: &Path) -> AgentConfig {
             patches: false,
             backup: false,
             password_policy: false,
+            data_protection: false,
         },
         ..FileConfig::default()
     };

@@ -97,6 +97,7 @@ fn report(i: usize) -> Report {
                     ..PasswordPolicy::default()
                 },
             )),
+            data_protection: None,
         },
     }
 }

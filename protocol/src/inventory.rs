@@ -48,10 +48,14 @@ pub struct Inventory {
     pub packages: Option<Packages>,
 }
 
-/// Operating system identity from `/etc/os-release`.
+/// Operating system identity: `/etc/os-release` on Linux, `sw_vers` on
+/// macOS, the registry's `CurrentVersion` on Windows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OsInfo {
-    /// `ID` (`debian`, `ubuntu`, `rhel`, ...).
+    /// OS family; `None` from agents older than the field (all Linux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<OsFamily>,
+    /// `ID` (`debian`, `ubuntu`, `rhel`, ...; `macos`, `windows`).
     #[serde(default)]
     pub id: String,
     /// `ID_LIKE`.
@@ -72,6 +76,42 @@ pub struct OsInfo {
     /// `SUPPORT_END` (ISO date), when the vendor publishes it.
     #[serde(default)]
     pub support_end: Option<String>,
+    /// Build number (macOS `BuildVersion`, Windows build and UBR `22631.2861`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    /// Marketing version where it differs from `version_id` (Windows `23H2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_version: Option<String>,
+    /// Edition (Windows `Professional`, `Enterprise`; Linux `VARIANT_ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edition: Option<String>,
+}
+
+/// Operating-system family: decides which checks have a meaning on a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OsFamily {
+    /// Linux distributions.
+    Linux,
+    /// macOS.
+    Macos,
+    /// Windows.
+    Windows,
+    /// Any family a newer agent names that this build does not know.
+    #[serde(other)]
+    Other,
+}
+
+impl OsFamily {
+    /// The lowercase name used on the wire and in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OsFamily::Linux => "linux",
+            OsFamily::Macos => "macos",
+            OsFamily::Windows => "windows",
+            OsFamily::Other => "other",
+        }
+    }
 }
 
 /// Processor summary.
@@ -217,4 +257,14 @@ pub struct Package {
     /// Architecture, when the database records one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
+    /// Publisher or vendor (Windows `Publisher`), when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<String>,
+    /// Stable identifier where the platform has one (macOS bundle id,
+    /// Windows Uninstall key name / MSI product code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    /// Install date (Unix seconds), when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_at: Option<i64>,
 }

@@ -24,9 +24,11 @@
 use serde::{Deserialize, Serialize};
 
 mod compliance;
+mod data_protection;
 mod inventory;
 
 pub use compliance::*;
+pub use data_protection::*;
 pub use inventory::*;
 
 /// The schema version this crate writes into every report.
@@ -135,6 +137,9 @@ pub struct Checks {
     /// Password policy and local accounts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_policy: Option<CheckResult<PasswordPolicy>>,
+    /// Disk encryption, firewall, antivirus.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_protection: Option<CheckResult<DataProtection>>,
 }
 
 /// How one check went on the agent. "Unknown" is never "pass".

@@ -595,6 +595,7 @@ pub(crate) mod tests {
                         accounts_error: None,
                     },
                 )),
+                data_protection: None,
             },
         }
     }

@@ -215,6 +215,7 @@ fn report_template(device_id: &str, i: usize) -> proto::Report {
             patches: Some(proto::CheckResult::ok(0.3, patches)),
             backup: Some(proto::CheckResult::ok(0.2, backup)),
             password_policy: Some(proto::CheckResult::ok(0.001, password)),
+            data_protection: None,
         },
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use fleetwatch_protocol::OsInfo;
+use fleetwatch_protocol::{OsFamily, OsInfo};
 
 /// Parses os-release text into key/value pairs; malformed lines are skipped.
 pub fn parse_os_release_pairs(text: &str) -> HashMap<String, String> {
@@ -64,6 +64,10 @@ pub fn parse_os_release(text: &str) -> OsInfo {
         version_codename: take("VERSION_CODENAME"),
         pretty_name: take("PRETTY_NAME"),
         support_end: take("SUPPORT_END"),
+        edition: take("VARIANT_ID"),
+        family: Some(OsFamily::Linux),
+        build: None,
+        display_version: None,
     }
 }
 

@@ -35,6 +35,7 @@ pub fn parse_dpkg_status(text: &str) -> Vec<Package> {
                 name,
                 version,
                 arch,
+                ..Package::default()
             });
         }
     }
@@ -65,6 +66,7 @@ pub fn parse_rpm_qa(text: &str) -> Vec<Package> {
                 name: name.into(),
                 version: version.into(),
                 arch: arch.map(Into::into),
+                ..Package::default()
             })
         })
         .collect();
@@ -135,6 +137,7 @@ mod tests {
             name: "a".into(),
             version: "1".into(),
             arch: None,
+            ..Package::default()
         }];
         let mut b = a.clone();
         b[0].version = "2".into();

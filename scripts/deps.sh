@@ -13,6 +13,10 @@ have borg || need+=(borgbackup)
 have systemd-analyze || need+=(systemd)
 have cc || need+=(gcc)
 have sqlite3 || need+=(sqlite3)
+# e2e_refusals drives the real curl over HTTP/1.1 and HTTP/2; e2e_disk_full
+# gives the collector a tmpfs of its own with unshare.
+have curl || need+=(curl)
+have unshare || need+=(util-linux)
 
 have dpkg-deb || need+=(dpkg)
 

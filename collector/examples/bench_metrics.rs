@@ -93,6 +93,7 @@ fn main() {
             if chunks.len() > 2 {
                 chunks.remove(0);
             }
+            true
         };
         let mut sink = Sink::streaming(&mut keep);
         exposition::render_into(

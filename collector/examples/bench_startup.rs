@@ -43,6 +43,7 @@ fn generate(db: &Path, n: usize) {
                     },
                     new_device_id: synthetic::device_id(k),
                     now: synthetic::NOW - 86_400,
+                    max_devices: None,
                 })
             })
             .collect();
@@ -130,7 +131,10 @@ fn main() {
     // Streamed like the /metrics handler does (chunks dropped here).
     let t = Instant::now();
     let mut bytes = 0usize;
-    let mut count = |chunk: Vec<u8>| bytes += chunk.len();
+    let mut count = |chunk: Vec<u8>| {
+        bytes += chunk.len();
+        true
+    };
     let mut sink = Sink::streaming(&mut count);
     exposition::render_into(
         &mut sink,

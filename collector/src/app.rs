@@ -2,12 +2,15 @@
 //! secrets, live state, the writer, the policy judge, alerting — and the
 //! tasks that keep verdicts and alerts current.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use crate::alerts::{AlertDispatcher, AlertSpec, AlertsConfig};
+use tokio::sync::Semaphore;
+
+use crate::alerts::{AlertDispatcher, AlertSpec, AlertsConfig, SavedAlert, fingerprint};
 use crate::bootstrap::Bootstrapped;
 use crate::config::Config;
 use crate::exposition::self_metrics::SelfMetrics;
@@ -15,6 +18,7 @@ use crate::judge::Judge;
 use crate::judge::alerts::AlertBuilder;
 use crate::policy::reload::{CompanionApply, CompanionPrepare, DEFAULT_DEBOUNCE, WatchError};
 use crate::policy::{PolicyHandle, PolicyWatcher};
+use crate::rate_limit::RateLimiter;
 use crate::state::{FleetState, LiveState};
 use crate::store::writer::{WriterHandle, WriterOptions};
 use crate::store::{DeviceQueries, SqliteQueries, SqliteStore, Store, StoreError, WriteOp};
@@ -29,6 +33,10 @@ pub struct AppSettings {
     pub retire_after_secs: u64,
     /// Report body limit (decoded).
     pub max_report_bytes: usize,
+    /// Cap on enrolled, not retired devices.
+    pub max_devices: Option<u64>,
+    /// Per-request time limit, seconds.
+    pub request_timeout_secs: u64,
 }
 
 /// Secrets the handlers compare against.
@@ -72,10 +80,28 @@ pub struct App {
     reevaluate: Arc<tokio::sync::Notify>,
     /// Failing-since rows a full queue kept from being saved; retried.
     unsaved: Mutex<Vec<(String, String)>>,
+    /// Enrollments per source address.
+    pub enroll_limiter: RateLimiter,
+    /// Concurrent heavy reads.
+    pub limits: Limits,
+    /// The alerts as last saved (fingerprint to JSON), to save only changes.
+    saved_alerts: tokio::sync::Mutex<HashMap<String, String>>,
+    /// The configuration the collector started with (reloads are checked
+    /// against it).
+    started_with: Config,
 }
 
 /// Shared handler state.
 pub type AppState = Arc<App>;
+
+/// How many of the heavy reads may run at once; more are answered 429.
+#[derive(Debug)]
+pub struct Limits {
+    /// `/metrics` renders.
+    pub scrapes: Arc<Semaphore>,
+    /// Compliance summaries and CSV exports.
+    pub exports: Arc<Semaphore>,
+}
 
 impl App {
     /// Opens the SQLite store in the data dir, loads the live state, starts
@@ -104,19 +130,37 @@ impl App {
             judge.clone(),
             WriterOptions {
                 queue_capacity: config.ingest_queue,
+                queue_bytes: config.ingest_queue_bytes,
                 retention_secs: (config.report_retention_days * 86_400) as i64,
                 ..WriterOptions::default()
             },
         );
         let now = unix_now();
         let dispatcher = AlertDispatcher::new(now, config.alerts.resolved_retention);
+        // What fired (and what the webhook was told) before the restart.
+        let saved_alerts: HashMap<String, String> = queries.saved_alerts()?.into_iter().collect();
+        dispatcher.restore(
+            saved_alerts
+                .values()
+                .filter_map(|json| match serde_json::from_str::<SavedAlert>(json) {
+                    Ok(a) => Some(a),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "a saved alert could not be read; dropped");
+                        None
+                    }
+                })
+                .collect(),
+        );
         let metrics = SelfMetrics::new();
         metrics.watch(judge.policy(), dispatcher.stats());
+        metrics.watch_writer(writer.health(), writer.budget());
         let app = Arc::new(App {
             settings: AppSettings {
                 report_interval_secs: config.report_interval_secs,
                 retire_after_secs: config.retire_after_days * 86_400,
                 max_report_bytes: config.max_report_bytes,
+                max_devices: config.max_devices,
+                request_timeout_secs: config.request_timeout_secs,
             },
             secrets: Secrets {
                 enroll_secret: files.enroll_secret.clone(),
@@ -132,6 +176,13 @@ impl App {
             dispatcher,
             reevaluate: Arc::default(),
             unsaved: Mutex::default(),
+            enroll_limiter: RateLimiter::new(config.enroll_rate_per_minute),
+            limits: Limits {
+                scrapes: Arc::new(Semaphore::new(config.max_concurrent_scrapes)),
+                exports: Arc::new(Semaphore::new(config.max_concurrent_exports)),
+            },
+            saved_alerts: tokio::sync::Mutex::new(saved_alerts),
+            started_with: config.clone(),
         });
         // Verdicts for the first scrape; alerts wait for the alert loop.
         let started = Instant::now();
@@ -162,6 +213,7 @@ impl App {
             now,
             self.dispatcher.started_at(),
             self.settings.retire_after_secs as i64,
+            self.dispatcher.fleet_alert_firing(),
         );
         let changed = self
             .judge
@@ -196,6 +248,7 @@ impl App {
     pub async fn run_alerts(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
         let config_app = self.clone();
         let eval_app = self.clone();
+        let save_app = self.clone();
         self.dispatcher
             .clone()
             .run(
@@ -211,32 +264,73 @@ impl App {
                             })
                     }
                 },
+                move || {
+                    let app = save_app.clone();
+                    async move { app.save_alerts().await }
+                },
                 self.reevaluate.clone(),
                 shutdown,
             )
             .await;
     }
 
-    /// Watches the config file: a valid change of `[policy]` and `[alerts]`
-    /// applies at once (and triggers an evaluation), an invalid one is
-    /// logged and both old sections stay in force.
+    /// Saves the tracked alerts that changed since the last save (after each
+    /// evaluation); kept for the next round when the database refuses.
+    async fn save_alerts(&self) {
+        let current: HashMap<String, String> = self
+            .dispatcher
+            .saved()
+            .into_iter()
+            .filter_map(|a| Some((fingerprint(&a.labels), serde_json::to_string(&a).ok()?)))
+            .collect();
+        let mut saved = self.saved_alerts.lock().await;
+        let upsert: Vec<(String, String)> = current
+            .iter()
+            .filter(|(fp, json)| saved.get(*fp) != Some(*json))
+            .map(|(fp, json)| (fp.clone(), json.clone()))
+            .collect();
+        let delete: Vec<String> = saved
+            .keys()
+            .filter(|fp| !current.contains_key(*fp))
+            .cloned()
+            .collect();
+        if upsert.is_empty() && delete.is_empty() {
+            return;
+        }
+        match self
+            .writer
+            .submit(WriteOp::SaveAlerts { upsert, delete })
+            .await
+        {
+            Ok(_) => *saved = current,
+            Err(e) => {
+                tracing::warn!(error = %e, "alert state not saved; retrying after the next evaluation")
+            }
+        }
+    }
+
+    /// Watches the config file. A change is validated whole (every key,
+    /// as at start: a typo anywhere is refused, naming the key, and the last
+    /// good config stays in force); a valid one applies `[policy]` and
+    /// `[alerts]` at once (and triggers an evaluation) and says which other
+    /// changed keys wait for a restart.
     pub fn watch_config(self: &Arc<Self>, path: &Path) -> Result<PolicyWatcher, WatchError> {
         let app = Arc::downgrade(self);
-        let origin = path.display().to_string();
+        let file = path.to_path_buf();
+        let overrides = self.started_with.overrides.clone();
         let prepare: CompanionPrepare = Box::new(move |text: &str| {
-            let mut doc: toml::Table =
-                toml::from_str(text).map_err(|e| format!("{origin}: {}", e.message().trim()))?;
-            let table = match doc.remove("alerts") {
-                Some(toml::Value::Table(t)) => t,
-                Some(_) => return Err(format!("{origin}: alerts: must be a table")),
-                None => toml::Table::new(),
-            };
-            let alerts = AlertsConfig::from_table(table).map_err(|e| format!("{origin}: {e}"))?;
+            let new = Config::from_file_text(text, &file, overrides.clone())
+                .map_err(|e| e.to_string())?;
             let app = app.clone();
             Ok(Box::new(move || {
                 let Some(app) = app.upgrade() else {
                     return false;
                 };
+                let waiting = app.started_with.restart_needed_for(&new);
+                if !waiting.is_empty() {
+                    tracing::warn!(keys = ?waiting, "config changes that take effect after a restart");
+                }
+                let alerts = new.alerts;
                 let changed = *app.alerts_config() != alerts;
                 match app.alerts_config.write() {
                     Ok(mut g) => *g = Arc::new(alerts),
@@ -247,11 +341,18 @@ impl App {
                 changed
             }) as CompanionApply)
         });
+        let loaded = match &self.started_with.file {
+            Some(started) if started == path => {
+                self.started_with.file_text.clone().map(String::into_bytes)
+            }
+            _ => None,
+        };
         PolicyWatcher::start(
             path.to_path_buf(),
             self.judge.policy().clone(),
             DEFAULT_DEBOUNCE,
             prepare,
+            loaded,
         )
     }
 }

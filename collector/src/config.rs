@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 use crate::alerts::{AlertsConfig, AlertsConfigError};
 use crate::policy::{Policy, PolicyError};
+use crate::time::RawDuration;
 
 /// Default data directory (contract.md).
 pub const DEFAULT_DATA_DIR: &str = "/var/lib/fleetwatch-collector";
@@ -97,6 +98,18 @@ pub struct RawConfig {
     pub retire_after_days: Option<u64>,
     /// Capacity of the ingest queue in front of the database writer.
     pub ingest_queue: Option<usize>,
+    /// Report bytes admitted and not yet acknowledged, at most.
+    pub ingest_queue_bytes: Option<usize>,
+    /// Enrollments per minute from one source address (0: no limit).
+    pub enroll_rate_per_minute: Option<u64>,
+    /// Most enrolled (not retired) devices; none by default.
+    pub max_devices: Option<u64>,
+    /// Longest a request may take before it is answered 503.
+    pub request_timeout: Option<RawDuration>,
+    /// `/metrics` renders running at once; more are answered 429.
+    pub max_concurrent_scrapes: Option<usize>,
+    /// Compliance exports (`/api/v1/compliance`, `.csv`) at once.
+    pub max_concurrent_exports: Option<usize>,
     /// Compliance policy (validated by [`Policy`], which keeps line numbers
     /// when it reads the text itself: see [`Config::load`]).
     #[serde(default)]
@@ -167,6 +180,18 @@ pub struct Config {
     pub retire_after_days: u64,
     /// Ingest queue capacity.
     pub ingest_queue: usize,
+    /// Report bytes admitted and not yet acknowledged, at most.
+    pub ingest_queue_bytes: usize,
+    /// Enrollments per minute per source address (0: unlimited).
+    pub enroll_rate_per_minute: u64,
+    /// Most enrolled, not retired devices (`None`: no cap).
+    pub max_devices: Option<u64>,
+    /// Per-request time limit, seconds.
+    pub request_timeout_secs: u64,
+    /// Concurrent `/metrics` renders.
+    pub max_concurrent_scrapes: usize,
+    /// Concurrent compliance exports.
+    pub max_concurrent_exports: usize,
     /// The compliance policy at start (hot-reloaded later from the file).
     /// Its `stale_after` is the one staleness threshold: `reporting` check,
     /// alerts and `fleetwatch_devices{state}`.
@@ -175,6 +200,12 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// The config file, when there is one (watched for policy changes).
     pub file: Option<PathBuf>,
+    /// The file's text as read at start: the reload watcher compares the
+    /// file with it, so an edit saved while the collector was starting is
+    /// applied too.
+    pub file_text: Option<String>,
+    /// The command-line values, applied again to a reloaded file.
+    pub overrides: Overrides,
 }
 
 impl Config {
@@ -185,8 +216,18 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let raw = RawConfig::parse(&text, path)?;
-        let policy = Policy::from_collector_config_str(&text, &path.display().to_string())?;
+        Config::from_file_text(&text, path, overrides)
+    }
+
+    /// Validates the text of the config file at `path` (what
+    /// [`Config::load`] and a reload both do: every key of the file).
+    pub fn from_file_text(
+        text: &str,
+        path: &Path,
+        overrides: Overrides,
+    ) -> Result<Self, ConfigError> {
+        let raw = RawConfig::parse(text, path)?;
+        let policy = Policy::from_collector_config_str(text, &path.display().to_string())?;
         let mut config = Config::build(
             RawConfig {
                 policy: None,
@@ -196,11 +237,86 @@ impl Config {
         )?;
         config.policy = policy;
         config.file = Some(path.to_path_buf());
+        config.file_text = Some(text.to_string());
         Ok(config)
+    }
+
+    /// The keys whose new value in `new` takes effect only after a restart
+    /// (everything but `[policy]` and `[alerts]`).
+    pub fn restart_needed_for(&self, new: &Config) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        let mut differs = |key: &'static str, changed: bool| {
+            if changed {
+                keys.push(key);
+            }
+        };
+        differs("data_dir", self.data_dir != new.data_dir);
+        differs("listen", self.listen != new.listen);
+        differs("metrics_listen", self.metrics_listen != new.metrics_listen);
+        differs(
+            "tls",
+            self.tls_cert_file != new.tls_cert_file || self.tls_key_file != new.tls_key_file,
+        );
+        differs(
+            "enroll_secret_file",
+            self.enroll_secret_file != new.enroll_secret_file,
+        );
+        differs(
+            "admin_token_file",
+            self.admin_token_file != new.admin_token_file,
+        );
+        differs(
+            "metrics_token_file",
+            self.metrics_token_file != new.metrics_token_file,
+        );
+        differs(
+            "report_interval_secs",
+            self.report_interval_secs != new.report_interval_secs,
+        );
+        differs(
+            "max_report_bytes",
+            self.max_report_bytes != new.max_report_bytes,
+        );
+        differs(
+            "report_retention_days",
+            self.report_retention_days != new.report_retention_days,
+        );
+        differs(
+            "report_history_per_device",
+            self.report_history_per_device != new.report_history_per_device,
+        );
+        differs(
+            "retire_after_days",
+            self.retire_after_days != new.retire_after_days,
+        );
+        differs("ingest_queue", self.ingest_queue != new.ingest_queue);
+        differs(
+            "ingest_queue_bytes",
+            self.ingest_queue_bytes != new.ingest_queue_bytes,
+        );
+        differs(
+            "enroll_rate_per_minute",
+            self.enroll_rate_per_minute != new.enroll_rate_per_minute,
+        );
+        differs("max_devices", self.max_devices != new.max_devices);
+        differs(
+            "request_timeout",
+            self.request_timeout_secs != new.request_timeout_secs,
+        );
+        differs(
+            "max_concurrent_scrapes",
+            self.max_concurrent_scrapes != new.max_concurrent_scrapes,
+        );
+        differs(
+            "max_concurrent_exports",
+            self.max_concurrent_exports != new.max_concurrent_exports,
+        );
+        keys
     }
 
     /// Applies overrides and defaults to a raw config and checks the values.
     pub fn build(raw: RawConfig, overrides: Overrides) -> Result<Self, ConfigError> {
+        let given = overrides.clone();
         let listen = parse_addr(
             "listen",
             overrides.listen.or(raw.listen).as_deref(),
@@ -244,12 +360,48 @@ impl Config {
             )?,
             retire_after_days: positive("retire_after_days", raw.retire_after_days, 90)?,
             ingest_queue: positive_usize("ingest_queue", raw.ingest_queue, 4096)?,
+            ingest_queue_bytes: positive_usize(
+                "ingest_queue_bytes",
+                raw.ingest_queue_bytes,
+                256 << 20,
+            )?,
+            enroll_rate_per_minute: raw.enroll_rate_per_minute.unwrap_or(60),
+            max_devices: match raw.max_devices {
+                Some(0) => {
+                    return Err(ConfigError::Invalid {
+                        key: "max_devices",
+                        message: "must be greater than 0 (leave it out for no cap)".into(),
+                    });
+                }
+                other => other,
+            },
+            request_timeout_secs: match raw.request_timeout {
+                Some(d) => d
+                    .seconds_in(1, 3_600)
+                    .map_err(|message| ConfigError::Invalid {
+                        key: "request_timeout",
+                        message,
+                    })? as u64,
+                None => 30,
+            },
+            max_concurrent_scrapes: positive_usize(
+                "max_concurrent_scrapes",
+                raw.max_concurrent_scrapes,
+                2,
+            )?,
+            max_concurrent_exports: positive_usize(
+                "max_concurrent_exports",
+                raw.max_concurrent_exports,
+                2,
+            )?,
             policy: match &raw.policy {
                 Some(table) => Policy::from_table(table, "[policy]")?,
                 None => Policy::default(),
             },
             alerts: AlertsConfig::from_table(raw.alerts.unwrap_or_default())?,
             file: None,
+            file_text: None,
+            overrides: given,
         };
         Ok(config)
     }

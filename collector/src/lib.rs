@@ -30,6 +30,7 @@ pub mod exposition;
 pub mod http;
 pub mod judge;
 pub mod policy;
+pub mod rate_limit;
 pub mod report_facts;
 pub mod server;
 pub mod stable_hash;

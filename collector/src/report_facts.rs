@@ -173,20 +173,28 @@ impl InventoryFacts {
     }
 }
 
+/// How far ahead of the collector's clock an agent's may run before its
+/// reports count as skewed (logged, counted) and their `collected_at` is cut
+/// to the receive time plus this.
+pub const CLOCK_SKEW_ALLOWANCE_SECS: i64 = 60;
+
 /// Per-report facts: who sent it and how each check went.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReportFacts {
     /// Agent version.
     pub agent_version: String,
-    /// When the agent collected the report.
+    /// When the agent collected the report (its own clock).
     pub collected_at: i64,
+    /// When the collector received it (0 in facts stored before this field).
+    #[serde(default)]
+    pub received_at: i64,
     /// Outcome of every check the agent ran (inventory always).
     pub outcomes: Vec<CheckOutcome>,
 }
 
 impl ReportFacts {
-    /// Extracts the facts from a report.
-    pub fn from_report(report: &Report) -> Self {
+    /// Extracts the facts from a report received at `received_at`.
+    pub fn from_report(report: &Report, received_at: i64) -> Self {
         let mut outcomes = vec![outcome(CheckKind::Inventory, &report.inventory)];
         if let Some(c) = &report.checks.patches {
             outcomes.push(outcome(CheckKind::Patches, c));
@@ -200,7 +208,21 @@ impl ReportFacts {
         ReportFacts {
             agent_version: report.agent_version.clone(),
             collected_at: report.collected_at,
+            received_at,
             outcomes,
+        }
+    }
+}
+
+impl ReportFacts {
+    /// How far the agent's clock was ahead of the collector's when it sent
+    /// this report (0 when not ahead, or when not known). A clock behind
+    /// cannot be told from a report that waited in the agent's spool.
+    pub fn clock_skew_secs(&self) -> i64 {
+        if self.received_at > 0 {
+            (self.collected_at - self.received_at).max(0)
+        } else {
+            0
         }
     }
 }
@@ -221,7 +243,7 @@ mod tests {
     fn report_facts_list_only_the_checks_that_ran() {
         let text = include_str!("../../protocol/fixtures/report-v1-0.1.0-minimal.json");
         let report: Report = serde_json::from_str(text).unwrap();
-        let facts = ReportFacts::from_report(&report);
+        let facts = ReportFacts::from_report(&report, 1);
         assert_eq!(facts.outcomes.len(), 1);
         assert_eq!(facts.outcomes[0].status, CheckStatus::Failed);
     }

@@ -118,7 +118,10 @@ impl BoundServer {
                 source,
             })?
             .handle(handle.clone())
-            .serve(http::router(self.app.clone()).into_make_service());
+            // The peer address: enrollment is rate limited per source.
+            .serve(
+                http::router(self.app.clone()).into_make_service_with_connect_info::<SocketAddr>(),
+            );
         let metrics_listener =
             tokio::net::TcpListener::from_std(self.metrics).map_err(|source| {
                 ServeError::Serve {

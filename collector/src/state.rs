@@ -183,6 +183,9 @@ pub struct DeviceMetrics {
     pub inventory: Option<Box<InventoryMetrics>>,
     /// Latest outcome per check, indexed by [`CheckKind::index`].
     pub checks: [CheckSample; 4],
+    /// How far the device's clock ran ahead of ours on its latest report
+    /// (`None` before the first report).
+    pub clock_skew_secs: Option<i64>,
     /// Merged compliance facts (none before the first report).
     pub facts: Option<Arc<ComplianceFacts>>,
     /// Current policy verdicts and failing-since.
@@ -299,6 +302,7 @@ impl DeviceMetrics {
             node_key_hash: d.node_key_hash,
             inventory: inv.map(inventory_metrics),
             checks: check_samples(d.report.as_ref()),
+            clock_skew_secs: d.report.as_ref().map(ReportFacts::clock_skew_secs),
             facts: d.compliance.clone().map(Arc::new),
             verdicts: VerdictCells::new(Outcomes::default(), &d.failing_since),
         }
@@ -331,6 +335,7 @@ impl DeviceMetrics {
         }
         self.agent_version = escaped(&op.report_facts.agent_version).into();
         self.checks = check_samples(Some(&op.report_facts));
+        self.clock_skew_secs = Some(op.report_facts.clock_skew_secs());
         if let Some(inv) = &op.inventory {
             let f = &inv.facts;
             self.info_labels = info_labels(&f.hostname, Some(f));
@@ -539,6 +544,7 @@ mod tests {
             device: stored("dev-a", 2),
             reused: true,
             previous_key_hash: Some([1; 32]),
+            weaker_match: None,
         });
         assert_eq!(fleet.authenticate(&[1; 32]), None);
         assert_eq!(fleet.authenticate(&[2; 32]), Some("dev-a"));

@@ -79,8 +79,9 @@ pub enum BackupResult {
     Success,
     /// The last attempt failed.
     Failure,
-    /// Not known.
+    /// Not known, or a result this version does not know (a newer agent's).
     #[default]
+    #[serde(other)]
     Unknown,
 }
 

@@ -152,6 +152,10 @@ pub enum CheckStatus {
     Unsupported,
     /// Tried and failed; `error` says why.
     Failed,
+    /// A status this version does not know (a newer agent's): accepted, and
+    /// judged as not collected. Agents never send it.
+    #[serde(other)]
+    Unknown,
 }
 
 impl CheckStatus {
@@ -161,6 +165,7 @@ impl CheckStatus {
             CheckStatus::Ok => "ok",
             CheckStatus::Unsupported => "unsupported",
             CheckStatus::Failed => "failed",
+            CheckStatus::Unknown => "unknown",
         }
     }
 }
@@ -224,6 +229,28 @@ impl<T> CheckResult<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn statuses_and_results_from_a_newer_agent_are_unknown_not_refused() {
+        let r: CheckResult<Patches> =
+            serde_json::from_str(r#"{"status":"skipped","duration_seconds":0.5,"error":"x"}"#)
+                .unwrap();
+        assert_eq!(r.status, CheckStatus::Unknown);
+        assert!(r.data().is_none());
+        let job: BackupJob =
+            serde_json::from_str(r#"{"name":"n","kind":"restic","last_result":"partial"}"#)
+                .unwrap();
+        assert_eq!(job.last_result, BackupResult::Unknown);
+        // The known names are unchanged on the wire.
+        assert_eq!(
+            serde_json::to_string(&CheckStatus::Failed).unwrap(),
+            "\"failed\""
+        );
+        assert_eq!(
+            serde_json::to_string(&BackupResult::Failure).unwrap(),
+            "\"failure\""
+        );
+    }
 
     #[test]
     fn every_shipped_report_fixture_still_deserializes() {

@@ -117,6 +117,10 @@ pub struct Collector {
     child: Option<Child>,
     /// Data directory.
     pub data_dir: PathBuf,
+    /// The data directory as this process sees the collector's view of it
+    /// (through `/proc/PID/root` when the collector runs in its own mount
+    /// namespace).
+    view_dir: PathBuf,
     /// Agent API port (HTTPS).
     pub api_port: u16,
     /// Metrics port (HTTP).
@@ -137,10 +141,48 @@ impl Collector {
         metrics_port: u16,
         extra: &[&str],
     ) -> Collector {
+        let command = Command::new(binary("fleetwatch-collector"));
+        Self::spawn(command, data_dir, api_port, metrics_port, extra, false)
+    }
+
+    /// Starts the collector with its data dir on a tmpfs of `size_mib` MiB
+    /// that only it sees (a private mount namespace, `unshare -m`; as a
+    /// user namespace's root when not root), so a test can fill the disk
+    /// under it through [`Collector::view_dir`].
+    pub fn start_on_tmpfs(data_dir: &Path, size_mib: u32, extra: &[&str]) -> Collector {
+        let mut command = Command::new(require_tool("unshare"));
+        // `id -u` rather than geteuid(): this crate has no unsafe code.
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        if !root {
+            command.arg("--map-root-user");
+        }
+        // unshare and sh exec: the collector keeps the child's PID.
+        command
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg("mount -t tmpfs -o size=\"$1\" fleetwatch-test \"$2\" && shift 2 && exec \"$@\"")
+            .arg("sh")
+            .arg(format!("{size_mib}m"))
+            .arg(data_dir)
+            .arg(binary("fleetwatch-collector"));
+        Self::spawn(command, data_dir, free_port(), free_port(), extra, true)
+    }
+
+    fn spawn(
+        mut command: Command,
+        data_dir: &Path,
+        api_port: u16,
+        metrics_port: u16,
+        extra: &[&str],
+        own_namespace: bool,
+    ) -> Collector {
         std::fs::create_dir_all(data_dir).unwrap();
+        // Outside a tmpfs mounted over the data dir: the log stays readable here.
         let log = data_dir.join(format!("collector-{}.log", api_port));
         let logfile = std::fs::File::create(&log).unwrap();
-        let child = Command::new(binary("fleetwatch-collector"))
+        let child = command
             .arg("serve")
             .arg("--data-dir")
             .arg(data_dir)
@@ -152,15 +194,28 @@ impl Collector {
             .stderr(logfile)
             .spawn()
             .expect("start collector");
+        let view_dir = if own_namespace {
+            PathBuf::from(format!("/proc/{}/root", child.id()))
+                .join(data_dir.strip_prefix("/").unwrap_or(data_dir))
+        } else {
+            data_dir.to_path_buf()
+        };
         let mut c = Collector {
             child: Some(child),
             data_dir: data_dir.into(),
+            view_dir,
             api_port,
             metrics_port,
             log,
         };
         c.wait_ready();
         c
+    }
+
+    /// The data directory as the collector sees it (see
+    /// [`Collector::start_on_tmpfs`]).
+    pub fn view_dir(&self) -> &Path {
+        &self.view_dir
     }
 
     fn wait_ready(&mut self) {
@@ -192,20 +247,64 @@ impl Collector {
 
     /// Path of the generated certificate.
     pub fn cert(&self) -> PathBuf {
-        self.data_dir.join("tls/cert.pem")
+        self.view_dir.join("tls/cert.pem")
     }
 
     /// Path of the generated enroll secret.
     pub fn enroll_secret_file(&self) -> PathBuf {
-        self.data_dir.join("enroll-secret")
+        self.view_dir.join("enroll-secret")
     }
 
     /// The generated admin token.
     pub fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.data_dir.join("admin-token"))
+        std::fs::read_to_string(self.view_dir.join("admin-token"))
             .unwrap()
             .trim()
             .to_string()
+    }
+
+    /// Enrolls a simulated host `n` (its own machine-id, hardware UUID and
+    /// serial) and returns `(device_id, node_key)`.
+    pub fn enroll(&self, n: u32) -> (String, String) {
+        let secret = std::fs::read_to_string(self.enroll_secret_file()).unwrap();
+        let request = fleetwatch_protocol::EnrollRequest {
+            enroll_secret: secret.trim().to_string(),
+            identity: fleetwatch_protocol::HostIdentity {
+                machine_id: Some(format!("e2e-machine-{n}")),
+                hardware_uuid: Some(format!("e2e-uuid-{n}")),
+                serial: Some(format!("E2E{n}")),
+                hostname: format!("e2e-host-{n}"),
+            },
+            agent_version: "0.1.0".into(),
+        };
+        let r = self
+            .api_client()
+            .post(format!(
+                "{}{}",
+                self.url(),
+                fleetwatch_protocol::ENROLL_PATH
+            ))
+            .json(&request)
+            .send()
+            .unwrap();
+        assert!(r.status().is_success(), "enroll: {}", r.status());
+        let e: fleetwatch_protocol::EnrollResponse = r.json().unwrap();
+        (e.device_id, e.node_key)
+    }
+
+    /// POSTs a report body (JSON bytes) with `node_key`.
+    pub fn post_report(&self, node_key: &str, body: Vec<u8>) -> reqwest::blocking::Response {
+        self.api_client()
+            .post(format!(
+                "{}{}",
+                self.url(),
+                fleetwatch_protocol::REPORTS_PATH
+            ))
+            .bearer_auth(node_key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap()
     }
 
     /// GET /metrics body.
@@ -281,6 +380,20 @@ impl Drop for Collector {
             let _ = child.wait();
         }
     }
+}
+
+/// The shipped full report fixture, addressed to `device_id` as `report_id`,
+/// collected now.
+pub fn full_report(device_id: &str, report_id: &str) -> fleetwatch_protocol::Report {
+    let text = include_str!("../../protocol/fixtures/report-v1-0.1.0-full.json");
+    let mut report: fleetwatch_protocol::Report = serde_json::from_str(text).unwrap();
+    report.device_id = device_id.into();
+    report.report_id = report_id.into();
+    report.collected_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    report
 }
 
 /// A plain blocking HTTP client with a timeout.

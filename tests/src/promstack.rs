@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{free_port, http, require_tool};
+use crate::{free_port, http, require_tool, workspace_root};
 
 /// A child process killed on drop, with its log file.
 struct Proc {
@@ -130,22 +130,31 @@ impl Prometheus {
     /// Starts Prometheus scraping `metrics_target` (`host:port`) every second
     /// and evaluating `rule_files` every second.
     pub fn start(dir: &Path, metrics_target: &str, rule_files: &[PathBuf]) -> Prometheus {
-        let bin = require_tool("prometheus");
-        let port = free_port();
-        std::fs::create_dir_all(dir.join("data")).unwrap();
         let rules: Vec<String> = rule_files
             .iter()
             .map(|p| format!("  - {}", p.display()))
             .collect();
-        let config = dir.join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
+        Self::start_with_config(
+            dir,
+            &format!(
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n{}\nscrape_configs:\n  - job_name: fleetwatch\n    static_configs:\n      - targets: ['{metrics_target}']\n",
-                if rules.is_empty() { "  []".to_string() } else { rules.join("\n") }
+                if rules.is_empty() {
+                    "  []".to_string()
+                } else {
+                    rules.join("\n")
+                }
             ),
         )
-        .unwrap();
+    }
+
+    /// Starts Prometheus with the configuration `config` (YAML text).
+    pub fn start_with_config(dir: &Path, config: &str) -> Prometheus {
+        let bin = require_tool("prometheus");
+        let port = free_port();
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        let config_path = dir.join("prometheus.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let config = config_path;
         let mut cmd = Command::new(bin);
         cmd.arg(format!("--config.file={}", config.display()))
             .arg(format!(
@@ -199,6 +208,40 @@ impl Prometheus {
     pub fn log_text(&self) -> String {
         self.proc.log_text()
     }
+}
+
+/// The shipped Prometheus example (`deploy/prometheus/prometheus.example.yml`)
+/// with its metrics token file at `token`; `sharded` swaps the plain job for
+/// the commented sharded jobs (shards plus the aggregates-only target).
+pub fn prometheus_example(token: &Path, sharded: bool) -> String {
+    let path = workspace_root().join("deploy/prometheus/prometheus.example.yml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .replace(
+            "/etc/prometheus/fleetwatch-metrics-token",
+            token.to_str().unwrap(),
+        );
+    if !sharded {
+        return text;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let find = |prefix: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("prometheus.example.yml: no line `{prefix}`"))
+    };
+    let plain = find("  - job_name: fleetwatch-collector");
+    let prose = find("  # Large fleets");
+    let commented = find("  # - job_name: fleetwatch-collector");
+    let mut out: Vec<String> = lines[..plain].iter().map(|l| l.to_string()).collect();
+    out.extend(lines[prose..commented].iter().map(|l| l.to_string()));
+    out.extend(
+        lines[commented..]
+            .iter()
+            .map(|l| l.strip_prefix("  # ").unwrap_or(l).to_string()),
+    );
+    out.join("\n")
 }
 
 /// Polls `f` every 250 ms until it returns `Some` or `timeout` passes.

@@ -209,32 +209,7 @@ fn rules_only_use_exported_metrics() {
 fn prometheus_example_variant(dir: &Path, sharded: bool) -> std::path::PathBuf {
     let token = dir.join("token");
     fs::write(&token, "secret\n").unwrap();
-    let text = read_repo_file("deploy/prometheus/prometheus.example.yml").replace(
-        "/etc/prometheus/fleetwatch-metrics-token",
-        token.to_str().unwrap(),
-    );
-    let text = if sharded {
-        let lines: Vec<&str> = text.lines().collect();
-        let find = |prefix: &str| {
-            lines
-                .iter()
-                .position(|l| l.starts_with(prefix))
-                .unwrap_or_else(|| panic!("prometheus.example.yml: no line `{prefix}`"))
-        };
-        let plain = find("  - job_name: fleetwatch-collector");
-        let prose = find("  # Large fleets");
-        let commented = find("  # - job_name: fleetwatch-collector");
-        let mut out: Vec<String> = lines[..plain].iter().map(|l| l.to_string()).collect();
-        out.extend(lines[prose..commented].iter().map(|l| l.to_string()));
-        out.extend(
-            lines[commented..]
-                .iter()
-                .map(|l| l.strip_prefix("  # ").unwrap_or(l).to_string()),
-        );
-        out.join("\n")
-    } else {
-        text
-    };
+    let text = fleetwatch_e2e::promstack::prometheus_example(&token, sharded);
     let name = if sharded { "sharded.yml" } else { "plain.yml" };
     fs::write(dir.join(name), text).unwrap();
     dir.join(name)

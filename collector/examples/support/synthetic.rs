@@ -69,7 +69,7 @@ pub fn stored(n: usize) -> StoredDevice {
             h
         },
         inventory: Some(InventoryFacts::from_inventory(inv)),
-        report: Some(ReportFacts::from_report(&r)),
+        report: Some(ReportFacts::from_report(&r, r.collected_at)),
         compliance: Some(ComplianceFacts::from_report(&r, NOW)),
         failing_since: FailingSince::default(),
     }
@@ -80,19 +80,15 @@ pub fn stored(n: usize) -> StoredDevice {
 pub fn ingest_op(n: usize) -> IngestOp {
     let mut op = IngestOp::prepare(report(n), NOW).unwrap();
     let facts = op.compliance_facts.clone();
-    let j = judge(
-        &facts,
-        NOW,
-        &FailingSince::default(),
-        &Policy::default(),
-        NOW,
-    );
+    let policy = Arc::new(Policy::default());
+    let j = judge(&facts, NOW, &FailingSince::default(), &policy, NOW);
     op.compliance = Some(ComplianceUpdate {
         facts_json: serde_json::to_string(&facts).unwrap(),
         facts: Arc::new(facts),
         outcomes: j.outcomes,
         failing_since_json: serde_json::to_string(&j.failing_since).unwrap(),
         failing_since: j.failing_since,
+        policy,
     });
     op
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::config::AlertsConfig;
-use super::model::{AlertSpec, AmAlert, WebhookPayload};
+use super::model::{AlertName, AlertSpec, AmAlert, SavedAlert, WebhookPayload};
 use super::sink::Sinks;
 use super::tracker::{AlertState, AlertTracker, Changes, fingerprint};
 use crate::unix_now;
@@ -83,6 +83,66 @@ impl AlertDispatcher {
     /// When the collector started (for the staleness grace period).
     pub fn started_at(&self) -> i64 {
         self.started_at
+    }
+
+    /// Whether `FleetwatchManyDevicesNotReporting` fires now (its
+    /// hysteresis depends on it).
+    pub fn fleet_alert_firing(&self) -> bool {
+        self.tracker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_firing(AlertName::ManyDevicesNotReporting)
+    }
+
+    /// Every tracked alert with what the webhook last heard of it, for the
+    /// database.
+    pub fn saved(&self) -> Vec<SavedAlert> {
+        let tracker = self.tracker.lock().unwrap_or_else(|e| e.into_inner());
+        let webhook = self.webhook.lock().unwrap_or_else(|e| e.into_inner());
+        tracker
+            .all()
+            .into_iter()
+            .map(|s| SavedAlert {
+                labels: s.labels.clone(),
+                annotations: s.annotations.clone(),
+                starts_at: s.starts_at,
+                resolved_at: s.resolved_at,
+                webhook: webhook
+                    .1
+                    .get(&fingerprint(&s.labels))
+                    .map(|v| v.to_string()),
+            })
+            .collect()
+    }
+
+    /// Puts back what was tracked (and told to the webhook) before a
+    /// restart: an alert that cleared meanwhile is then resolved, and the
+    /// webhook hears it.
+    pub fn restore(&self, saved: Vec<SavedAlert>) {
+        let mut tracker = self.tracker.lock().unwrap_or_else(|e| e.into_inner());
+        let mut webhook = self.webhook.lock().unwrap_or_else(|e| e.into_inner());
+        let states = saved.into_iter().filter_map(|a| {
+            let name = AlertName::parse(a.labels.get("alertname")?)?;
+            let told = match a.webhook.as_deref() {
+                Some("firing") => Some("firing"),
+                Some("resolved") => Some("resolved"),
+                _ => None,
+            };
+            if let Some(told) = told {
+                webhook.1.insert(fingerprint(&a.labels), told);
+            }
+            Some(AlertState {
+                name,
+                labels: a.labels,
+                annotations: a.annotations,
+                starts_at: a.starts_at,
+                resolved_at: a.resolved_at,
+            })
+        });
+        tracker.restore(states);
+        self.stats
+            .firing
+            .store(tracker.firing().len() as u64, Ordering::Relaxed);
     }
 
     /// Alerts firing now (for `GET /api/v1/alerts`).
@@ -246,19 +306,22 @@ impl AlertDispatcher {
 
     /// Runs until `shutdown` completes: every `evaluation_interval` (or at
     /// once when `wake` is notified, e.g. after a policy reload), reads the
-    /// current config, asks `evaluate` for the desired alerts, tracks them
-    /// and delivers. Without a destination the tracker still runs (so
+    /// current config, asks `evaluate` for the desired alerts, tracks them,
+    /// delivers, then calls `after_tick` (which saves the state). Without a destination the tracker still runs (so
     /// [`AlertDispatcher::firing`] shows what would fire); nothing is sent.
-    pub async fn run<C, E, F>(
+    pub async fn run<C, E, F, P, G>(
         self: Arc<Self>,
         config: C,
         evaluate: E,
+        after_tick: P,
         wake: Arc<tokio::sync::Notify>,
         shutdown: impl Future<Output = ()>,
     ) where
         C: Fn() -> Arc<AlertsConfig>,
         E: Fn(i64, Arc<AlertsConfig>) -> F,
         F: Future<Output = Vec<AlertSpec>>,
+        P: Fn() -> G,
+        G: Future<Output = ()>,
     {
         tokio::pin!(shutdown);
         let mut sinks: Option<(Arc<AlertsConfig>, Sinks)> = None;
@@ -287,6 +350,7 @@ impl AlertDispatcher {
                     self.track(&cfg, desired, now, &generator);
                 }
             }
+            after_tick().await;
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = wake.notified() => {}
@@ -371,6 +435,7 @@ mod tests {
             .into(),
             annotations: [("summary".to_string(), "silent".to_string())].into(),
             starts_at: 1000,
+            hold: false,
         }
     }
 

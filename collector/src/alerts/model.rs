@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Every alert the collector raises (the same names ship as Prometheus rules).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,6 +80,10 @@ pub struct AlertSpec {
     pub annotations: BTreeMap<String, String>,
     /// When the condition started (e.g. failing-since), Unix seconds.
     pub starts_at: i64,
+    /// Held: keeps the alert firing if it already fires, but never starts
+    /// it (per-device alerts while the fleet alert fires, and during the
+    /// start-up grace): neither a false "resolved" nor a flood.
+    pub hold: bool,
 }
 
 /// One alert in Alertmanager's `POST /api/v2/alerts` body.
@@ -145,6 +149,24 @@ pub struct WebhookPayload {
     pub external_url: String,
     /// The alerts.
     pub alerts: Vec<WebhookAlert>,
+}
+
+/// A tracked alert as the database keeps it, so a restart neither forgets
+/// what fires nor what the webhook was told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedAlert {
+    /// Full labels incl. `alertname` and `severity`.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations.
+    pub annotations: BTreeMap<String, String>,
+    /// Unix seconds.
+    pub starts_at: i64,
+    /// Set once resolved.
+    #[serde(default)]
+    pub resolved_at: Option<i64>,
+    /// What the webhook last heard: `firing`, `resolved`, or nothing.
+    #[serde(default)]
+    pub webhook: Option<String>,
 }
 
 #[cfg(test)]

@@ -70,11 +70,12 @@ impl AlertTracker {
             let mut labels = spec.labels;
             labels.insert("alertname".into(), spec.name.as_str().into());
             labels.insert("severity".into(), severity_of(spec.name));
-            seen.insert(labels.clone());
             match self.alerts.get_mut(&labels) {
                 Some(state) if state.resolved_at.is_none() => {
                     state.annotations = spec.annotations;
                 }
+                // Held: not started (a resolved one is not started again).
+                _ if spec.hold => continue,
                 _ => {
                     // New, or firing again after a resolve: a new alert instance.
                     changes.new_firing += 1;
@@ -85,9 +86,10 @@ impl AlertTracker {
                         starts_at: spec.starts_at.min(now),
                         resolved_at: None,
                     };
-                    self.alerts.insert(labels, state);
+                    self.alerts.insert(labels.clone(), state);
                 }
             }
+            seen.insert(labels);
         }
         for (key, state) in self.alerts.iter_mut() {
             if state.resolved_at.is_none() && !seen.contains(key) {
@@ -99,6 +101,27 @@ impl AlertTracker {
         self.alerts
             .retain(|_, s| s.resolved_at.is_none_or(|r| now - r <= retention));
         changes
+    }
+
+    /// Whether an alert named `name` fires now.
+    pub fn is_firing(&self, name: AlertName) -> bool {
+        self.alerts
+            .values()
+            .any(|s| s.name == name && s.resolved_at.is_none())
+    }
+
+    /// Puts alerts tracked before a restart back (unknown names are dropped).
+    pub fn restore(&mut self, saved: impl IntoIterator<Item = AlertState>) {
+        for state in saved {
+            self.alerts.insert(state.labels.clone(), state);
+        }
+    }
+
+    /// Every tracked alert, firing and recently resolved, sorted by labels.
+    pub fn all(&self) -> Vec<&AlertState> {
+        let mut v: Vec<_> = self.alerts.values().collect();
+        v.sort_by(|a, b| a.labels.cmp(&b.labels));
+        v
     }
 
     /// Alerts firing now, sorted by labels.
@@ -182,6 +205,7 @@ mod tests {
             labels: [("device_id".to_string(), device.to_string())].into(),
             annotations: [("summary".to_string(), format!("{device} silent"))].into(),
             starts_at,
+            hold: false,
         }
     }
 
@@ -246,6 +270,22 @@ mod tests {
         let c = t.update([spec("a", 250)], sev, 300);
         assert_eq!(c.new_firing, 1);
         assert_eq!(t.firing()[0].starts_at, 250);
+    }
+
+    #[test]
+    fn a_held_alert_keeps_firing_but_never_starts() {
+        let mut t = AlertTracker::new(900);
+        let held = |device: &str| AlertSpec {
+            hold: true,
+            ..spec(device, 10)
+        };
+        t.update([spec("a", 10)], sev, 100);
+        let c = t.update([held("a"), held("b")], sev, 200);
+        assert_eq!(c, Changes::default(), "a keeps firing, b is not started");
+        assert_eq!(t.firing().len(), 1);
+        // Released: b starts; a no longer desired resolves.
+        let c = t.update([spec("b", 10)], sev, 300);
+        assert_eq!((c.new_firing, c.resolved), (1, 1));
     }
 
     #[test]

@@ -207,7 +207,9 @@ pub fn render_compliance_families<'a>(
         render_header(out, family);
         let mut start = 0;
         for (i, row) in rows.iter().enumerate() {
-            out.maybe_flush();
+            if !out.maybe_flush() {
+                return;
+            }
             let end = failing_ends[i];
             render_row(out, family, ids.get(i), row, &backups, &failing[start..end]);
             start = end;
@@ -264,9 +266,21 @@ impl BackupRows {
         }
     }
 
-    fn push(&mut self, job: &BackupJobFacts) {
+    /// Adds a job of the device whose jobs start at `first`, unless one of
+    /// them already renders to the same label value (`a\tb` and `a b` both
+    /// become `a b`): a repeated label set would be a duplicate series, so
+    /// the first one wins, as for disks.
+    fn push(&mut self, job: &BackupJobFacts, first: usize) {
         let start = self.names.len();
         escape_label_value(&mut self.names, &job.name, MAX_BACKUP_NAME_LEN);
+        let name = &self.names[start..];
+        if self.jobs[first..]
+            .iter()
+            .any(|j| &self.names[j.name.0..j.name.1] == name)
+        {
+            self.names.truncate(start);
+            return;
+        }
         let last_run = match job.last_result {
             BackupResult::Success => Some(1),
             BackupResult::Failure => Some(0),
@@ -302,7 +316,7 @@ impl ComplianceRow {
     pub fn new(facts: &ComplianceFacts, outcomes: Outcomes, backups: &mut BackupRows) -> Self {
         let first_job = backups.jobs.len();
         for job in facts.backup.data.iter().flat_map(|b| &b.jobs) {
-            backups.push(job);
+            backups.push(job, first_job);
         }
         let mut row = ComplianceRow {
             jobs: first_job..backups.jobs.len(),

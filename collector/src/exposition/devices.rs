@@ -14,7 +14,7 @@ use crate::state::{CheckSample, DeviceMetrics};
 
 /// The `device_id`-only gauges, in their slot order in [`Row::values`]:
 /// name, help, and whether the value is a `u64` (else `i64`).
-const GAUGES: [(&str, &str, bool); 8] = [
+const GAUGES: [(&str, &str, bool); 9] = [
     (
         "fleetwatch_device_last_seen_timestamp_seconds",
         "When the collector last received a report from the device (0: never).",
@@ -47,6 +47,11 @@ const GAUGES: [(&str, &str, bool); 8] = [
         "End of vendor support of the installed OS release (os-release SUPPORT_END).",
         false,
     ),
+    (
+        "fleetwatch_device_clock_skew_seconds",
+        "How far the device's clock ran ahead of the collector's on its latest report (0: not ahead); a skewed report is ordered by arrival.",
+        false,
+    ),
 ];
 
 /// Gauges written before the disk families; the rest come after them.
@@ -56,14 +61,18 @@ const GAUGES_BEFORE_DISKS: usize = 6;
 struct Row {
     values: [i64; GAUGES.len()],
     /// Bit `i` set: `values[i]` is known.
-    present: u8,
+    present: u16,
     checks: [CheckSample; 4],
 }
 
 impl Row {
     fn of(d: &DeviceMetrics) -> Row {
-        let mut values = [d.last_seen, d.enrolled_at, 0, 0, 0, 0, 0, 0];
+        let mut values = [d.last_seen, d.enrolled_at, 0, 0, 0, 0, 0, 0, 0];
         let mut present = 0b11;
+        if let Some(skew) = d.clock_skew_secs {
+            values[8] = skew;
+            present |= 1 << 8;
+        }
         if let Some(inv) = d.inventory.as_deref() {
             let known = [
                 (2, inv.boot_time),
@@ -101,7 +110,9 @@ fn gauges(out: &mut Sink<'_>, rows: &[Row], ids: &DeviceIds, range: std::ops::Ra
         let prefix = prefix(name);
         let mut buf = itoa::Buffer::new();
         for (i, row) in rows.iter().enumerate() {
-            out.maybe_flush();
+            if !out.maybe_flush() {
+                return;
+            }
             if row.present & (1 << slot) == 0 {
                 continue;
             }
@@ -128,7 +139,9 @@ pub fn render_device_families(out: &mut Sink<'_>, devices: &[&DeviceMetrics], id
     );
     let prefix_info = prefix(name);
     for (i, d) in devices.iter().enumerate() {
-        out.maybe_flush();
+        if !out.maybe_flush() {
+            return;
+        }
         line(
             out,
             [
@@ -150,7 +163,9 @@ pub fn render_device_families(out: &mut Sink<'_>, devices: &[&DeviceMetrics], id
     );
     let prefix_agent = prefix(name);
     for (i, d) in devices.iter().enumerate() {
-        out.maybe_flush();
+        if !out.maybe_flush() {
+            return;
+        }
         line(
             out,
             [
@@ -184,7 +199,9 @@ pub fn render_device_families(out: &mut Sink<'_>, devices: &[&DeviceMetrics], id
         let prefix = prefix(name);
         let mut buf = itoa::Buffer::new();
         for (i, d) in devices.iter().enumerate() {
-            out.maybe_flush();
+            if !out.maybe_flush() {
+                return;
+            }
             let Some(inv) = d.inventory.as_deref() else {
                 continue;
             };
@@ -226,9 +243,12 @@ pub fn render_device_families(out: &mut Sink<'_>, devices: &[&DeviceMetrics], id
     );
     let prefix_failed = prefix(name);
     for (i, row) in rows.iter().enumerate() {
-        out.maybe_flush();
+        if !out.maybe_flush() {
+            return;
+        }
         for (c, sample) in row.checks.iter().enumerate() {
-            if let Some(status) = sample.status {
+            // A status from a newer agent is unknown: no sample, not 0.
+            if let Some(status) = sample.status.filter(|s| *s != CheckStatus::Unknown) {
                 let value: &[u8] = if status == CheckStatus::Failed {
                     b"1"
                 } else {
@@ -251,7 +271,9 @@ pub fn render_device_families(out: &mut Sink<'_>, devices: &[&DeviceMetrics], id
     let prefix_duration = prefix(name);
     let mut buf = ryu::Buffer::new();
     for (i, row) in rows.iter().enumerate() {
-        out.maybe_flush();
+        if !out.maybe_flush() {
+            return;
+        }
         for (c, sample) in row.checks.iter().enumerate() {
             if sample.status.is_some() {
                 let value = float_text(&mut buf, sample.duration_seconds);

@@ -34,10 +34,13 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// Whether fleet-wide series belong in this scrape: unsharded, or shard 0
-    /// (so summing over shards never double counts).
+    /// Whether fleet-wide series (aggregates and the collector's own
+    /// metrics) belong in this scrape: unsharded, or aggregates-only. A
+    /// shard never carries them: in the sharded setup they come from the
+    /// aggregates-only target alone, so every series has exactly one source
+    /// and `sum()` never double counts.
     pub fn includes_fleet_series(&self) -> bool {
-        self.aggregates_only || self.shard.is_none_or(|(i, _)| i == 0)
+        self.aggregates_only || self.shard.is_none()
     }
 
     fn includes_device(&self, d: &DeviceMetrics) -> bool {
@@ -104,6 +107,9 @@ pub fn render_into(
         };
         let ids = DeviceIds::new(mine.iter().map(|d| d.escaped_id()));
         devices::render_device_families(out, mine, &ids);
+        if out.is_closed() {
+            return;
+        }
         let compliance = mine.iter().map(|d| {
             // One read of the verdicts, so the row and the since agree.
             let outcomes = d.verdicts.outcomes();
@@ -114,6 +120,9 @@ pub fn render_into(
             }
         });
         compliance::render_compliance_families(out, compliance, &ids);
+        if out.is_closed() {
+            return;
+        }
     }
     if selection.includes_fleet_series() {
         aggregates::render_aggregates(out, &visible, clock.now, clock.stale_after_secs);

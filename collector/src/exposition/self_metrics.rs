@@ -14,6 +14,7 @@ use prometheus::proto::{self, MetricFamily, MetricType};
 
 use crate::alerts::AlertStats;
 use crate::policy::PolicyHandle;
+use crate::store::writer::{QueueBudget, WriterHealth};
 
 use prometheus::{
     Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGaugeVec, Opts,
@@ -69,19 +70,25 @@ impl ReportErrorReason {
 pub enum EnrollResult {
     /// A new device.
     New,
-    /// Known hardware, new key.
+    /// Known hardware: its node key was replaced (the old one stopped working).
     Reenrolled,
     /// Wrong enroll secret.
     Denied,
+    /// Too many enrollments from the source address.
+    RateLimited,
+    /// A new device would pass `max_devices`.
+    LimitReached,
     /// Bad request or internal failure.
     Error,
 }
 
 impl EnrollResult {
-    const ALL: [EnrollResult; 4] = [
+    const ALL: [EnrollResult; 6] = [
         EnrollResult::New,
         EnrollResult::Reenrolled,
         EnrollResult::Denied,
+        EnrollResult::RateLimited,
+        EnrollResult::LimitReached,
         EnrollResult::Error,
     ];
 
@@ -91,6 +98,8 @@ impl EnrollResult {
             EnrollResult::New => "new",
             EnrollResult::Reenrolled => "reenrolled",
             EnrollResult::Denied => "denied",
+            EnrollResult::RateLimited => "rate_limited",
+            EnrollResult::LimitReached => "limit_reached",
             EnrollResult::Error => "error",
         }
     }
@@ -104,6 +113,8 @@ pub struct SelfMetrics {
     ingest_duration: Histogram,
     enrollments: IntCounterVec,
     render_seconds: Gauge,
+    clock_skewed_reports: IntCounter,
+    scrapes_abandoned: IntCounter,
 }
 
 impl SelfMetrics {
@@ -149,6 +160,16 @@ impl SelfMetrics {
             &["version"],
         )
         .expect("valid metric");
+        let clock_skewed_reports = IntCounter::new(
+            "fleetwatch_collector_clock_skewed_reports_total",
+            "Reports collected by an agent whose clock ran more than a minute ahead of the collector's (ordered by arrival instead).",
+        )
+        .expect("valid metric");
+        let scrapes_abandoned = IntCounter::new(
+            "fleetwatch_collector_scrapes_abandoned_total",
+            "/metrics renders stopped because the scraper went away.",
+        )
+        .expect("valid metric");
         let render_seconds = Gauge::new(
             "fleetwatch_collector_metrics_render_seconds",
             "Time the previous /metrics render took.",
@@ -170,6 +191,8 @@ impl SelfMetrics {
             Box::new(enrollments.clone()),
             Box::new(build_info),
             Box::new(render_seconds.clone()),
+            Box::new(clock_skewed_reports.clone()),
+            Box::new(scrapes_abandoned.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -180,6 +203,8 @@ impl SelfMetrics {
             ingest_duration,
             enrollments,
             render_seconds,
+            clock_skewed_reports,
+            scrapes_abandoned,
         }
     }
 
@@ -187,6 +212,16 @@ impl SelfMetrics {
     pub fn report_accepted(&self, seconds: f64) {
         self.reports_received.inc();
         self.ingest_duration.observe(seconds);
+    }
+
+    /// A `/metrics` render stopped: the scraper went away.
+    pub fn scrape_abandoned(&self) {
+        self.scrapes_abandoned.inc();
+    }
+
+    /// A committed report came from a clock running ahead.
+    pub fn report_clock_skewed(&self) {
+        self.clock_skewed_reports.inc();
     }
 
     /// A report was refused.
@@ -204,6 +239,49 @@ impl SelfMetrics {
     /// A `/metrics` render took `seconds`.
     pub fn rendered(&self, seconds: f64) {
         self.render_seconds.set(seconds);
+    }
+
+    /// Exposes the ingest queue and the database's health, read at
+    /// gather time.
+    pub fn watch_writer(&self, health: Arc<WriterHealth>, queue: Arc<QueueBudget>) {
+        let (healthy, errors, last) = (health.clone(), health.clone(), health);
+        let (reports, bytes) = (queue.clone(), queue);
+        let pulled = [
+            Pulled::gauge(
+                "fleetwatch_collector_db_healthy",
+                "1 while the database commits, 0 since a commit failed (full disk, I/O error) until one succeeds; /readyz answers 503 meanwhile.",
+                move || f64::from(u8::from(healthy.healthy())),
+            ),
+            Pulled::counter(
+                "fleetwatch_collector_db_commit_errors_total",
+                "Database commits that failed (their writes were answered 503, nothing acknowledged).",
+                move || errors.commit_errors_total() as f64,
+            ),
+            Pulled::gauge(
+                "fleetwatch_collector_db_last_commit_success_timestamp_seconds",
+                "Time of the last successful database commit.",
+                move || last.last_success_timestamp() as f64,
+            ),
+            Pulled::gauge(
+                "fleetwatch_collector_ingest_queue_reports",
+                "Reports admitted and not yet acknowledged (queued or being committed).",
+                move || reports.used().0 as f64,
+            ),
+            Pulled::gauge(
+                "fleetwatch_collector_ingest_queue_bytes",
+                "Body bytes of the reports admitted and not yet acknowledged; bounded by ingest_queue_bytes.",
+                move || bytes.used().1 as f64,
+            ),
+        ];
+        self.register_pulled(pulled);
+    }
+
+    fn register_pulled(&self, pulled: impl IntoIterator<Item = Option<Pulled>>) {
+        for p in pulled.into_iter().flatten() {
+            if let Err(e) = self.registry.register(Box::new(p)) {
+                tracing::error!(error = %e, "registering a self metric failed");
+            }
+        }
     }
 
     /// Exposes the policy reload and alert delivery stats, read at gather time.
@@ -244,11 +322,7 @@ impl SelfMetrics {
                 move || failed.errors_total.load(Ordering::Relaxed) as f64,
             ),
         ];
-        for p in pulled.into_iter().flatten() {
-            if let Err(e) = self.registry.register(Box::new(p)) {
-                tracing::error!(error = %e, "registering a self metric failed");
-            }
-        }
+        self.register_pulled(pulled);
     }
 
     /// Appends the collector's metrics in text format 0.0.4.

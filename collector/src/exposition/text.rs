@@ -54,9 +54,14 @@ pub const CHUNK_BYTES: usize = 1 << 20;
 /// Where rendering writes: a growing buffer that, when streaming, hands on
 /// a chunk whenever [`Sink::maybe_flush`] finds [`CHUNK_BYTES`] buffered, so a
 /// 200 MiB scrape never sits in memory whole. Derefs to the buffer.
+///
+/// The receiver may go away (the scraper hung up): the flush callback says
+/// so by returning false, the sink is then closed, and renderers stop at
+/// their next [`Sink::maybe_flush`].
 pub struct Sink<'a> {
     buf: Vec<u8>,
-    flush: Option<&'a mut dyn FnMut(Vec<u8>)>,
+    flush: Option<&'a mut dyn FnMut(Vec<u8>) -> bool>,
+    closed: bool,
 }
 
 impl<'a> Sink<'a> {
@@ -65,34 +70,51 @@ impl<'a> Sink<'a> {
         Sink {
             buf: Vec::with_capacity(capacity),
             flush: None,
+            closed: false,
         }
     }
 
-    /// Hands on chunks of about [`CHUNK_BYTES`] to `flush`.
-    pub fn streaming(flush: &'a mut dyn FnMut(Vec<u8>)) -> Sink<'a> {
+    /// Hands on chunks of about [`CHUNK_BYTES`] to `flush`, which returns
+    /// false once the receiver is gone.
+    pub fn streaming(flush: &'a mut dyn FnMut(Vec<u8>) -> bool) -> Sink<'a> {
         Sink {
             buf: Vec::with_capacity(CHUNK_BYTES + 64 * 1024),
             flush: Some(flush),
+            closed: false,
         }
     }
 
     /// Hands on the buffer if streaming and it is full enough; call it
-    /// between samples (never in the middle of a line).
-    pub fn maybe_flush(&mut self) {
+    /// between samples (never in the middle of a line). False once the
+    /// receiver is gone: stop rendering (what is written is discarded).
+    pub fn maybe_flush(&mut self) -> bool {
+        if self.closed {
+            self.buf.clear();
+            return false;
+        }
         if self.buf.len() >= CHUNK_BYTES
             && let Some(flush) = self.flush.as_mut()
         {
             let chunk =
                 std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_BYTES + 64 * 1024));
-            flush(chunk);
+            if !flush(chunk) {
+                self.closed = true;
+                return false;
+            }
         }
+        true
+    }
+
+    /// Whether the receiver went away (rendering should stop).
+    pub fn is_closed(&self) -> bool {
+        self.closed
     }
 
     /// Ends rendering: hands on the rest (streaming) or returns everything.
     pub fn finish(mut self) -> Vec<u8> {
         match self.flush.as_mut() {
             Some(flush) => {
-                if !self.buf.is_empty() {
+                if !self.closed && !self.buf.is_empty() {
                     flush(std::mem::take(&mut self.buf));
                 }
                 Vec::new()
@@ -242,6 +264,31 @@ mod tests {
         // Escaping happens after the cap: an escape sequence is never cut.
         let quotes = "\"".repeat(1000);
         assert_eq!(escaped(&quotes), "\\\"".repeat(LABEL_VALUE_MAX_CHARS));
+    }
+
+    #[test]
+    fn a_closed_stream_stops_taking_chunks() {
+        let mut chunks = 0;
+        let mut flush = |_: Vec<u8>| {
+            chunks += 1;
+            false
+        };
+        let mut sink = Sink::streaming(&mut flush);
+        let mut written = 0;
+        for _ in 0..10 * CHUNK_BYTES / 100 {
+            if !sink.maybe_flush() {
+                break;
+            }
+            sink.extend_from_slice(&[b'x'; 100]);
+            written += 100;
+        }
+        assert!(sink.is_closed());
+        assert!(
+            written <= CHUNK_BYTES + 100,
+            "stopped after the first refused chunk"
+        );
+        sink.finish();
+        assert_eq!(chunks, 1);
     }
 
     #[test]

@@ -8,10 +8,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::AppState;
 use super::devices::require_admin;
-use super::error::ApiError;
+use super::error::{ApiError, RETRY_AFTER_SECS};
 use crate::judge::{Judgement, judge_device};
 use crate::policy::api::{
     CSV_CONTENT_TYPE, ComplianceSummary, DeviceRow, compliance_csv, compliance_summary,
@@ -28,14 +29,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/compliance.csv", get(csv))
 }
 
-/// Every visible device (not retired, not past retirement) judged now.
+/// Every visible device (not retired, not past retirement) judged now,
+/// from a snapshot: the fleet lock is held only to copy the device list,
+/// never while judging (the writer needs it to acknowledge reports).
 fn judged(app: &AppState) -> Vec<(Box<str>, Box<str>, Judgement)> {
     let now = unix_now();
     let policy = app.judge.policy().current();
     let retire_after = app.settings.retire_after_secs as i64;
-    app.live
-        .read()
-        .snapshot()
+    let snapshot = app.live.read().snapshot();
+    snapshot
         .iter()
         .filter(|d| !d.retired && now - d.last_heard() <= retire_after)
         .map(|d| {
@@ -57,12 +59,26 @@ fn rows(judged: &[(Box<str>, Box<str>, Judgement)]) -> impl Iterator<Item = Devi
     })
 }
 
+/// A place among the exports running at once, or 429.
+fn export_permit(app: &AppState) -> Result<OwnedSemaphorePermit, ApiError> {
+    app.limits
+        .exports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyRequests {
+            message: "too many compliance exports at once",
+            retry_after: RETRY_AFTER_SECS,
+        })
+}
+
 async fn summary(
     State(app): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<ComplianceSummary>, ApiError> {
     require_admin(&app, &headers)?;
+    let permit = export_permit(&app)?;
     let summary = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         compliance_summary(rows(&judged(&app)), MAX_FAILING_DEVICES)
     })
     .await
@@ -72,9 +88,13 @@ async fn summary(
 
 async fn csv(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     require_admin(&app, &headers)?;
-    let body = tokio::task::spawn_blocking(move || compliance_csv(rows(&judged(&app))))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let permit = export_permit(&app)?;
+    let body = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        compliance_csv(rows(&judged(&app)))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut response = body.into_response();
     let h = response.headers_mut();
     h.insert(

@@ -40,7 +40,17 @@ pub enum ApiError {
         /// The limit, in (decoded) bytes.
         limit: usize,
     },
-    /// 503 with `Retry-After`: queue full or shutting down.
+    /// 429 with `Retry-After`: over capacity (ingest queue, concurrent
+    /// scrapes, enrollment rate).
+    #[error("{message}; retry in {retry_after} s")]
+    TooManyRequests {
+        /// What is over capacity.
+        message: &'static str,
+        /// Seconds to wait (the `Retry-After` value).
+        retry_after: u64,
+    },
+    /// 503 with `Retry-After`: the database fails, the request timed out, or
+    /// the collector is shutting down.
     #[error("{0}; retry later")]
     Unavailable(&'static str),
     /// 500: logged, never shown.
@@ -65,6 +75,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -74,6 +85,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            ApiError::Unavailable(_) => Some(RETRY_AFTER_SECS),
+            _ => None,
+        };
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "request failed");
         }
@@ -87,14 +103,11 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
-        match status {
-            StatusCode::UNAUTHORIZED => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            StatusCode::SERVICE_UNAVAILABLE => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
-            }
-            _ => {}
+        if status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -1,4 +1,5 @@
-//! `GET /healthz` (the process answers) and `GET /readyz` (it can store).
+//! `GET /healthz` (the process answers) and `GET /readyz` (it can store:
+//! the writer runs and its last commit succeeded).
 
 use axum::Router;
 use axum::extract::State;
@@ -15,9 +16,15 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn ready(State(app): State<AppState>) -> (StatusCode, &'static str) {
-    if app.writer.is_alive() {
-        (StatusCode::OK, "ready\n")
-    } else {
+    if !app.writer.is_alive() {
         (StatusCode::SERVICE_UNAVAILABLE, "database writer stopped\n")
+    } else if !app.writer.health().healthy() {
+        // Reports would be answered 503: send agents elsewhere, and page.
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the database fails to commit (full disk? see the log)\n",
+        )
+    } else {
+        (StatusCode::OK, "ready\n")
     }
 }

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, RETRY_AFTER_SECS};
 use super::extract::bearer_matches;
 use crate::exposition::text::Sink;
 use crate::exposition::{self, CONTENT_TYPE, RenderClock, Selection};
@@ -82,10 +82,21 @@ async fn metrics(
         return Err(ApiError::Unauthorized("metrics token required"));
     }
     let selection = parse_selection(query.as_deref())?;
+    // A few renders at once at most: each holds a snapshot and a core.
+    let permit = app
+        .limits
+        .scrapes
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::TooManyRequests {
+            message: "too many scrapes at once",
+            retry_after: RETRY_AFTER_SECS,
+        })?;
     // Rendering 100k devices takes a few hundred ms of CPU: it runs on a
     // blocking thread and streams ~1 MiB chunks, so memory stays bounded.
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let started = Instant::now();
         let snapshot = app.live.read().snapshot();
         let clock = RenderClock {
@@ -93,14 +104,16 @@ async fn metrics(
             stale_after_secs: app.judge.policy().current().stale_after_secs,
             retire_after_secs: app.settings.retire_after_secs as i64,
         };
-        // A failed send means the scraper went away; the rest is discarded.
-        let mut send = |chunk: Vec<u8>| {
-            let _ = tx.blocking_send(chunk);
-        };
+        // A failed send means the scraper went away: rendering stops.
+        let mut send = |chunk: Vec<u8>| tx.blocking_send(chunk).is_ok();
         let mut sink = Sink::streaming(&mut send);
         exposition::render_into(&mut sink, &snapshot, selection, clock, Some(&app.metrics));
+        if sink.is_closed() {
+            app.metrics.scrape_abandoned();
+        } else {
+            app.metrics.rendered(started.elapsed().as_secs_f64());
+        }
         sink.finish();
-        app.metrics.rendered(started.elapsed().as_secs_f64());
     });
     let mut response = Body::from_stream(ChunkStream(rx)).into_response();
     response

@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::StatusCode;
-use tower_http::timeout::TimeoutLayer;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 
 pub use crate::app::{App, AppSettings, AppState, Secrets};
 use crate::store::StoreError;
@@ -15,6 +16,7 @@ use crate::store::writer::{SubmitError, WriteError};
 pub mod alerts;
 pub mod compliance;
 pub mod devices;
+pub mod drain;
 pub mod enroll;
 pub mod error;
 pub mod extract;
@@ -24,46 +26,63 @@ pub mod reports;
 
 use error::ApiError;
 
-/// Per-request time limit (a report waiting this long for its commit gets
-/// 503; the agent resends it and the duplicate is harmless).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// Maps a failed write to what the client sees.
 pub(crate) fn write_error(e: WriteError) -> ApiError {
     match e {
-        WriteError::Submit(SubmitError::QueueFull) => ApiError::Unavailable("ingest queue is full"),
+        WriteError::Submit(SubmitError::QueueFull) => ApiError::TooManyRequests {
+            message: "ingest queue is full",
+            retry_after: error::RETRY_AFTER_SECS,
+        },
         WriteError::Submit(SubmitError::Stopped) => {
             ApiError::Unavailable("collector is shutting down")
         }
         WriteError::Store(StoreError::UnknownDevice(_)) => {
             ApiError::Unauthorized("device is not enrolled; enroll again")
         }
+        WriteError::Store(e) if e.is_unavailable() => {
+            tracing::warn!(error = %e, "write refused: the database is failing");
+            ApiError::Unavailable("the database cannot store this right now")
+        }
         WriteError::Store(e) => ApiError::Internal(e.to_string()),
     }
 }
 
-fn timeout() -> TimeoutLayer {
-    TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, REQUEST_TIMEOUT)
+/// Answers 503 (JSON, `Retry-After`) when a request takes longer than
+/// `request_timeout` (a report waiting that long for its commit: the agent
+/// resends it later and the duplicate is harmless).
+async fn time_limit(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let limit = Duration::from_secs(app.settings.request_timeout_secs);
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Unavailable("request timed out").into_response(),
+    }
+}
+
+/// What every listener's routes get: the time limit, then (outermost) the
+/// drain that makes every early answer reach the client.
+fn guarded(routes: Router<AppState>, state: AppState) -> Router {
+    routes
+        .layer(middleware::from_fn_with_state(state.clone(), time_limit))
+        .layer(middleware::from_fn(drain::drain_unread_body))
+        .with_state(state)
 }
 
 /// The agent API (served over HTTPS).
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(enroll::router())
         .merge(reports::router())
         .merge(devices::router())
         .merge(compliance::router())
         .merge(alerts::router())
-        .merge(health::router())
-        .layer(timeout())
-        .with_state(state)
+        .merge(health::router());
+    guarded(routes, state)
 }
 
 /// The metrics listener: `/metrics` plus health.
 pub fn metrics_router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(metrics::router())
-        .merge(health::router())
-        .layer(timeout())
-        .with_state(state)
+        .merge(health::router());
+    guarded(routes, state)
 }

@@ -4,8 +4,9 @@
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{Extension, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -14,10 +15,11 @@ use fleetwatch_protocol::{
 };
 use tower_http::decompression::RequestDecompressionLayer;
 
-use super::error::ApiError;
+use super::error::{ApiError, RETRY_AFTER_SECS};
 use super::extract::{bearer, hash_node_key, parse_json, read_body};
 use super::{App, AppState, write_error};
 use crate::exposition::self_metrics::ReportErrorReason;
+use crate::report_facts::CLOCK_SKEW_ALLOWANCE_SECS;
 use crate::store::writer::{SubmitError, WriteError};
 use crate::store::{IngestOp, StoreError, WriteOp, WriteOutcome};
 use crate::unix_now;
@@ -30,11 +32,38 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(REPORTS_PATH, post(post_report))
         .layer(RequestDecompressionLayer::new())
+        // Outside the decoder, which drops the header with the encoding.
+        .layer(middleware::from_fn(remember_length))
 }
 
-async fn post_report(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+/// The body's length as sent (compressed, for a gzip body).
+#[derive(Debug, Clone, Copy)]
+struct SentLength(usize);
+
+/// Keeps `Content-Length` for admission: the decoder removes it.
+async fn remember_length(mut request: Request, next: Next) -> Response {
+    if let Some(n) = content_length(request.headers()) {
+        request.extensions_mut().insert(SentLength(n));
+    }
+    next.run(request).await
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+}
+
+async fn post_report(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    sent: Option<Extension<SentLength>>,
+    body: Body,
+) -> Response {
     let started = Instant::now();
-    match ingest(&app, &headers, body).await {
+    // Decoded bodies have no length header any more: what was sent.
+    let sent = content_length(&headers).or(sent.map(|Extension(SentLength(n))| n));
+    match ingest(&app, &headers, sent, body).await {
         Ok(response) => {
             app.metrics.report_accepted(started.elapsed().as_secs_f64());
             Json(response).into_response()
@@ -48,6 +77,16 @@ async fn post_report(State(app): State<AppState>, headers: HeaderMap, body: Body
 
 type Refusal = (ReportErrorReason, ApiError);
 
+fn queue_full() -> Refusal {
+    (
+        ReportErrorReason::QueueFull,
+        ApiError::TooManyRequests {
+            message: "ingest queue is full",
+            retry_after: RETRY_AFTER_SECS,
+        },
+    )
+}
+
 fn malformed(e: ApiError) -> Refusal {
     match e {
         ApiError::TooLarge { .. } => (ReportErrorReason::TooLarge, e),
@@ -55,7 +94,12 @@ fn malformed(e: ApiError) -> Refusal {
     }
 }
 
-async fn ingest(app: &App, headers: &HeaderMap, body: Body) -> Result<ReportResponse, Refusal> {
+async fn ingest(
+    app: &App,
+    headers: &HeaderMap,
+    length: Option<usize>,
+    body: Body,
+) -> Result<ReportResponse, Refusal> {
     let unauthorized = |m| (ReportErrorReason::Unauthorized, ApiError::Unauthorized(m));
     let key = bearer(headers).ok_or_else(|| unauthorized("missing bearer node key"))?;
     let hash = hash_node_key(key);
@@ -66,9 +110,21 @@ async fn ingest(app: &App, headers: &HeaderMap, body: Body) -> Result<ReportResp
         .map(str::to_owned)
         .ok_or_else(|| unauthorized("unknown node key; enroll again"))?;
 
-    let bytes = read_body(body, app.settings.max_report_bytes)
-        .await
-        .map_err(malformed)?;
+    // Admitted before the body is read or parsed: a full queue costs a
+    // refusal, not memory and CPU. The size sent is reserved (compressed,
+    // for gzip), the decoded size once known.
+    let limit = app.settings.max_report_bytes;
+    let plain = !headers.contains_key(header::CONTENT_ENCODING)
+        && headers.contains_key(header::CONTENT_LENGTH);
+    if plain && length.is_some_and(|n| n > limit) {
+        return Err(malformed(ApiError::TooLarge { limit }));
+    }
+    let mut admitted = app
+        .writer
+        .admit(length.unwrap_or(0))
+        .map_err(|_| queue_full())?;
+    let bytes = read_body(body, limit).await.map_err(malformed)?;
+    admitted.grow_to(bytes.len()).map_err(|_| queue_full())?;
     let report: Report = parse_json(&bytes).map_err(malformed)?;
     validate(&report, &device_id)?;
 
@@ -78,21 +134,29 @@ async fn ingest(app: &App, headers: &HeaderMap, body: Body) -> Result<ReportResp
             ApiError::Internal(e.to_string()),
         )
     })?;
+    let skew = op.report_facts.clock_skew_secs();
+    let previous_skew = app
+        .live
+        .read()
+        .device(&device_id)
+        .and_then(|d| d.clock_skew_secs);
     match app.writer.submit(WriteOp::Ingest(Box::new(op))).await {
-        Ok(WriteOutcome::Ingested(outcome)) => Ok(ReportResponse {
-            accepted: true,
-            duplicate: outcome.duplicate,
-            report_interval_secs: app.settings.report_interval_secs,
-            packages_hash: outcome.packages_hash,
-        }),
+        Ok(WriteOutcome::Ingested(outcome)) => {
+            if skew > CLOCK_SKEW_ALLOWANCE_SECS {
+                clock_skewed(app, &device_id, skew, previous_skew);
+            }
+            Ok(ReportResponse {
+                accepted: true,
+                duplicate: outcome.duplicate,
+                report_interval_secs: app.settings.report_interval_secs,
+                packages_hash: outcome.packages_hash,
+            })
+        }
         Ok(other) => Err((
             ReportErrorReason::Internal,
             ApiError::Internal(format!("ingest produced {other:?}")),
         )),
-        Err(WriteError::Submit(SubmitError::QueueFull)) => Err((
-            ReportErrorReason::QueueFull,
-            ApiError::Unavailable("ingest queue is full"),
-        )),
+        Err(WriteError::Submit(SubmitError::QueueFull)) => Err(queue_full()),
         Err(WriteError::Store(StoreError::ReportIdTaken(id))) => Err((
             ReportErrorReason::Invalid,
             ApiError::field(
@@ -101,6 +165,19 @@ async fn ingest(app: &App, headers: &HeaderMap, body: Body) -> Result<ReportResp
             ),
         )),
         Err(e) => Err((ReportErrorReason::Internal, write_error(e))),
+    }
+}
+
+/// Counts a committed report from a clock running ahead; logs when the
+/// device's previous report was not skewed (not once a report forever).
+fn clock_skewed(app: &App, device_id: &str, skew: i64, previous: Option<i64>) {
+    app.metrics.report_clock_skewed();
+    if previous.is_none_or(|p| p <= CLOCK_SKEW_ALLOWANCE_SECS) {
+        tracing::warn!(
+            device_id,
+            skew_seconds = skew,
+            "the agent's clock is ahead of the collector's; its reports are ordered by arrival"
+        );
     }
 }
 

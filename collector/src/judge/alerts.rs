@@ -9,10 +9,15 @@
 //! - Inhibition: while `FleetwatchManyDevicesNotReporting` fires (at least
 //!   `many_devices_not_reporting_fraction` of at least
 //!   `many_devices_min_devices` devices not reporting), the per-device
-//!   `FleetwatchDeviceNotReporting` alerts are withheld: one page for an
-//!   outage (network, collector certificate), not thousands. Alertmanager
-//!   users get the same effect from an inhibit rule, but the collector
-//!   also feeds plain webhooks.
+//!   `FleetwatchDeviceNotReporting` alerts are held: those already firing
+//!   keep firing (never a false "resolved" for a device still silent), new
+//!   ones are not started: one page for an outage (network, collector
+//!   certificate), not thousands. The fleet alert has hysteresis: once
+//!   firing it clears only below [`CLEAR_RATIO`] of the threshold, so a
+//!   fleet hovering at the threshold does not flap. During the start-up
+//!   grace the same hold applies (a restart neither resolves nor starts
+//!   staleness alerts). Alertmanager users get the same effect from an
+//!   inhibit rule, but the collector also feeds plain webhooks.
 
 use std::collections::BTreeMap;
 
@@ -22,12 +27,17 @@ use crate::state::DeviceMetrics;
 
 use super::Judged;
 
+/// Once firing, the fleet alert clears only when the silent share drops
+/// below this fraction of its threshold.
+pub const CLEAR_RATIO: f64 = 0.75;
+
 /// Collects alert specs while the fleet is judged.
 pub struct AlertBuilder<'a> {
     config: &'a AlertsConfig,
     policy: &'a Policy,
     now: i64,
     judge_staleness: bool,
+    fleet_alert_firing: bool,
     retire_after_secs: i64,
     total: usize,
     specs: Vec<AlertSpec>,
@@ -38,18 +48,22 @@ impl<'a> AlertBuilder<'a> {
     /// A builder for an evaluation at `now` of a collector started at
     /// `started_at`; devices silent longer than `retire_after_secs` (or
     /// retired) raise nothing, as they left the metrics too.
+    /// `fleet_alert_firing`: whether `FleetwatchManyDevicesNotReporting`
+    /// fires now (for its hysteresis).
     pub fn new(
         config: &'a AlertsConfig,
         policy: &'a Policy,
         now: i64,
         started_at: i64,
         retire_after_secs: i64,
+        fleet_alert_firing: bool,
     ) -> Self {
         AlertBuilder {
             config,
             policy,
             now,
             judge_staleness: now - started_at >= config.startup_grace,
+            fleet_alert_firing,
             retire_after_secs,
             total: 0,
             specs: Vec::new(),
@@ -96,6 +110,7 @@ impl<'a> AlertBuilder<'a> {
                         ("description".to_string(), reason.clone()),
                     ]),
                     starts_at,
+                    hold: false,
                 }
             };
             let host = if d.hostname.is_empty() {
@@ -142,31 +157,47 @@ impl<'a> AlertBuilder<'a> {
     pub fn finish(mut self) -> Vec<AlertSpec> {
         let stale = self.not_reporting.len();
         let c = self.config;
+        let threshold = if self.fleet_alert_firing {
+            c.many_devices_not_reporting_fraction * CLEAR_RATIO
+        } else {
+            c.many_devices_not_reporting_fraction
+        };
         let many = self.total >= c.many_devices_min_devices
             && self.total > 0
-            && stale as f64 / self.total as f64 >= c.many_devices_not_reporting_fraction;
-        if many && self.judge_staleness {
-            self.specs.push(AlertSpec {
-                name: AlertName::ManyDevicesNotReporting,
-                labels: BTreeMap::new(),
-                annotations: BTreeMap::from([
-                    (
-                        "summary".to_string(),
-                        format!("{stale} of {} devices are not reporting", self.total),
+            && stale as f64 / self.total as f64 >= threshold;
+        let fleet_alert = |hold: bool| AlertSpec {
+            name: AlertName::ManyDevicesNotReporting,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::from([
+                (
+                    "summary".to_string(),
+                    format!("{stale} of {} devices are not reporting", self.total),
+                ),
+                (
+                    "description".to_string(),
+                    format!(
+                        "{stale} of {} devices have not reported within the policy's stale_after; \
+                         per-device FleetwatchDeviceNotReporting alerts already firing keep firing, \
+                         new ones are held back while this fires",
+                        self.total
                     ),
-                    (
-                        "description".to_string(),
-                        format!(
-                            "{stale} of {} devices have not reported within the policy's stale_after; \
-                             per-device FleetwatchDeviceNotReporting alerts are withheld while this fires",
-                            self.total
-                        ),
-                    ),
-                ]),
-                starts_at: self.now,
-            });
-        } else if self.judge_staleness {
-            self.specs.append(&mut self.not_reporting);
+                ),
+            ]),
+            starts_at: self.now,
+            hold,
+        };
+        // Start-up grace, or a fleet-wide outage: hold the per-device ones.
+        let hold = !self.judge_staleness || many;
+        if !self.judge_staleness {
+            if self.fleet_alert_firing {
+                self.specs.push(fleet_alert(true));
+            }
+        } else if many {
+            self.specs.push(fleet_alert(false));
+        }
+        for mut spec in self.not_reporting.drain(..) {
+            spec.hold = hold;
+            self.specs.push(spec);
         }
         self.specs
     }
@@ -200,11 +231,27 @@ mod tests {
     }
 
     fn build(fleet: &FleetState, config: &AlertsConfig, started_at: i64) -> Vec<AlertSpec> {
+        build_with(fleet, config, started_at, false)
+    }
+
+    fn build_with(
+        fleet: &FleetState,
+        config: &AlertsConfig,
+        started_at: i64,
+        fleet_alert_firing: bool,
+    ) -> Vec<AlertSpec> {
         let policy = Policy {
             stale_after_secs: 600,
             ..Policy::default()
         };
-        let mut b = AlertBuilder::new(config, &policy, 10_000, started_at, 86_400);
+        let mut b = AlertBuilder::new(
+            config,
+            &policy,
+            10_000,
+            started_at,
+            86_400,
+            fleet_alert_firing,
+        );
         for d in fleet.snapshot() {
             let since = d.verdicts.failing_since();
             b.add(
@@ -222,7 +269,7 @@ mod tests {
     }
 
     fn names(specs: &[AlertSpec], name: AlertName) -> usize {
-        specs.iter().filter(|s| s.name == name).count()
+        specs.iter().filter(|s| s.name == name && !s.hold).count()
     }
 
     #[test]
@@ -267,5 +314,83 @@ mod tests {
         let specs = build(&fleet(4, 4), &config, 0);
         assert_eq!(names(&specs, AlertName::ManyDevicesNotReporting), 0);
         assert_eq!(names(&specs, AlertName::DeviceNotReporting), 4);
+    }
+
+    #[test]
+    fn while_the_fleet_alert_fires_device_alerts_are_held_not_resolved() {
+        use crate::alerts::AlertTracker;
+        let config = AlertsConfig::from_table(
+            toml::from_str(
+                "many_devices_not_reporting_fraction = 0.5\nmany_devices_min_devices = 10",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let mut tracker = AlertTracker::new(900);
+        let severity = |_| "warning".to_string();
+        let firing = |t: &AlertTracker, name: AlertName| {
+            t.firing().iter().filter(|a| a.name == name).count()
+        };
+        // 5 of 20 silent: five device alerts.
+        let c = tracker.update(build(&fleet(20, 5), &config, 0), severity, 10_000);
+        assert_eq!(c.new_firing, 5);
+        // 12 of 20: the fleet alert fires; the five keep firing (no false
+        // "resolved"), the seven new ones are held back.
+        let c = tracker.update(build(&fleet(20, 12), &config, 0), severity, 10_015);
+        assert_eq!(
+            c.resolved, 0,
+            "nothing is resolved while the devices are silent"
+        );
+        assert_eq!(c.new_firing, 1, "only the fleet alert starts");
+        assert_eq!(firing(&tracker, AlertName::DeviceNotReporting), 5);
+        assert_eq!(firing(&tracker, AlertName::ManyDevicesNotReporting), 1);
+    }
+
+    #[test]
+    fn the_fleet_alert_clears_only_well_below_its_threshold() {
+        use crate::alerts::AlertTracker;
+        let config = AlertsConfig::from_table(
+            toml::from_str(
+                "many_devices_not_reporting_fraction = 0.5\nmany_devices_min_devices = 10",
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let mut tracker = AlertTracker::new(900);
+        let severity = |_| "warning".to_string();
+        let step = |silent: usize, t: i64, tracker: &mut AlertTracker| {
+            let firing = tracker.is_firing(AlertName::ManyDevicesNotReporting);
+            tracker.update(
+                build_with(&fleet(20, silent), &config, 0, firing),
+                severity,
+                t,
+            );
+            tracker.is_firing(AlertName::ManyDevicesNotReporting)
+        };
+        assert!(step(10, 100, &mut tracker), "50 %: fires");
+        assert!(
+            step(9, 200, &mut tracker),
+            "45 %: still fires (clears below 37.5 %)"
+        );
+        assert!(step(8, 300, &mut tracker), "40 %: still fires");
+        assert!(!step(7, 400, &mut tracker), "35 %: clears");
+        assert!(!step(9, 500, &mut tracker), "45 %: does not fire again yet");
+    }
+
+    #[test]
+    fn a_restart_holds_staleness_alerts_through_the_grace_period() {
+        use crate::alerts::AlertTracker;
+        let config =
+            AlertsConfig::from_table(toml::from_str("startup_grace = \"10m\"").unwrap()).unwrap();
+        let mut tracker = AlertTracker::new(900);
+        let severity = |_| "warning".to_string();
+        tracker.update(build(&fleet(20, 2), &config, 0), severity, 10_000);
+        assert_eq!(tracker.firing().len(), 2);
+        // Restarted at 9_900 (tracker restored): within the grace, 3 look silent.
+        let c = tracker.update(build(&fleet(20, 3), &config, 9_900), severity, 10_000);
+        assert_eq!((c.new_firing, c.resolved), (0, 0));
+        // A device that reports again is resolved at once.
+        let c = tracker.update(build(&fleet(20, 1), &config, 9_900), severity, 10_000);
+        assert_eq!((c.new_firing, c.resolved), (0, 1));
     }
 }

@@ -175,6 +175,7 @@ impl Judge {
                         outcomes,
                         failing_since_json: failing_since_json(&failing_since),
                         failing_since,
+                        policy: policy.clone(),
                     });
                 }
                 WriteOp::SaveFailingSince(rows) => {
@@ -189,9 +190,17 @@ impl Judge {
                         *json = failing_since_json(&since);
                     }
                 }
-                WriteOp::Enroll(_) | WriteOp::Retire(_) => {}
+                WriteOp::Enroll(_) | WriteOp::Retire(_) | WriteOp::SaveAlerts { .. } => {}
             }
         }
+    }
+
+    /// Judges one device again under `policy` and updates its cells (a
+    /// report judged before a reload is committed after it).
+    pub fn rejudge(&self, d: &DeviceMetrics, policy: &Policy, now: i64) {
+        let since = d.verdicts.failing_since();
+        let j = Judged::of(d.compliance_facts(), d.last_heard(), &since, policy, now);
+        d.verdicts.set(j.outcomes, &j.failing_since);
     }
 
     /// Judges every device at `now`, updates its verdict cells, calls
@@ -203,13 +212,15 @@ impl Judge {
         now: i64,
         mut visit: impl FnMut(&DeviceMetrics, &Judged<'_>),
     ) -> Vec<(String, String)> {
-        let policy = self.policy.current();
         let mut changed = Vec::new();
         let mut after: Option<Box<str>> = None;
         loop {
             // The read lock excludes the writer's post-commit update, so a
             // device's cells are never judged from facts being replaced.
             let fleet = live.read();
+            // Per chunk: a reload during the pass applies to the rest of it,
+            // and never does an old policy overwrite verdicts of a new one.
+            let policy = self.policy.current();
             let mut last = None;
             for d in fleet.devices_after(after.as_deref(), CHUNK) {
                 let old_since = d.verdicts.failing_since();

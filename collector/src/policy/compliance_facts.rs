@@ -53,6 +53,9 @@ pub enum SectionStatus {
     Unsupported,
     /// The agent tried and failed.
     Failed,
+    /// The agent sent a status this collector does not know (a newer
+    /// agent's): not collected as far as the policy can tell.
+    Unknown,
 }
 
 impl SectionStatus {
@@ -63,6 +66,7 @@ impl SectionStatus {
             SectionStatus::Ok => "ok",
             SectionStatus::Unsupported => "unsupported",
             SectionStatus::Failed => "failed",
+            SectionStatus::Unknown => "unknown",
         }
     }
 }
@@ -116,6 +120,7 @@ impl<T> Section<T> {
             (CheckStatus::Ok, None) => (SectionStatus::Failed, None),
             (CheckStatus::Unsupported, _) => (SectionStatus::Unsupported, None),
             (CheckStatus::Failed, _) => (SectionStatus::Failed, None),
+            (CheckStatus::Unknown, _) => (SectionStatus::Unknown, None),
         };
         let error = match (status, error) {
             (SectionStatus::Failed, None) => Some("ok without data".into()),

@@ -434,6 +434,9 @@ impl Ctx<'_> {
             (SectionStatus::Failed, _) => {
                 self.unknown(|| format!("the agent could not collect {name}: {err}"))
             }
+            (SectionStatus::Unknown, _) => self.unknown(|| {
+                format!("the agent sent a {name} status this collector does not know: {err}")
+            }),
             (SectionStatus::Ok, None) => self.unknown(|| format!("no {name} data")),
             (SectionStatus::Ok, Some(_)) if !self.fresh(section.as_of) => self.unknown(|| {
                 format!(

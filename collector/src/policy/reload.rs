@@ -154,13 +154,17 @@ pub struct PolicyWatcher {
 
 impl PolicyWatcher {
     /// Starts watching the collector config at `path`: its `[policy]` and a
-    /// companion section that reloads with it (see the module docs);
-    /// `debounce` is the quiet time before re-reading.
+    /// companion that validates and applies the rest of the file (see the
+    /// module docs); `debounce` is the quiet time before re-reading.
+    /// `loaded` is the text the policy in force was read from: a file that
+    /// differs by now (edited while the collector was starting) is applied
+    /// at once. `None`: what is on disk now.
     pub fn start(
         path: PathBuf,
         handle: PolicyHandle,
         debounce: Duration,
         companion: CompanionPrepare,
+        loaded: Option<Vec<u8>>,
     ) -> Result<Self, WatchError> {
         let bad_path = || WatchError::BadPath(path.clone());
         let file_name = path.file_name().ok_or_else(bad_path)?.to_owned();
@@ -184,9 +188,9 @@ impl PolicyWatcher {
                 dir: dir.clone(),
                 source,
             })?;
-        // What is on disk now is what the handle was loaded from (or refused
-        // at start): only later changes count.
-        let last_seen = std::fs::read(&path).ok();
+        // Changes count from what the handle was loaded from; an edit saved
+        // before the watch began is found by the first look below.
+        let last_seen = loaded.or_else(|| std::fs::read(&path).ok());
         let thread = std::thread::Builder::new()
             .name("policy-reload".into())
             .spawn(move || {
@@ -249,6 +253,8 @@ fn reload_loop(
         p.symlink_metadata()
             .is_ok_and(|m| m.file_type().is_symlink())
     };
+    // The watch is set up: anything saved since the load is applied now.
+    apply_file(target, &mut last_seen);
     while let Ok(event) = rx.recv() {
         if !relevant(&event, &file_name, is_symlink(&target.path)) {
             continue;
@@ -367,6 +373,7 @@ mod tests {
             handle.clone(),
             DEFAULT_DEBOUNCE,
             no_companion(),
+            None,
         )
         .unwrap();
 
@@ -427,6 +434,7 @@ mod tests {
             handle.clone(),
             Duration::from_millis(50),
             prepare,
+            None,
         )
         .unwrap();
 
@@ -458,6 +466,7 @@ mod tests {
             handle.clone(),
             Duration::from_millis(50),
             no_companion(),
+            None,
         )
         .unwrap();
         std::fs::write(dir.path().join("other.toml"), "[policy]\nstale_after = 1\n").unwrap();

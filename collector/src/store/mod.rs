@@ -9,8 +9,8 @@ use std::sync::Arc;
 use fleetwatch_protocol::{HostIdentity, Report};
 use serde::Serialize;
 
-use crate::policy::{ComplianceFacts, FailingSince, Outcomes};
-use crate::report_facts::{InventoryFacts, ReportFacts};
+use crate::policy::{ComplianceFacts, FailingSince, Outcomes, Policy};
+use crate::report_facts::{CLOCK_SKEW_ALLOWANCE_SECS, InventoryFacts, ReportFacts};
 
 mod schema;
 mod sqlite;
@@ -54,6 +54,9 @@ pub enum StoreError {
     /// The report's device is not enrolled (deleted meanwhile).
     #[error("device {0} is not enrolled")]
     UnknownDevice(String),
+    /// A new device would pass the configured `max_devices`.
+    #[error("max_devices ({0}) devices are enrolled")]
+    DeviceLimit(u64),
     /// The `report_id` was already used by another device.
     #[error("report_id {0:?} was already used by another device")]
     ReportIdTaken(String),
@@ -63,6 +66,30 @@ pub enum StoreError {
     /// The writer thread is gone (shutting down).
     #[error("the database writer has stopped")]
     WriterStopped,
+}
+
+impl StoreError {
+    /// Whether the database itself fails (full disk, I/O error, locked by
+    /// another process, read-only): worth a retry later, unlike a bad write.
+    pub fn is_unavailable(&self) -> bool {
+        use rusqlite::ErrorCode::*;
+        match self {
+            StoreError::CommitFailed(_) | StoreError::WriterStopped | StoreError::Io { .. } => true,
+            StoreError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(
+                    DiskFull
+                        | SystemIoFailure
+                        | CannotOpen
+                        | ReadOnly
+                        | DatabaseBusy
+                        | DatabaseLocked
+                        | OutOfMemory
+                )
+            ),
+            _ => false,
+        }
+    }
 }
 
 /// Enroll (or re-enroll) a host.
@@ -76,6 +103,8 @@ pub struct EnrollOp {
     pub new_device_id: String,
     /// Enrollment time (Unix seconds).
     pub now: i64,
+    /// Refuse a new device once this many are enrolled and not retired.
+    pub max_devices: Option<u64>,
 }
 
 /// A validated report, prepared (serialized, split) off the writer thread.
@@ -87,7 +116,9 @@ pub struct IngestOp {
     pub report_id: String,
     /// When the collector received it.
     pub received_at: i64,
-    /// When the agent collected it.
+    /// When the agent collected it, cut to the receive time plus
+    /// [`CLOCK_SKEW_ALLOWANCE_SECS`]: an agent clock years ahead must not
+    /// make every later report look older.
     pub collected_at: i64,
     /// The report as stored in history (package items removed).
     pub body_json: String,
@@ -120,6 +151,8 @@ pub struct ComplianceUpdate {
     pub failing_since: FailingSince,
     /// `failing_since` as JSON.
     pub failing_since_json: String,
+    /// The policy the verdicts were made with.
+    pub policy: Arc<Policy>,
 }
 
 /// A successful inventory section.
@@ -165,14 +198,16 @@ impl IngestOp {
                 facts,
             });
         }
-        let report_facts = ReportFacts::from_report(&report);
+        let report_facts = ReportFacts::from_report(&report, received_at);
         Ok(IngestOp {
             compliance_facts: ComplianceFacts::from_report(&report, received_at),
             compliance: None,
             device_id: report.device_id.clone(),
             report_id: report.report_id.clone(),
             received_at,
-            collected_at: report.collected_at,
+            collected_at: report
+                .collected_at
+                .min(received_at.saturating_add(CLOCK_SKEW_ALLOWANCE_SECS)),
             body_json: serde_json::to_string(&report)?,
             report_facts_json: serde_json::to_string(&report_facts)?,
             report_facts,
@@ -196,6 +231,14 @@ pub enum WriteOp {
     /// Retire a device (decommissioned): it leaves metrics, alerts and the
     /// compliance view but stays in the database; a report brings it back.
     Retire(String),
+    /// Record the tracked alerts that changed (`(fingerprint, JSON)`) and
+    /// forget those no longer tracked.
+    SaveAlerts {
+        /// New or changed alerts.
+        upsert: Vec<(String, String)>,
+        /// Fingerprints of alerts no longer tracked.
+        delete: Vec<String>,
+    },
 }
 
 /// The result of an enrollment.
@@ -207,6 +250,11 @@ pub struct EnrollOutcome {
     pub reused: bool,
     /// The key that stopped working (re-enrollment).
     pub previous_key_hash: Option<NodeKeyHash>,
+    /// A new device was enrolled although an existing one has the same
+    /// machine-id: the host's evidence was weaker than what that device
+    /// enrolled with (a cloned image, or someone holding only the
+    /// world-readable machine-id).
+    pub weaker_match: Option<String>,
 }
 
 /// The result of storing a report.
@@ -277,6 +325,10 @@ pub trait Store: Send + 'static {
     /// Deletes up to `limit` reports received before `before`; returns how many.
     fn prune_reports(&mut self, before: i64, limit: usize) -> Result<usize, StoreError>;
 
+    /// Commits a small write, to find out whether the database takes
+    /// writes again after failing (the writer calls it while idle).
+    fn probe(&mut self) -> Result<(), StoreError>;
+
     /// Calls `visit` for every device (start-up load).
     fn load_devices(
         &mut self,
@@ -325,4 +377,6 @@ pub trait DeviceQueries: Send + Sync + 'static {
     fn list_devices(&self) -> Result<Vec<DeviceSummary>, StoreError>;
     /// One device, `None` when unknown.
     fn device(&self, device_id: &str) -> Result<Option<DeviceDetail>, StoreError>;
+    /// The saved alerts (`fingerprint`, JSON), for the start-up load.
+    fn saved_alerts(&self) -> Result<Vec<(String, String)>, StoreError>;
 }

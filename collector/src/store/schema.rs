@@ -72,6 +72,15 @@ UPDATE devices SET reports_kept =
 DROP INDEX reports_device;
 CREATE INDEX reports_device_received_at ON reports(device_id, received_at);
 "#,
+    r#"
+-- Alerts the collector tracks (firing and recently resolved) and what the
+-- webhook last heard of each, so a restart forgets neither: an alert that
+-- clears across a restart is still sent as resolved.
+CREATE TABLE alerts (
+    fingerprint TEXT PRIMARY KEY,
+    alert       TEXT NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Brings the database to the newest schema, one transaction per step.

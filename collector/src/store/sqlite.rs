@@ -83,6 +83,11 @@ fn hash_from_blob(blob: Vec<u8>) -> NodeKeyHash {
     hash
 }
 
+/// Finds the device a host re-enrolls as, on evidence at least as strong as
+/// what that device enrolled with: its hardware UUID, or, for a device that
+/// never sent one, machine-id and serial together. The machine-id alone is
+/// readable by every local user and proves nothing. (The UUID and serial
+/// are root-only on Linux.)
 fn enroll(conn: &Connection, op: &EnrollOp) -> Result<EnrollOutcome, StoreError> {
     let uuid = non_empty(&op.identity.hardware_uuid);
     let machine = non_empty(&op.identity.machine_id);
@@ -109,17 +114,32 @@ fn enroll(conn: &Connection, op: &EnrollOp) -> Result<EnrollOutcome, StoreError>
             .optional()?;
     }
     if existing.is_none()
-        && let Some(machine) = machine
+        && let (Some(machine), Some(serial)) = (machine, serial)
     {
-        // Same machine-id, unless the hardware UUIDs say otherwise (a cloned
-        // VM image) or both serials are known and differ.
         existing = conn
             .prepare_cached(&format!(
-                "{select} WHERE machine_id = ?1 AND (hardware_uuid IS NULL OR ?2 IS NULL) \
-                 AND (serial IS NULL OR ?3 IS NULL OR serial = ?3) ORDER BY enrolled_at LIMIT 1"
+                "{select} WHERE machine_id = ?1 AND serial = ?2 AND hardware_uuid IS NULL \
+                 ORDER BY enrolled_at LIMIT 1"
             ))?
-            .query_row(params![machine, uuid, serial], row)
+            .query_row(params![machine, serial], row)
             .optional()?;
+    }
+    let weaker_match = match (&existing, machine) {
+        (None, Some(machine)) => conn
+            .prepare_cached("SELECT device_id FROM devices WHERE machine_id = ?1 LIMIT 1")?
+            .query_row([machine], |r| r.get::<_, String>(0))
+            .optional()?,
+        _ => None,
+    };
+    if existing.is_none()
+        && let Some(max) = op.max_devices
+    {
+        let enrolled: i64 = conn
+            .prepare_cached("SELECT count(*) FROM devices WHERE retired = 0")?
+            .query_row([], |r| r.get(0))?;
+        if enrolled >= i64::try_from(max).unwrap_or(i64::MAX) {
+            return Err(StoreError::DeviceLimit(max));
+        }
     }
     let hostname = op.identity.hostname.clone();
     match existing {
@@ -151,6 +171,7 @@ fn enroll(conn: &Connection, op: &EnrollOp) -> Result<EnrollOutcome, StoreError>
                 },
                 reused: true,
                 previous_key_hash: Some(hash_from_blob(old_hash)),
+                weaker_match: None,
             })
         }
         None => {
@@ -182,6 +203,7 @@ fn enroll(conn: &Connection, op: &EnrollOp) -> Result<EnrollOutcome, StoreError>
                 },
                 reused: false,
                 previous_key_hash: None,
+                weaker_match,
             })
         }
     }
@@ -257,8 +279,11 @@ fn ingest(conn: &Connection, op: &IngestOp, history_cap: i64) -> Result<IngestOu
     trim_history(conn, &op.device_id, history_cap)?;
     let last_seen = previous_last_seen.max(op.received_at);
     // A spooled report older than what we hold only proves the device is
-    // alive; it must not roll the device's facts back.
-    let applied = op.collected_at >= latest_collected_at;
+    // alive; it must not roll the device's facts back. A stored time past
+    // the previous arrival came from a clock running ahead (or from a
+    // collector before the clamp): it counts as that arrival, so a skewed
+    // report never blocks the ones after it.
+    let applied = op.collected_at >= latest_collected_at.min(previous_last_seen);
     let mut packages_hash = packages_hash;
     if applied {
         conn.prepare_cached(
@@ -321,6 +346,26 @@ fn save_failing_since(conn: &Connection, rows: &[(String, String)]) -> Result<us
     Ok(updated)
 }
 
+fn save_alerts(
+    conn: &Connection,
+    upsert: &[(String, String)],
+    delete: &[String],
+) -> Result<usize, StoreError> {
+    let mut put = conn.prepare_cached(
+        "INSERT INTO alerts (fingerprint, alert) VALUES (?1, ?2) \
+         ON CONFLICT (fingerprint) DO UPDATE SET alert = excluded.alert",
+    )?;
+    let mut changed = 0;
+    for (fingerprint, json) in upsert {
+        changed += put.execute(params![fingerprint, json])?;
+    }
+    let mut forget = conn.prepare_cached("DELETE FROM alerts WHERE fingerprint = ?1")?;
+    for fingerprint in delete {
+        changed += forget.execute([fingerprint])?;
+    }
+    Ok(changed)
+}
+
 fn parse_column<T: serde::de::DeserializeOwned>(
     column: &'static str,
     text: Option<String>,
@@ -350,6 +395,9 @@ impl Store for SqliteStore {
                 WriteOp::SaveFailingSince(rows) => {
                     save_failing_since(&sp, rows).map(WriteOutcome::Saved)
                 }
+                WriteOp::SaveAlerts { upsert, delete } => {
+                    save_alerts(&sp, upsert, delete).map(WriteOutcome::Saved)
+                }
                 WriteOp::Retire(device_id) => sp
                     .prepare_cached("UPDATE devices SET retired = 1 WHERE device_id = ?1")
                     .and_then(|mut stmt| stmt.execute([device_id]))
@@ -363,6 +411,22 @@ impl Store for SqliteStore {
         }
         tx.commit()?;
         Ok(results)
+    }
+
+    fn probe(&mut self) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // A page's worth and more, so a probe does not fit in the last
+        // free bytes when a report would not.
+        tx.execute(
+            "INSERT INTO kv (key, value) VALUES ('writer_probe', ?1) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [format!("{}:{}", crate::unix_now(), "x".repeat(64 * 1024))],
+        )?;
+        tx.execute("DELETE FROM kv WHERE key = 'writer_probe'", [])?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn prune_reports(&mut self, before: i64, limit: usize) -> Result<usize, StoreError> {
@@ -438,6 +502,13 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceSummary> {
 const SUMMARY_COLUMNS: &str = "device_id, hostname, enrolled_at, last_seen, agent_version, retired";
 
 impl DeviceQueries for SqliteQueries {
+    fn saved_alerts(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached("SELECT fingerprint, alert FROM alerts")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn list_devices(&self) -> Result<Vec<DeviceSummary>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!(
@@ -506,6 +577,7 @@ mod tests {
             node_key_hash: [1; 32],
             new_device_id: "dev-1".into(),
             now: 100,
+            max_devices: None,
         });
         let old = IngestOp::prepare(report("dev-1", "old"), 1_000).unwrap();
         let new = IngestOp::prepare(report("dev-1", "new"), 9_000).unwrap();
@@ -550,6 +622,7 @@ mod tests {
                 node_key_hash: [n as u8 + 10; 32],
                 new_device_id: id.to_string(),
                 now: 1,
+                max_devices: None,
             }));
         }
         // dev-a sends 3 + TRIM_SLACK + 2 reports; dev-b only 2.
@@ -595,11 +668,51 @@ mod tests {
             node_key_hash: [2; 32],
             new_device_id: "dev-2".into(),
             now: 1,
+            max_devices: None,
         });
         let results = store
             .apply(&[WriteOp::Ingest(Box::new(orphan)), enroll])
             .unwrap();
         assert!(matches!(results[0], Err(StoreError::UnknownDevice(_))));
         assert!(results[1].is_ok());
+    }
+
+    #[test]
+    fn a_stored_future_collected_at_does_not_block_newer_reports() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        let enroll = WriteOp::Enroll(EnrollOp {
+            identity: HostIdentity::default(),
+            node_key_hash: [3; 32],
+            new_device_id: "dev-1".into(),
+            now: 100,
+            max_devices: None,
+        });
+        // As an older collector stored it: the agent's clock, years ahead.
+        let mut future = IngestOp::prepare(report("dev-1", "future"), 1_000).unwrap();
+        future.collected_at = 400_000_000;
+        let mut now = report("dev-1", "now");
+        now.collected_at = 1_990;
+        now.agent_version = "0.2.0".into();
+        let now = IngestOp::prepare(now, 2_000).unwrap();
+        let results = store
+            .apply(&[
+                enroll,
+                WriteOp::Ingest(Box::new(future)),
+                WriteOp::Ingest(Box::new(now)),
+            ])
+            .unwrap();
+        let Ok(WriteOutcome::Ingested(outcome)) = &results[2] else {
+            panic!("{:?}", results[2]);
+        };
+        assert!(outcome.applied, "the newer report replaces the facts");
+        let mut devices = Vec::new();
+        store
+            .load_devices(&mut |d| {
+                devices.push(d);
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(devices[0].report.as_ref().unwrap().agent_version, "0.2.0");
     }
 }

@@ -162,8 +162,10 @@ pub async fn post_report_bytes(
     body: Vec<u8>,
     gzipped: bool,
 ) -> Answer {
-    let mut request =
-        Request::post("/api/v1/reports").header(header::CONTENT_TYPE, "application/json");
+    // As a real client sends it: with its length.
+    let mut request = Request::post("/api/v1/reports")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, body.len());
     if let Some(key) = key {
         request = request.header(header::AUTHORIZATION, format!("Bearer {key}"));
     }

@@ -28,6 +28,7 @@ const COLLECTOR_ALERTS: &[&str] = &[
     "FleetwatchSecurityUpdatesPending",
     "FleetwatchRebootRequired",
     "FleetwatchPasswordPolicyViolation",
+    "FleetwatchDataProtectionViolation",
     "FleetwatchCheckFailing",
     "FleetwatchManyDevicesNotReporting",
 ];

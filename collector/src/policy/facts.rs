@@ -535,6 +535,7 @@ pub(crate) mod tests {
             max_days: Some(365),
             expired: false,
             interactive: true,
+            ..AccountPasswordState::default()
         };
         Report {
             schema_version: 1,
@@ -593,6 +594,7 @@ pub(crate) mod tests {
                         sources: vec!["/etc/login.defs".into()],
                         accounts: Some(vec![account("root"), account("alice")]),
                         accounts_error: None,
+                        ..PasswordPolicy::default()
                     },
                 )),
                 data_protection: None,

@@ -91,10 +91,19 @@ mod tests {
              big:x:4294967295:1::/:/bin/sh\n\
              halt:x:7:0:halt:/sbin:/usr/sbin/halt\n",
         );
-        let interactive: Vec<_> = users.iter().map(|u| (u.name.as_str(), u.interactive)).collect();
+        let interactive: Vec<_> = users
+            .iter()
+            .map(|u| (u.name.as_str(), u.interactive))
+            .collect();
         assert_eq!(
             interactive,
-            [("old", true), ("local", false), ("t", false), ("big", false), ("halt", false)]
+            [
+                ("old", true),
+                ("local", false),
+                ("t", false),
+                ("big", false),
+                ("halt", false)
+            ]
         );
     }
 

@@ -120,9 +120,7 @@ pub(crate) fn search_key<'a>(text: &'a str, key: &str) -> Option<&'a str> {
         if line.is_empty() {
             return None;
         }
-        let (name, rest) = line
-            .split_once([' ', '\t', '='])
-            .unwrap_or((line, ""));
+        let (name, rest) = line.split_once([' ', '\t', '=']).unwrap_or((line, ""));
         name.eq_ignore_ascii_case(key)
             .then(|| rest.trim_start_matches(|c: char| c.is_whitespace() || c == '='))
     })
@@ -239,7 +237,10 @@ mod tests {
         let mut f = Faillock::default();
         f.apply_file("unlock_time = 9999999\n", "/x");
         assert_eq!(f.unlock_time, Sourced::default_value(600));
-        f.apply_pam_args(&rule("auth required pam_faillock.so preauth deny=4 conf=/x\n"), "/p");
+        f.apply_pam_args(
+            &rule("auth required pam_faillock.so preauth deny=4 conf=/x\n"),
+            "/p",
+        );
         assert_eq!(f.deny, Sourced::new(4, Origin::PamArgument("/p".into())));
     }
 
@@ -252,8 +253,14 @@ mod tests {
         );
         assert_eq!(h.remember.value, 24);
         assert!(h.enforce_for_root.value);
-        h.apply_pam_args(&rule("password required pam_pwhistory.so remember=999\n"), "/p");
-        assert_eq!(h.remember, Sourced::new(400, Origin::PamArgument("/p".into())));
+        h.apply_pam_args(
+            &rule("password required pam_pwhistory.so remember=999\n"),
+            "/p",
+        );
+        assert_eq!(
+            h.remember,
+            Sourced::new(400, Origin::PamArgument("/p".into()))
+        );
         assert_eq!(Pwhistory::default().remember.value, 10);
     }
 

@@ -93,7 +93,11 @@ impl<T: Clone> Setting<T> {
 
 /// Picks the weaker of two settings: a missing or unenforced one first,
 /// then the one `weaker` says.
-fn weakest<T>(a: Option<Setting<T>>, b: Option<Setting<T>>, weaker: fn(&T, &T) -> bool) -> Option<Setting<T>> {
+fn weakest<T>(
+    a: Option<Setting<T>>,
+    b: Option<Setting<T>>,
+    weaker: fn(&T, &T) -> bool,
+) -> Option<Setting<T>> {
     match (a, b) {
         (Some(a), Some(b)) => {
             let (ae, be) = (a.enforcement.is_enforced(), b.enforcement.is_enforced());
@@ -129,7 +133,12 @@ impl PasswordRules {
         PasswordRules {
             min_length: weakest(self.min_length, other.min_length, |x, y| x < y),
             min_classes: weakest(self.min_classes, other.min_classes, |x, y| x < y),
-            credits: [credit(a0, b0), credit(a1, b1), credit(a2, b2), credit(a3, b3)],
+            credits: [
+                credit(a0, b0),
+                credit(a1, b1),
+                credit(a2, b2),
+                credit(a3, b3),
+            ],
             history: weakest(self.history, other.history, |x, y| x < y),
             hash: self.hash.or(other.hash),
             files,
@@ -189,7 +198,13 @@ fn password_rules(stack: &[StackRule], base: &Pwquality, inputs: &Inputs) -> Pas
                 .filter(|(k, _)| *k == name)
                 .filter_map(|(_, v)| v.parse::<i32>().ok())
                 .last()
-                .map(|v| Setting::from(&Sourced::new(v, Origin::PamArgument(r.path.clone())), "pam_cracklib", &e))
+                .map(|v| {
+                    Setting::from(
+                        &Sourced::new(v, Origin::PamArgument(r.path.clone())),
+                        "pam_cracklib",
+                        &e,
+                    )
+                })
         };
         let unsigned = |s: Option<Setting<i32>>| {
             s.and_then(|s| {
@@ -205,7 +220,12 @@ fn password_rules(stack: &[StackRule], base: &Pwquality, inputs: &Inputs) -> Pas
         };
         out.min_length = unsigned(arg("minlen"));
         out.min_classes = unsigned(arg("minclass"));
-        out.credits = [arg("dcredit"), arg("ucredit"), arg("lcredit"), arg("ocredit")];
+        out.credits = [
+            arg("dcredit"),
+            arg("ucredit"),
+            arg("lcredit"),
+            arg("ocredit"),
+        ];
         out.files.push(r.path.clone());
     }
 
@@ -219,7 +239,11 @@ fn password_rules(stack: &[StackRule], base: &Pwquality, inputs: &Inputs) -> Pas
             h.apply_file(text, path);
         }
         h.apply_pam_args(&r.rule, &r.path);
-        let mut s = Setting::from(&h.remember, "pam_pwhistory", &enforcement(stack, at, &PASSWORD_REFUSALS));
+        let mut s = Setting::from(
+            &h.remember,
+            "pam_pwhistory",
+            &enforcement(stack, at, &PASSWORD_REFUSALS),
+        );
         s.enforce_for_root = Some(h.enforce_for_root.value);
         history = Some(s);
         out.files.push(r.path.clone());
@@ -229,8 +253,18 @@ fn password_rules(stack: &[StackRule], base: &Pwquality, inputs: &Inputs) -> Pas
         let e = enforcement(stack, at, &PASSWORD_REFUSALS);
         let origin = Origin::PamArgument(r.path.clone());
         let mut used = false;
-        if let Some(hash) = r.rule.args.iter().rev().find(|a| PAM_UNIX_HASHES.contains(&a.as_str())) {
-            out.hash = Some(Setting::from(&Sourced::new(hash.clone(), origin.clone()), "pam_unix", &e));
+        if let Some(hash) = r
+            .rule
+            .args
+            .iter()
+            .rev()
+            .find(|a| PAM_UNIX_HASHES.contains(&a.as_str()))
+        {
+            out.hash = Some(Setting::from(
+                &Sourced::new(hash.clone(), origin.clone()),
+                "pam_unix",
+                &e,
+            ));
             used = true;
         }
         let number = |name: &str| {
@@ -359,9 +393,13 @@ impl Lockout {
         let mut files = self.files;
         files.extend(other.files);
         // 0 means no lockout; otherwise a higher threshold is weaker.
-        let threshold = weakest(self.threshold, other.threshold, |x, y| *x == 0 || (*y != 0 && x > y));
+        let threshold = weakest(self.threshold, other.threshold, |x, y| {
+            *x == 0 || (*y != 0 && x > y)
+        });
         // 0 means "never unlocks": the strictest; a shorter time is weaker.
-        let unlock = weakest(self.unlock, other.unlock, |x, y| *x != 0 && (*y == 0 || x < y));
+        let unlock = weakest(self.unlock, other.unlock, |x, y| {
+            *x != 0 && (*y == 0 || x < y)
+        });
         Lockout {
             threshold,
             unlock,
@@ -379,7 +417,13 @@ fn add(sources: &mut Vec<String>, path: &str) {
 
 /// The effective settings, the files that contributed (in the order they
 /// were applied) and where each reported setting came from.
-pub(crate) fn merge(inputs: &Inputs) -> (PasswordSettings, Vec<String>, BTreeMap<String, SettingOrigin>) {
+pub(crate) fn merge(
+    inputs: &Inputs,
+) -> (
+    PasswordSettings,
+    Vec<String>,
+    BTreeMap<String, SettingOrigin>,
+) {
     let mut s = PasswordSettings::default();
     let mut sources: Vec<String> = Vec::new();
     let mut origins = BTreeMap::new();

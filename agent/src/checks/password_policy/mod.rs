@@ -44,8 +44,14 @@ const PAM_DIRS: [&str; 3] = ["/etc/pam.d", "/usr/lib/pam.d", "/usr/etc/pam.d"];
 const LOGIN_DEFS: [&str; 2] = ["/etc/login.defs", "/usr/etc/login.defs"];
 /// pam_faillock / pam_pwhistory: `/etc/security/X`, else
 /// `VENDORDIR/security/X` (`faillock_config.c`, `pwhistory_config.c`).
-const FAILLOCK_CONF: [&str; 2] = ["/etc/security/faillock.conf", "/usr/etc/security/faillock.conf"];
-const PWHISTORY_CONF: [&str; 2] = ["/etc/security/pwhistory.conf", "/usr/etc/security/pwhistory.conf"];
+const FAILLOCK_CONF: [&str; 2] = [
+    "/etc/security/faillock.conf",
+    "/usr/etc/security/faillock.conf",
+];
+const PWHISTORY_CONF: [&str; 2] = [
+    "/etc/security/pwhistory.conf",
+    "/usr/etc/security/pwhistory.conf",
+];
 /// libpwquality's main file and its base (vendor) fallback
 /// (`PWQUALITY_DEFAULT_CFGFILE`, `PWQUALITY_BASE_CFGFILE` in pwqprivate.h).
 const PWQUALITY_CONF: &str = "/etc/security/pwquality.conf";

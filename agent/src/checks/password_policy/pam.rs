@@ -92,8 +92,22 @@ impl Control {
         use Action::*;
         // Linux-PAM `_pam_parse_conf_file`: the four shorthands.
         let (explicit, default) = match word.to_ascii_lowercase().as_str() {
-            "required" => (vec![("success", Ok), ("new_authtok_reqd", Ok), ("ignore", Ignore)], Bad),
-            "requisite" => (vec![("success", Ok), ("new_authtok_reqd", Ok), ("ignore", Ignore)], Die),
+            "required" => (
+                vec![
+                    ("success", Ok),
+                    ("new_authtok_reqd", Ok),
+                    ("ignore", Ignore),
+                ],
+                Bad,
+            ),
+            "requisite" => (
+                vec![
+                    ("success", Ok),
+                    ("new_authtok_reqd", Ok),
+                    ("ignore", Ignore),
+                ],
+                Die,
+            ),
             "optional" => (vec![("success", Ok), ("new_authtok_reqd", Ok)], Ignore),
             "sufficient" => (vec![("success", Done), ("new_authtok_reqd", Done)], Ignore),
             _ => return None,
@@ -216,10 +230,7 @@ fn parse_line(line: &str) -> Option<PamEntry> {
     let rest = rest.trim_start();
     let (control, rest) = if let Some(bracketed) = rest.strip_prefix('[') {
         let end = bracketed.find(']')?;
-        (
-            Control::bracketed(&bracketed[..end]),
-            &bracketed[end + 1..],
-        )
+        (Control::bracketed(&bracketed[..end]), &bracketed[end + 1..])
     } else {
         let (word, rest) = rest.split_once(char::is_whitespace)?;
         if matches!(word.to_ascii_lowercase().as_str(), "include" | "substack") {
@@ -295,12 +306,19 @@ mod tests {
                 substack: false,
             }
         );
-        assert!(matches!(entries[5], PamEntry::Include { substack: true, .. }));
+        assert!(matches!(
+            entries[5],
+            PamEntry::Include { substack: true, .. }
+        ));
     }
 
     #[test]
     fn controls_as_libpam_reads_them() {
-        let c = |text: &str| rule(&parse(&format!("password {text} pam_x.so\n"))[0]).control.clone();
+        let c = |text: &str| {
+            rule(&parse(&format!("password {text} pam_x.so\n"))[0])
+                .control
+                .clone()
+        };
         // Shorthands (pam_handlers.c).
         assert_eq!(c("required").action(Return::AuthtokErr), Action::Bad);
         assert_eq!(c("requisite").action(Return::Maxtries), Action::Die);

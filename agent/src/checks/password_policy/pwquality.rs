@@ -131,7 +131,12 @@ fn integer(value: &str) -> Option<i64> {
 
 impl Pwquality {
     /// `set_name_value`: applies one setting (names are case-insensitive).
-    pub(crate) fn apply(&mut self, name: &str, value: &str, origin: &Origin) -> Result<(), Refused> {
+    pub(crate) fn apply(
+        &mut self,
+        name: &str,
+        value: &str,
+        origin: &Origin,
+    ) -> Result<(), Refused> {
         let name = name.to_ascii_lowercase();
         let Some((_, is_int)) = SETTINGS.iter().find(|(n, _)| *n == name) else {
             return Err(Refused::UnknownSetting(name));
@@ -239,7 +244,10 @@ mod tests {
         assert_eq!((q.minlen.value, q.minclass.value), (6, 4));
         let (q, _) = read("enforcing = 0\n");
         assert!(!q.enforcing.value);
-        assert_eq!(q.enforcing.origin, Origin::File("/etc/security/pwquality.conf".into()));
+        assert_eq!(
+            q.enforcing.origin,
+            Origin::File("/etc/security/pwquality.conf".into())
+        );
     }
 
     #[test]
@@ -254,10 +262,11 @@ mod tests {
     #[test]
     fn pam_arguments() {
         let mut q = Pwquality::default();
-        let args: Vec<String> = "retry=3 use_authtok minlen=16 enforcing=0 bogus=1 enforce_for_root try_first_pass"
-            .split(' ')
-            .map(String::from)
-            .collect();
+        let args: Vec<String> =
+            "retry=3 use_authtok minlen=16 enforcing=0 bogus=1 enforce_for_root try_first_pass"
+                .split(' ')
+                .map(String::from)
+                .collect();
         q.apply_pam_args(&args, "/etc/pam.d/common-password");
         let pam = Origin::PamArgument("/etc/pam.d/common-password".into());
         assert_eq!(q.minlen, Sourced::new(16, pam.clone()));

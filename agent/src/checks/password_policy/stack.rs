@@ -203,7 +203,10 @@ mod tests {
     }
 
     fn open(fs: &HashMap<String, String>) -> impl Fn(&str) -> Option<(String, String)> + '_ {
-        move |name| fs.get(name).map(|t| (format!("/etc/pam.d/{name}"), t.clone()))
+        move |name| {
+            fs.get(name)
+                .map(|t| (format!("/etc/pam.d/{name}"), t.clone()))
+        }
     }
 
     fn at(stack: &[StackRule], module: &str) -> usize {
@@ -218,12 +221,18 @@ mod tests {
             ("passwd", "@include a\n"),
             ("a", "password include b\nauth required pam_faillock.so\n"),
             ("b", "password substack c\n"),
-            ("c", "password requisite pam_pwquality.so\n@include passwd\npassword include c\n"),
+            (
+                "c",
+                "password requisite pam_pwquality.so\n@include passwd\npassword include c\n",
+            ),
         ]);
         let stack = flatten("passwd", "password", &open(&fs));
         assert_eq!(stack.len(), 2, "{stack:#?}");
         assert_eq!(stack[0].rule.module, "substack c");
-        assert_eq!((stack[0].path.as_str(), stack[0].level), ("/etc/pam.d/b", 0));
+        assert_eq!(
+            (stack[0].path.as_str(), stack[0].level),
+            ("/etc/pam.d/b", 0)
+        );
         assert_eq!(stack[1].path, "/etc/pam.d/c");
         assert_eq!(stack[1].level, 1);
     }

@@ -226,7 +226,12 @@ fn password_rules(stack: &[StackRule], base: &Pwquality, inputs: &Inputs) -> Pas
             arg("lcredit"),
             arg("ocredit"),
         ];
-        out.files.push(r.path.clone());
+        let any = out.min_length.is_some()
+            || out.min_classes.is_some()
+            || out.credits.iter().any(Option::is_some);
+        if any {
+            out.files.push(r.path.clone());
+        }
     }
 
     // History: pam_pwhistory and pam_unix remember= both refuse reuse; the

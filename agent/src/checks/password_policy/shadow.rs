@@ -137,11 +137,9 @@ frank:$6$s$h:19990:0:90:7:14:19000:
 gina:$6$s$h:19990:0:90:7::25000:
 broken line
 ";
-        let passwd = concat!(
-            "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
+        let passwd = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
              alice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/sh\n\
-             frank:x:1002:1002::/home/frank:\n"
-        );
+             frank:x:1002:1002::/home/frank:\n";
         let a = accounts(&parse_shadow(shadow), passwd, NOW);
         assert_eq!(a.len(), 9);
         let by = |n: &str| a.iter().find(|x| x.name == n).unwrap().clone();

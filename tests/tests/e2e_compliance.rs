@@ -16,6 +16,15 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// `fleetwatch-agent once` against fixture host `host` (`tests/hosts/`).
+fn once_args(collector: &Collector, state: &std::path::Path, host: &str) -> Vec<String> {
+    let root = workspace_root().join("tests/hosts").join(host);
+    let mut args: Vec<String> = vec!["once".into()];
+    args.extend(agent_args(collector, state));
+    args.extend(["--root".to_string(), root.display().to_string()]);
+    args
+}
+
 #[test]
 fn a_finished_marker_backup_is_reported_within_seconds_by_the_running_agent() {
     let tmp = tempfile::tempdir().unwrap();
@@ -90,10 +99,7 @@ fn failing_since_survives_a_restart_and_the_compliance_api_and_csv_answer() {
     let data = tmp.path().join("collector");
     let collector = Collector::start(&data, &[]);
     let state = tmp.path().join("agent");
-    let root = workspace_root().join("tests/hosts/debian12-noncompliant");
-    let mut args: Vec<String> = vec!["once".into()];
-    args.extend(agent_args(&collector, &state));
-    args.extend(["--root".to_string(), root.display().to_string()]);
+    let args = once_args(&collector, &state, "debian12-noncompliant");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_agent(&args);
     assert!(out.status.success(), "{}", output_text(&out));
@@ -153,10 +159,7 @@ fn a_warn_only_pwquality_host_fails_its_password_checks() {
     let tmp = tempfile::tempdir().unwrap();
     let collector = Collector::start(&tmp.path().join("collector"), &[]);
     let state = tmp.path().join("agent");
-    let root = workspace_root().join("tests/hosts/debian12-warnonly");
-    let mut args: Vec<String> = vec!["once".into()];
-    args.extend(agent_args(&collector, &state));
-    args.extend(["--root".to_string(), root.display().to_string()]);
+    let args = once_args(&collector, &state, "debian12-warnonly");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_agent(&args);
     assert!(out.status.success(), "{}", output_text(&out));

@@ -15,6 +15,7 @@
 
 use super::origin::{Origin, Sourced};
 use super::pam::PamRule;
+use super::pwquality;
 
 /// `pam_faillock`'s built-in `deny`.
 const FAILLOCK_DEFAULT_DENY: u32 = 3;
@@ -78,8 +79,10 @@ impl Faillock {
     /// Applies a faillock.conf file.
     pub(crate) fn apply_file(&mut self, text: &str, path: &str) {
         let origin = Origin::File(path.to_string());
-        for (name, value) in conf_lines(text) {
-            self.apply(name, value, &origin);
+        // faillock_config.c's read_config_file splits lines exactly as
+        // libpwquality's does.
+        for line in pwquality::parse(text) {
+            self.apply(&line.name, &line.value, &origin);
         }
     }
 
@@ -91,25 +94,6 @@ impl Faillock {
             self.apply(name, value, &origin);
         }
     }
-}
-
-/// `read_config_file`'s line split (faillock.conf): `#` anywhere starts a
-/// comment; the name ends at whitespace or `=`; whitespace and one `=` are
-/// skipped before the value.
-fn conf_lines(text: &str) -> impl Iterator<Item = (&str, &str)> {
-    text.lines().filter_map(|line| {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            return None;
-        }
-        let end = line
-            .find(|c: char| c.is_whitespace() || c == '=')
-            .unwrap_or(line.len());
-        let (name, rest) = line.split_at(end);
-        let rest = rest.trim_start();
-        let rest = rest.strip_prefix('=').unwrap_or(rest).trim_start();
-        Some((name, rest))
-    })
 }
 
 /// `pam_modutil_search_key`: the value of the first line whose key (before

@@ -21,7 +21,9 @@ use fleetwatch_protocol::OsFamily;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::checks::PolicyCheck;
-use super::compliance_facts::{BackupJobFacts, ComplianceFacts, Section, SectionStatus};
+use super::compliance_facts::{
+    BackupJobFacts, ComplianceFacts, PasswordFacts, Section, SectionStatus,
+};
 use super::config::Policy;
 use super::outcomes::{Outcomes, VerdictKind};
 use crate::time::{format_duration, rfc3339};
@@ -319,9 +321,15 @@ impl Ctx<'_> {
             }),
             PolicyCheck::Backup => self.with(&facts.backup, "backup", |d, _| self.backup(d)),
             PolicyCheck::PasswordLength => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["min_length"]) {
+                    return v;
+                }
                 self.at_least("minimum password length", d.min_length, p.password_min_length)
             }),
             PolicyCheck::PasswordComplexity => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["min_classes", "dcredit", "ucredit", "lcredit", "ocredit"]) {
+                    return v;
+                }
                 let classes = d.required_classes();
                 if classes >= p.password_min_classes {
                     Verdict::Passing
@@ -337,9 +345,15 @@ impl Ctx<'_> {
                 }
             }),
             PolicyCheck::PasswordHistory => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["history"]) {
+                    return v;
+                }
                 self.at_least("remembered passwords", Some(d.history.unwrap_or(0)), p.password_history)
             }),
             PolicyCheck::PasswordLockout => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["lockout_threshold"]) {
+                    return v;
+                }
                 let max = p.password_lockout_max_attempts;
                 match d.lockout_threshold {
                     None | Some(0) => {
@@ -607,7 +621,7 @@ impl Ctx<'_> {
 
     fn accounts(
         &self,
-        d: &super::compliance_facts::PasswordFacts,
+        d: &PasswordFacts,
         pick: impl Fn(&super::compliance_facts::AccountFacts) -> (u32, &Vec<Box<str>>),
         what: &str,
     ) -> Verdict {
@@ -634,6 +648,17 @@ impl Ctx<'_> {
             };
             format!("{count} account(s) {what}: {}{more}", names.join(", "))
         })
+    }
+
+    /// A failing verdict when any of `settings` is configured but not
+    /// enforced on the device: a warn-only rule does not pass.
+    fn unenforced(&self, d: &PasswordFacts, settings: &[&str]) -> Option<Verdict> {
+        let (name, why) = settings
+            .iter()
+            .find_map(|s| d.not_enforced(s).map(|why| (*s, why)))?;
+        Some(self.failing(None, || {
+            format!("{name} is configured but not enforced: {why}")
+        }))
     }
 
     fn at_least(&self, what: &str, value: Option<u32>, min: u32) -> Verdict {

@@ -258,15 +258,18 @@ mod tests {
         assert_eq!(disks[0].filesystem, "ext4");
     }
 
+    /// Writes `value` at host path `path` under `root`.
+    fn write_host_file(root: &SysRoot, path: &str, value: &str) {
+        let path = root.path(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, value).unwrap();
+    }
+
     #[test]
     fn dm_crypt_detection_through_lvm() {
         let dir = tempfile::tempdir().unwrap();
         let root = SysRoot::new(dir.path());
-        let mk = |p: &str, v: &str| {
-            let path = root.path(p);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, v).unwrap();
-        };
+        let mk = |p: &str, v: &str| write_host_file(&root, p, v);
         mk("/sys/block/dm-0/dm/uuid", "CRYPT-LUKS2-abc-luks\n");
         mk("/sys/block/dm-1/dm/uuid", "LVM-xyz\n");
         mk("/sys/block/dm-1/slaves/dm-0", "");
@@ -287,11 +290,7 @@ mod tests {
         // the integrity-only ones: a verity root is signed, not encrypted.
         let dir = tempfile::tempdir().unwrap();
         let root = SysRoot::new(dir.path());
-        let mk = |p: &str, v: &str| {
-            let path = root.path(p);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, v).unwrap();
-        };
+        let mk = |p: &str, v: &str| write_host_file(&root, p, v);
         mk(
             "/sys/block/dm-0/dm/uuid",
             "CRYPT-VERITY-4f8e8f5a0b0c4e7e9a0d3c2b1a090807-root\n",

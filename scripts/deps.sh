@@ -19,6 +19,8 @@ have curl || need+=(curl)
 have unshare || need+=(util-linux)
 
 have dpkg-deb || need+=(dpkg)
+# The data-protection live test loads a ruleset with nft in a namespace of its own.
+[ -x /usr/sbin/nft ] || need+=(nftables)
 
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)

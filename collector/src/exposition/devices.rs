@@ -62,7 +62,7 @@ struct Row {
     values: [i64; GAUGES.len()],
     /// Bit `i` set: `values[i]` is known.
     present: u16,
-    checks: [CheckSample; 4],
+    checks: [CheckSample; CheckKind::ALL.len()],
 }
 
 impl Row {

@@ -6,17 +6,24 @@
 //!   older than `stale_after` is **unknown**, never passing;
 //! - age limits are inclusive: exactly at the limit still passes;
 //! - a disabled check has no verdict at all (`Findings::get` is `None`) and
-//!   does not count towards `compliant`.
+//!   does not count towards `compliant`;
+//! - a check with no meaning on the device's OS family
+//!   ([`PolicyCheck::not_applicable_on`]), or that the policy does not ask
+//!   of that family (`antivirus_required_on`), is **not applicable**:
+//!   neither failing nor unknown, and it does not count towards `compliant`.
 //!
 //! `compliant` is `Some(false)` when any enabled check fails, `None` when
 //! nothing fails but something is unknown, `Some(true)` otherwise.
 
 use std::collections::HashMap;
 
+use fleetwatch_protocol::OsFamily;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::checks::PolicyCheck;
-use super::compliance_facts::{BackupJobFacts, ComplianceFacts, Section, SectionStatus};
+use super::compliance_facts::{
+    BackupJobFacts, ComplianceFacts, PasswordFacts, Section, SectionStatus,
+};
 use super::config::Policy;
 use super::outcomes::{Outcomes, VerdictKind};
 use crate::time::{format_duration, rfc3339};
@@ -43,6 +50,11 @@ pub enum Verdict {
         /// Why not.
         reason: String,
     },
+    /// The check has no meaning on this device; counts neither way.
+    NotApplicable {
+        /// Why not.
+        reason: String,
+    },
 }
 
 impl Verdict {
@@ -52,10 +64,11 @@ impl Verdict {
             Verdict::Passing => VerdictKind::Passing,
             Verdict::Failing { .. } => VerdictKind::Failing,
             Verdict::Unknown { .. } => VerdictKind::Unknown,
+            Verdict::NotApplicable { .. } => VerdictKind::NotApplicable,
         }
     }
 
-    /// `passing`, `failing` or `unknown`.
+    /// `passing`, `failing`, `unknown` or `not_applicable`.
     pub fn as_str(&self) -> &'static str {
         self.kind().as_str()
     }
@@ -70,11 +83,13 @@ impl Verdict {
         matches!(self, Verdict::Failing { .. })
     }
 
-    /// The reason, for failing and unknown verdicts.
+    /// The reason, for failing, unknown and not-applicable verdicts.
     pub fn reason(&self) -> Option<&str> {
         match self {
             Verdict::Passing => None,
-            Verdict::Failing { reason, .. } | Verdict::Unknown { reason } => Some(reason),
+            Verdict::Failing { reason, .. }
+            | Verdict::Unknown { reason }
+            | Verdict::NotApplicable { reason } => Some(reason),
         }
     }
 }
@@ -115,7 +130,7 @@ impl Findings {
                     break;
                 }
                 Verdict::Unknown { .. } => compliant = None,
-                Verdict::Passing => {}
+                Verdict::Passing | Verdict::NotApplicable { .. } => {}
             }
         }
         Findings {
@@ -205,13 +220,49 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn evaluate(&self, facts: &ComplianceFacts, last_seen: i64) -> Findings {
         let policy = self.policy;
+        let family = facts.os_family();
         let mut verdicts: [Option<Verdict>; PolicyCheck::COUNT] = Default::default();
         for check in PolicyCheck::ALL {
             if policy.is_enabled(check) {
-                verdicts[check.index()] = Some(self.judge(check, facts, last_seen));
+                let verdict = match self.not_applicable(check, family) {
+                    Some(v) => v,
+                    None => self.judge(check, facts, last_seen),
+                };
+                verdicts[check.index()] = Some(verdict);
             }
         }
         Findings::from_verdicts(verdicts)
+    }
+
+    /// The not-applicable verdict of `check` on a device of `family`, if
+    /// the check has no meaning there or the policy does not ask it there.
+    fn not_applicable(&self, check: PolicyCheck, family: OsFamily) -> Option<Verdict> {
+        if let Some(why) = check.not_applicable_on(family) {
+            return Some(Verdict::NotApplicable {
+                reason: self.reason(|| format!("not applicable on {}: {why}", family.as_str())),
+            });
+        }
+        let required = &self.policy.antivirus_required_on;
+        // A family the policy cannot name (a newer agent's) is judged.
+        if check == PolicyCheck::Antivirus
+            && family != OsFamily::Other
+            && !required.contains(&family)
+        {
+            return Some(Verdict::NotApplicable {
+                reason: self.reason(|| {
+                    format!(
+                        "not applicable on {}: the policy requires an antivirus on {} only (antivirus_required_on)",
+                        family.as_str(),
+                        required
+                            .iter()
+                            .map(|f| f.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }),
+            });
+        }
+        None
     }
 
     /// A failing verdict; `reason` runs only when reasons are wanted.
@@ -270,9 +321,15 @@ impl Ctx<'_> {
             }),
             PolicyCheck::Backup => self.with(&facts.backup, "backup", |d, _| self.backup(d)),
             PolicyCheck::PasswordLength => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["min_length"]) {
+                    return v;
+                }
                 self.at_least("minimum password length", d.min_length, p.password_min_length)
             }),
             PolicyCheck::PasswordComplexity => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["min_classes", "dcredit", "ucredit", "lcredit", "ocredit"]) {
+                    return v;
+                }
                 let classes = d.required_classes();
                 if classes >= p.password_min_classes {
                     Verdict::Passing
@@ -288,9 +345,15 @@ impl Ctx<'_> {
                 }
             }),
             PolicyCheck::PasswordHistory => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["history"]) {
+                    return v;
+                }
                 self.at_least("remembered passwords", Some(d.history.unwrap_or(0)), p.password_history)
             }),
             PolicyCheck::PasswordLockout => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["lockout_threshold"]) {
+                    return v;
+                }
                 let max = p.password_lockout_max_attempts;
                 match d.lockout_threshold {
                     None | Some(0) => {
@@ -338,6 +401,15 @@ impl Ctx<'_> {
             PolicyCheck::ExpiredPasswords => self.with(&facts.password, "password_policy", |d, _| {
                 self.accounts(d, |a| (a.expired, &a.expired_names), "with an expired password")
             }),
+            PolicyCheck::DiskEncryption => {
+                self.with(&facts.data_protection, "data_protection", |d, _| self.disk_encryption(d))
+            }
+            PolicyCheck::Firewall => {
+                self.with(&facts.data_protection, "data_protection", |d, _| self.firewall(d))
+            }
+            PolicyCheck::Antivirus => {
+                self.with(&facts.data_protection, "data_protection", |d, _| self.antivirus(d))
+            }
         }
     }
 
@@ -367,7 +439,7 @@ impl Ctx<'_> {
         if f.as_of == 0 {
             return self.unknown(|| "no report received yet".into());
         }
-        let sections: [(&str, SectionStatus, i64, Option<&str>); 4] = [
+        let sections: [(&str, SectionStatus, i64, Option<&str>); 5] = [
             (
                 "inventory",
                 f.inventory.status,
@@ -391,6 +463,12 @@ impl Ctx<'_> {
                 f.password.status,
                 f.password.as_of,
                 f.password.error.as_deref(),
+            ),
+            (
+                "data_protection",
+                f.data_protection.status,
+                f.data_protection.as_of,
+                f.data_protection.error.as_deref(),
             ),
         ];
         let mut failed = sections
@@ -546,7 +624,7 @@ impl Ctx<'_> {
 
     fn accounts(
         &self,
-        d: &super::compliance_facts::PasswordFacts,
+        d: &PasswordFacts,
         pick: impl Fn(&super::compliance_facts::AccountFacts) -> (u32, &Vec<Box<str>>),
         what: &str,
     ) -> Verdict {
@@ -573,6 +651,17 @@ impl Ctx<'_> {
             };
             format!("{count} account(s) {what}: {}{more}", names.join(", "))
         })
+    }
+
+    /// A failing verdict when any of `settings` is configured but not
+    /// enforced on the device: a warn-only rule does not pass.
+    fn unenforced(&self, d: &PasswordFacts, settings: &[&str]) -> Option<Verdict> {
+        let (name, why) = settings
+            .iter()
+            .find_map(|s| d.not_enforced(s).map(|why| (*s, why)))?;
+        Some(self.failing(None, || {
+            format!("{name} is configured but not enforced: {why}")
+        }))
     }
 
     fn at_least(&self, what: &str, value: Option<u32>, min: u32) -> Verdict {
@@ -676,6 +765,7 @@ impl CheckStateTracker {
             let value = match findings.get(check) {
                 None | Some(Verdict::Passing) => None,
                 Some(Verdict::Unknown { .. }) => prev,
+                Some(Verdict::NotApplicable { .. }) => None,
                 Some(Verdict::Failing { since, .. }) => {
                     // A hint in the future (clock skew) must not postpone the start.
                     let hint = since.unwrap_or(now).min(now);
@@ -687,6 +777,8 @@ impl CheckStateTracker {
         next
     }
 }
+
+mod data_protection;
 
 #[cfg(test)]
 mod tests;

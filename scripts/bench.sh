@@ -26,8 +26,11 @@ echo "== agent: full collection with all checks (collect; includes waiting on ap
 for _ in 1 2 3; do "$agent_bin" collect --self-usage --config /dev/null 2>&1 >/dev/null | grep 'self usage' | sed 's/^/  /'; done
 
 api=$(port); metrics=$(port)
-$t/release/fleetwatch-collector serve --data-dir "$tmp/collector" --listen "127.0.0.1:$api" \
-  --metrics-listen "127.0.0.1:$metrics" >"$tmp/collector.log" 2>&1 &
+# The load generator enrolls thousands of devices from one address: lift the
+# per-source enrollment limit (60 a minute by default).
+printf 'enroll_rate_per_minute = 0\n' > "$tmp/collector.toml"
+$t/release/fleetwatch-collector serve --config "$tmp/collector.toml" --data-dir "$tmp/collector" \
+  --listen "127.0.0.1:$api" --metrics-listen "127.0.0.1:$metrics" >"$tmp/collector.log" 2>&1 &
 collector=$!
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$metrics/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 agent_args=(--config /dev/null --collector "https://127.0.0.1:$api" --ca "$tmp/collector/tls/cert.pem"

@@ -242,13 +242,7 @@ async fn duplicate_report_id_is_idempotent() {
         post_report(&c.api, &e.node_key, &first).await.status,
         StatusCode::OK
     );
-    let before = get(
-        &c.api,
-        &format!("/api/v1/devices/{}", e.device_id),
-        Some(ADMIN_TOKEN),
-    )
-    .await
-    .json();
+    let before = device_detail(&c.api, &e.device_id).await;
 
     // Same id, different content: accepted as a duplicate, nothing changes.
     let mut resent = full_report(&e.device_id, "r-dup");
@@ -260,13 +254,7 @@ async fn duplicate_report_id_is_idempotent() {
     assert!(response.accepted && response.duplicate);
     assert_eq!(response.packages_hash.as_deref(), Some("9f2c"));
 
-    let after = get(
-        &c.api,
-        &format!("/api/v1/devices/{}", e.device_id),
-        Some(ADMIN_TOKEN),
-    )
-    .await
-    .json();
+    let after = device_detail(&c.api, &e.device_id).await;
     assert_eq!(before, after);
     assert_eq!(after["reports_stored"], 1);
     assert_eq!(after["hostname"], "laptop-042");
@@ -306,13 +294,7 @@ async fn failed_inventory_keeps_previous_facts_and_older_reports_do_not_roll_bac
     assert!(text.contains(&format!(
         "fleetwatch_agent_check_failed{{{id},check=\"inventory\"}} 1\n"
     )));
-    let detail = get(
-        &c.api,
-        &format!("/api/v1/devices/{}", e.device_id),
-        Some(ADMIN_TOKEN),
-    )
-    .await
-    .json();
+    let detail = device_detail(&c.api, &e.device_id).await;
     assert_eq!(detail["inventory"]["hostname"], "laptop-042");
     assert_eq!(detail["reports_stored"], 3);
 }
@@ -528,13 +510,7 @@ async fn concurrent_reports_are_all_committed_and_duplicates_in_one_batch_count_
     let list = get(&c.api, "/api/v1/devices", Some(ADMIN_TOKEN))
         .await
         .json();
-    let detail = get(
-        &c.api,
-        &format!("/api/v1/devices/{}", keys[3].device_id),
-        Some(ADMIN_TOKEN),
-    )
-    .await
-    .json();
+    let detail = device_detail(&c.api, &keys[3].device_id).await;
     assert_eq!(list.as_array().unwrap().len(), 20);
     assert_eq!(detail["reports_stored"], 10);
 }

@@ -305,13 +305,7 @@ async fn hostile_input_is_escaped_capped_and_touches_nothing_else() {
     );
     let before = get(&c.metrics, "/metrics", None).await.text();
     let good_before = lines_with(&before, &good.device_id);
-    let good_detail_before = get(
-        &c.api,
-        &format!("/api/v1/devices/{}", good.device_id),
-        Some(ADMIN_TOKEN),
-    )
-    .await
-    .json();
+    let good_detail_before = device_detail(&c.api, &good.device_id).await;
 
     let nasty =
         "a\"b\\c\nd} 1\nfleetwatch_device_info{device_id=\"dev-x\"} 1 # Zürich ✓ 東京 \u{0}\t\r";
@@ -362,22 +356,10 @@ async fn hostile_input_is_escaped_capped_and_touches_nothing_else() {
     // The good device is untouched, in metrics and in the store.
     let after = get(&c.metrics, "/metrics", None).await.text();
     assert_eq!(lines_with(&after, &good.device_id), good_before);
-    let good_detail_after = get(
-        &c.api,
-        &format!("/api/v1/devices/{}", good.device_id),
-        Some(ADMIN_TOKEN),
-    )
-    .await
-    .json();
+    let good_detail_after = device_detail(&c.api, &good.device_id).await;
     assert_eq!(good_detail_before, good_detail_after);
     // The evil device's data is stored as sent (the API is JSON, no escaping problem).
-    let evil_detail = get(
-        &c.api,
-        &format!("/api/v1/devices/{}", evil.device_id),
-        Some(ADMIN_TOKEN),
-    )
-    .await
-    .json();
+    let evil_detail = device_detail(&c.api, &evil.device_id).await;
     assert_eq!(evil_detail["inventory"]["hostname"], nasty);
     assert_eq!(evil_detail["inventory"]["users"][1]["name"], long.as_str());
 }

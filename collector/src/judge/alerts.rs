@@ -275,6 +275,17 @@ mod tests {
         b.finish()
     }
 
+    /// The fleet alert at half the fleet, from ten devices on.
+    fn half_of_ten() -> AlertsConfig {
+        AlertsConfig::from_table(
+            toml::from_str(
+                "many_devices_not_reporting_fraction = 0.5\nmany_devices_min_devices = 10",
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    }
+
     fn names(specs: &[AlertSpec], name: AlertName) -> usize {
         specs.iter().filter(|s| s.name == name && !s.hold).count()
     }
@@ -307,13 +318,7 @@ mod tests {
 
     #[test]
     fn many_silent_devices_raise_one_fleet_alert_and_inhibit_the_rest() {
-        let config = AlertsConfig::from_table(
-            toml::from_str(
-                "many_devices_not_reporting_fraction = 0.5\nmany_devices_min_devices = 10",
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        let config = half_of_ten();
         let specs = build(&fleet(20, 10), &config, 0);
         assert_eq!(names(&specs, AlertName::ManyDevicesNotReporting), 1);
         assert_eq!(names(&specs, AlertName::DeviceNotReporting), 0);
@@ -326,13 +331,7 @@ mod tests {
     #[test]
     fn while_the_fleet_alert_fires_device_alerts_are_held_not_resolved() {
         use crate::alerts::AlertTracker;
-        let config = AlertsConfig::from_table(
-            toml::from_str(
-                "many_devices_not_reporting_fraction = 0.5\nmany_devices_min_devices = 10",
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        let config = half_of_ten();
         let mut tracker = AlertTracker::new(900);
         let severity = |_| "warning".to_string();
         let firing = |t: &AlertTracker, name: AlertName| {
@@ -356,13 +355,7 @@ mod tests {
     #[test]
     fn the_fleet_alert_clears_only_well_below_its_threshold() {
         use crate::alerts::AlertTracker;
-        let config = AlertsConfig::from_table(
-            toml::from_str(
-                "many_devices_not_reporting_fraction = 0.5\nmany_devices_min_devices = 10",
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        let config = half_of_ten();
         let mut tracker = AlertTracker::new(900);
         let severity = |_| "warning".to_string();
         let step = |silent: usize, t: i64, tracker: &mut AlertTracker| {

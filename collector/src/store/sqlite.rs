@@ -565,6 +565,17 @@ mod tests {
         r
     }
 
+    /// Enrolls `id` with key `key` and nothing else of an identity.
+    fn enroll_op(id: &str, key: u8, now: i64) -> WriteOp {
+        WriteOp::Enroll(EnrollOp {
+            identity: HostIdentity::default(),
+            node_key_hash: [key; 32],
+            new_device_id: id.into(),
+            now,
+            max_devices: None,
+        })
+    }
+
     #[test]
     fn pruning_drops_old_history_but_keeps_the_device() {
         let dir = tempfile::tempdir().unwrap();
@@ -663,13 +674,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
         let orphan = IngestOp::prepare(report("dev-unknown", "r1"), 1).unwrap();
-        let enroll = WriteOp::Enroll(EnrollOp {
-            identity: HostIdentity::default(),
-            node_key_hash: [2; 32],
-            new_device_id: "dev-2".into(),
-            now: 1,
-            max_devices: None,
-        });
+        let enroll = enroll_op("dev-2", 2, 1);
         let results = store
             .apply(&[WriteOp::Ingest(Box::new(orphan)), enroll])
             .unwrap();
@@ -681,13 +686,7 @@ mod tests {
     fn a_stored_future_collected_at_does_not_block_newer_reports() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
-        let enroll = WriteOp::Enroll(EnrollOp {
-            identity: HostIdentity::default(),
-            node_key_hash: [3; 32],
-            new_device_id: "dev-1".into(),
-            now: 100,
-            max_devices: None,
-        });
+        let enroll = enroll_op("dev-1", 3, 100);
         // As an older collector stored it: the agent's clock, years ahead.
         let mut future = IngestOp::prepare(report("dev-1", "future"), 1_000).unwrap();
         future.collected_at = 400_000_000;

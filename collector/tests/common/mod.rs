@@ -175,7 +175,8 @@ pub async fn post_report_bytes(
     call(router, request.body(Body::from(body)).unwrap()).await
 }
 
-pub async fn post_report(router: &Router, key: &str, report: &Report) -> Answer {
+/// Posts a report: a `Report`, or a JSON value for shapes the types cannot make.
+pub async fn post_report(router: &Router, key: &str, report: &impl serde::Serialize) -> Answer {
     post_report_bytes(
         router,
         Some(key),
@@ -191,6 +192,28 @@ pub async fn get(router: &Router, uri: &str, bearer: Option<&str>) -> Answer {
         request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
     }
     call(router, request.body(Body::empty()).unwrap()).await
+}
+
+/// `GET /api/v1/devices/{id}` with the admin token, as JSON.
+pub async fn device_detail(router: &Router, device_id: &str) -> Value {
+    get(
+        router,
+        &format!("/api/v1/devices/{device_id}"),
+        Some(ADMIN_TOKEN),
+    )
+    .await
+    .json()
+}
+
+/// Asserts a 429 with `Retry-After`.
+pub fn assert_too_many(answer: &Answer) {
+    assert_eq!(
+        answer.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        answer.text()
+    );
+    assert!(answer.headers.contains_key(header::RETRY_AFTER));
 }
 
 /// The sample lines of a scrape that mention `needle`.

@@ -466,12 +466,19 @@ async fn a_retired_device_leaves_metrics_until_it_reports_again_and_survives_a_r
 }
 
 #[tokio::test]
-async fn queue_full_is_503_with_retry_after() {
+async fn over_capacity_is_429_and_a_failing_database_503_both_with_retry_after() {
     use axum::response::IntoResponse;
     use fleetwatch_collector::http::error::ApiError;
-    // The writer drains faster than a test can fill it, so check the mapping
-    // the handler uses for a full queue.
-    let response = ApiError::Unavailable("ingest queue is full").into_response();
+    // (tests/hardening.rs fills the queue for real; this is the mapping.)
+    let response = ApiError::TooManyRequests {
+        message: "ingest queue is full",
+        retry_after: 7,
+    }
+    .into_response();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.headers()["retry-after"], "7");
+    let response =
+        ApiError::Unavailable("the database cannot store this right now").into_response();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.headers()["retry-after"], "5");
 }

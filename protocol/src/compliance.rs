@@ -89,7 +89,7 @@ pub enum BackupResult {
 pub struct BackupJob {
     /// Job name from the agent config (unique per device).
     pub name: String,
-    /// `restic`, `borg`, `marker`, `command`, ...
+    /// `restic`, `borg`, `marker`, `command`, `time_machine`, ...
     pub kind: String,
     /// Last successful backup (Unix seconds).
     #[serde(default)]
@@ -109,6 +109,10 @@ pub struct BackupJob {
     /// Why the job's state could not be read.
     #[serde(default)]
     pub error: Option<String>,
+    /// The job cannot be read on this host at all (Time Machine without
+    /// Full Disk Access, say); `error` says why. Never "no backup".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsupported: bool,
 }
 
 /// Effective password policy plus per-account facts.

@@ -11,6 +11,7 @@
 
 pub mod disks;
 pub mod identity;
+pub mod macos;
 pub mod network;
 pub mod os_release;
 pub mod packages;
@@ -71,6 +72,7 @@ impl Check for InventoryCheck {
                 .map(|t| passwd::parse_passwd(&t))
                 .unwrap_or_default(),
             packages: read_packages(ctx)?,
+            computer_name: None,
             hostname,
         };
         Ok(Collected::Ok(inventory))

@@ -7,7 +7,7 @@ use fleetwatch_protocol::LocalUser;
 const NON_LOGIN_SHELLS: &[&str] = &["/bin/sync", "/sbin/shutdown", "/sbin/halt", "/bin/false"];
 
 /// Whether `shell` can give an interactive login.
-fn is_login_shell(shell: &str) -> bool {
+pub(crate) fn is_login_shell(shell: &str) -> bool {
     !shell.is_empty()
         && !shell.ends_with("/nologin")
         && !shell.ends_with("/false")

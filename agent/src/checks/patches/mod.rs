@@ -7,8 +7,10 @@
 
 mod apt;
 mod dnf;
+pub mod install_history;
 mod kernel;
 mod pacman;
+pub mod softwareupdate;
 pub(crate) mod timestamp;
 mod zypper;
 
@@ -119,13 +121,7 @@ fn run(
 
 /// Error for a tool that exited with an unexpected code.
 fn command_failed(command: &str, out: &CommandOutput) -> CheckError {
-    CheckError::CommandFailed {
-        command: command.into(),
-        code: out
-            .exit_code
-            .map_or_else(|| "a signal".to_string(), |c| c.to_string()),
-        stderr: out.stderr_summary(),
-    }
+    CheckError::command_failed(command, out)
 }
 
 /// Newest modification time among `paths` (those that exist).

@@ -573,6 +573,7 @@ pub(crate) mod tests {
                             size_bytes: Some(1 << 30),
                             snapshot_count: Some(10),
                             error: None,
+                            ..BackupJob::default()
                         }],
                     },
                 )),

@@ -319,10 +319,12 @@ pub fn build(file: FileConfig, o: &Overrides) -> Result<AgentConfig, ConfigError
         backup: file.backup,
         macos: file.macos,
         recorded_commands: match &o.recorded_commands {
-            Some(dir) => Some(RecordedRunner::from_dir(dir).map_err(|e| ConfigError::Invalid {
-                key: "recorded_commands",
-                message: format!("{}: {e}", dir.display()),
-            })?),
+            Some(dir) => Some(
+                RecordedRunner::from_dir(dir).map_err(|e| ConfigError::Invalid {
+                    key: "recorded_commands",
+                    message: format!("{}: {e}", dir.display()),
+                })?,
+            ),
             None => None,
         },
     })

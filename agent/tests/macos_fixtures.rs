@@ -67,11 +67,19 @@ fn ok<T: std::fmt::Debug>(r: &Option<CheckResult<T>>) -> &T {
 #[test]
 fn macos14_compliant_inventory() {
     let c = collect("macos14-compliant");
-    assert_eq!(c.inventory.status, CheckStatus::Ok, "{:?}", c.inventory.error);
+    assert_eq!(
+        c.inventory.status,
+        CheckStatus::Ok,
+        "{:?}",
+        c.inventory.error
+    );
     let inv = c.inventory.data.as_ref().unwrap();
     assert_eq!(inv.hostname, "mbp-0042");
     assert_eq!(inv.fqdn, None, "HostName is not set");
-    assert_eq!(inv.computer_name.as_deref(), Some("Alice\u{2019}s MacBook Pro"));
+    assert_eq!(
+        inv.computer_name.as_deref(),
+        Some("Alice\u{2019}s MacBook Pro")
+    );
     assert_eq!(inv.machine_id, None);
     assert_eq!(inv.os.family, Some(OsFamily::Macos));
     assert_eq!(inv.os.id, "macos");
@@ -84,10 +92,7 @@ fn macos14_compliant_inventory() {
     assert_eq!(inv.cpu.model.as_deref(), Some("Apple M2"));
     assert_eq!((inv.cpu.logical_cpus, inv.cpu.physical_cores), (8, Some(8)));
     assert_eq!(inv.memory.total_bytes, 16 * 1024 * 1024 * 1024);
-    assert_eq!(
-        inv.memory.available_bytes,
-        (5832 + 281_905 + 4013) * 16384
-    );
+    assert_eq!(inv.memory.available_bytes, (5832 + 281_905 + 4013) * 16384);
     assert_eq!(inv.memory.swap_total_bytes, 1024 * 1024 * 1024);
     assert_eq!(inv.boot_time, Some(NOW - 3 * 86_400));
     let hw = &inv.hardware;
@@ -129,7 +134,11 @@ fn macos14_compliant_inventory() {
     assert_eq!(
         apps,
         [
-            ("Adobe Acrobat", "24.001.20604", Some("com.adobe.Acrobat.Pro")),
+            (
+                "Adobe Acrobat",
+                "24.001.20604",
+                Some("com.adobe.Acrobat.Pro")
+            ),
             ("Microsoft Word", "16.83", Some("com.microsoft.Word")),
             ("Safari", "17.4.1", Some("com.apple.Safari")),
             ("Slack", "4.38.125", Some("com.tinyspeck.slackmacgap")),
@@ -156,7 +165,10 @@ fn macos14_compliant_checks() {
 
     let b = ok(&c.checks.backup);
     let job = &b.jobs[0];
-    assert_eq!((job.kind.as_str(), job.unsupported), ("time_machine", false));
+    assert_eq!(
+        (job.kind.as_str(), job.unsupported),
+        ("time_machine", false)
+    );
     assert_eq!(job.error, None);
     assert_eq!(job.last_result, BackupResult::Success);
     assert_eq!(job.last_success_at, Some(NOW - 5400 + 12)); // 06:30:12Z
@@ -194,11 +206,20 @@ fn macos13_noncompliant_from_the_cache() {
     let c = collect("macos13-noncompliant");
     let inv = c.inventory.data.as_ref().unwrap();
     assert_eq!(inv.os.display_version.as_deref(), Some("13.4.1 (a)"));
-    assert_eq!(inv.os.pretty_name.as_deref(), Some("macOS Ventura 13.4.1 (a)"));
+    assert_eq!(
+        inv.os.pretty_name.as_deref(),
+        Some("macOS Ventura 13.4.1 (a)")
+    );
     assert_eq!(inv.fqdn.as_deref(), Some("mbp-intel-07.corp.example.com"));
     assert_eq!(inv.arch, "x86_64");
-    assert_eq!(inv.hardware.model.as_deref(), Some("MacBook Pro (MacBookPro16,1)"));
-    assert_eq!(inv.memory.available_bytes, (81_234 + 2_890_123 + 40_321) * 4096);
+    assert_eq!(
+        inv.hardware.model.as_deref(),
+        Some("MacBook Pro (MacBookPro16,1)")
+    );
+    assert_eq!(
+        inv.memory.available_bytes,
+        (81_234 + 2_890_123 + 40_321) * 4096
+    );
 
     let p = ok(&c.checks.patches);
     assert_eq!((p.pending_total, p.pending_security), (3, Some(1)));
@@ -215,7 +236,10 @@ fn macos13_noncompliant_from_the_cache() {
     let job = &ok(&c.checks.backup).jobs[0];
     assert!(job.unsupported);
     assert!(job.error.as_deref().unwrap().contains("Full Disk Access"));
-    assert_eq!((job.last_success_at, job.last_result), (None, BackupResult::Unknown));
+    assert_eq!(
+        (job.last_success_at, job.last_result),
+        (None, BackupResult::Unknown)
+    );
 
     let pol = ok(&c.checks.password_policy);
     assert_eq!(pol.settings.min_length, Some(8));
@@ -304,10 +328,17 @@ fn a_mac_without_recordings_reports_unknown_not_zero() {
         },
     );
     let inv = c.inventory.data.as_ref().unwrap();
-    assert_eq!(inv.os.version_id.as_deref(), Some("14.4.1"), "from the plist");
+    assert_eq!(
+        inv.os.version_id.as_deref(),
+        Some("14.4.1"),
+        "from the plist"
+    );
     assert_eq!(inv.hardware.serial, None);
     // No cached Software Update state: failed, never "0 pending".
-    assert_eq!(c.checks.patches.as_ref().unwrap().status, CheckStatus::Failed);
+    assert_eq!(
+        c.checks.patches.as_ref().unwrap().status,
+        CheckStatus::Failed
+    );
     assert_eq!(
         c.checks.password_policy.as_ref().unwrap().status,
         CheckStatus::Failed

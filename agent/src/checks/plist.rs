@@ -52,7 +52,10 @@ mod tests {
     #[test]
     fn xml_and_binary_plists_parse_and_dates_are_unix_seconds() {
         let doc: Doc = parse(XML.as_bytes(), "t").unwrap();
-        assert_eq!((doc.name.as_str(), unix_seconds(doc.when)), ("x", 1_709_294_400));
+        assert_eq!(
+            (doc.name.as_str(), unix_seconds(doc.when)),
+            ("x", 1_709_294_400)
+        );
         let value: Value = parse(XML.as_bytes(), "t").unwrap();
         let mut binary = Vec::new();
         value.to_writer_binary(&mut binary).unwrap();

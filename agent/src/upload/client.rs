@@ -171,11 +171,8 @@ impl Client {
             path: path.clone(),
             source,
         })?;
-        let (root, runner, timeout) = (
-            self.root.clone(),
-            self.runner.clone(),
-            self.command_timeout,
-        );
+        let (root, runner, timeout) =
+            (self.root.clone(), self.runner.clone(), self.command_timeout);
         // Reading the identity may run commands (system_profiler on a Mac).
         let identity = tokio::task::spawn_blocking(move || {
             let ctx = CheckContext {

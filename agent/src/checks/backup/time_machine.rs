@@ -79,24 +79,35 @@ pub(super) fn collect(jc: &JobContext<'_>) -> Result<JobFacts, JobError> {
         Err(crate::checks::CheckError::Host(HostError::PermissionDenied { .. })) => {
             return Err(JobError::Unsupported(NEEDS_FULL_DISK_ACCESS.into()));
         }
-        Err(e) => return Err(JobError::Parse {
-            command: TIME_MACHINE_PLIST.into(),
-            detail: e.to_string(),
-        }),
+        Err(e) => {
+            return Err(JobError::Parse {
+                command: TIME_MACHINE_PLIST.into(),
+                detail: e.to_string(),
+            });
+        }
     };
     let out = jc.runner.run("tmutil", &["latestbackup"], jc.timeout)?;
-    let answer = format!("{}{}", out.stdout_text(), String::from_utf8_lossy(&out.stderr));
+    let answer = format!(
+        "{}{}",
+        out.stdout_text(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     if refused_for_full_disk_access(&answer) {
         return Err(JobError::Unsupported(NEEDS_FULL_DISK_ACCESS.into()));
     }
-    let latest = out.success().then(|| parse_latestbackup(&out.stdout_text())).flatten();
+    let latest = out
+        .success()
+        .then(|| parse_latestbackup(&out.stdout_text()))
+        .flatten();
     let Some(prefs) = prefs else {
         return Err(JobError::Config(format!(
             "Time Machine is not set up on this Mac ({TIME_MACHINE_PLIST} does not exist)"
         )));
     };
     if prefs.destinations.is_empty() {
-        return Err(JobError::Config("Time Machine has no backup destination".into()));
+        return Err(JobError::Config(
+            "Time Machine has no backup destination".into(),
+        ));
     }
     let snapshots: Vec<i64> = prefs
         .destinations
@@ -143,7 +154,10 @@ mod tests {
             parse_latestbackup("/Volumes/TM/Backups.backupdb/mac/2019-01-02-030405\n"),
             Some(1_546_398_245)
         );
-        assert_eq!(parse_latestbackup("No machine directory found for host.\n"), None);
+        assert_eq!(
+            parse_latestbackup("No machine directory found for host.\n"),
+            None
+        );
         assert_eq!(stamp_to_unix("2024-13-01-000000"), None);
     }
 }

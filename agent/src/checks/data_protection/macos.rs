@@ -68,7 +68,11 @@ fn system_volume(state: EncryptionState, protection_on: Option<bool>) -> VolumeE
 /// enabled, 0 is off; `None` when the answer is not understood.
 pub fn parse_firewall_state(text: &str) -> Option<bool> {
     if let Some(rest) = text.split("State = ").nth(1) {
-        let n: u32 = rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()?;
+        let n: u32 = rest
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()?;
         return Some(n >= 1);
     }
     if text.contains("Firewall is enabled") || text.contains("blocking all") {
@@ -95,7 +99,10 @@ pub fn parse_gatekeeper(text: &str) -> Option<bool> {
 /// (some protections switched off, reported as "unknown (Custom
 /// Configuration)") is not enabled.
 pub fn parse_csrutil(text: &str) -> Option<bool> {
-    let status = text.split("System Integrity Protection status:").nth(1)?.trim_start();
+    let status = text
+        .split("System Integrity Protection status:")
+        .nth(1)?
+        .trim_start();
     if status.starts_with("enabled") {
         Some(true)
     } else if status.starts_with("disabled") || status.contains("Custom Configuration") {
@@ -190,19 +197,20 @@ impl Check for MacDataProtectionCheck {
             Ok(None) => dp.antivirus_error = Some("no XProtect bundle found".into()),
             Err(e) => dp.antivirus_error = Some(e.to_string()),
         }
-        let protection = |name: &str, program: &str, args: &[&str], parse: fn(&str) -> Option<bool>| {
-            let enabled = match answer(ctx, program, args) {
-                Ok(text) => parse(&text),
-                Err(e) => {
-                    tracing::warn!(protection = name, error = %e, "state unknown");
-                    None
+        let protection =
+            |name: &str, program: &str, args: &[&str], parse: fn(&str) -> Option<bool>| {
+                let enabled = match answer(ctx, program, args) {
+                    Ok(text) => parse(&text),
+                    Err(e) => {
+                        tracing::warn!(protection = name, error = %e, "state unknown");
+                        None
+                    }
+                };
+                PlatformProtection {
+                    name: name.into(),
+                    enabled,
                 }
             };
-            PlatformProtection {
-                name: name.into(),
-                enabled,
-            }
-        };
         dp.platform_protections = vec![
             protection("gatekeeper", "spctl", &["--status"], parse_gatekeeper),
             protection("sip", "csrutil", &["status"], parse_csrutil),
@@ -218,26 +226,51 @@ mod tests {
     #[test]
     fn filevault_states() {
         let on = parse_fdesetup("FileVault is On.\n");
-        assert_eq!((on.state, on.protection_on), (EncryptionState::Encrypted, Some(true)));
+        assert_eq!(
+            (on.state, on.protection_on),
+            (EncryptionState::Encrypted, Some(true))
+        );
         let off = parse_fdesetup("FileVault is Off.\n");
-        assert_eq!((off.state, off.protection_on), (EncryptionState::NotEncrypted, Some(false)));
-        let busy = parse_fdesetup("FileVault is On.\nEncryption in progress: Percent completed = 37.2\n");
+        assert_eq!(
+            (off.state, off.protection_on),
+            (EncryptionState::NotEncrypted, Some(false))
+        );
+        let busy =
+            parse_fdesetup("FileVault is On.\nEncryption in progress: Percent completed = 37.2\n");
         assert_eq!(busy.state, EncryptionState::EncryptionInProgress);
         let strange = parse_fdesetup("");
-        assert_eq!((strange.state, strange.protection_on), (EncryptionState::Unknown, None));
+        assert_eq!(
+            (strange.state, strange.protection_on),
+            (EncryptionState::Unknown, None)
+        );
     }
 
     #[test]
     fn firewall_gatekeeper_and_sip() {
-        assert_eq!(parse_firewall_state("Firewall is enabled. (State = 1)\n"), Some(true));
-        assert_eq!(parse_firewall_state("Firewall is enabled. (State = 2)\n"), Some(true));
-        assert_eq!(parse_firewall_state("Firewall is disabled. (State = 0)\n"), Some(false));
+        assert_eq!(
+            parse_firewall_state("Firewall is enabled. (State = 1)\n"),
+            Some(true)
+        );
+        assert_eq!(
+            parse_firewall_state("Firewall is enabled. (State = 2)\n"),
+            Some(true)
+        );
+        assert_eq!(
+            parse_firewall_state("Firewall is disabled. (State = 0)\n"),
+            Some(false)
+        );
         assert_eq!(parse_firewall_state("socketfilterfw: error\n"), None);
         assert_eq!(parse_gatekeeper("assessments enabled\n"), Some(true));
         assert_eq!(parse_gatekeeper("assessments disabled\n"), Some(false));
         assert_eq!(parse_gatekeeper(""), None);
-        assert_eq!(parse_csrutil("System Integrity Protection status: enabled.\n"), Some(true));
-        assert_eq!(parse_csrutil("System Integrity Protection status: disabled.\n"), Some(false));
+        assert_eq!(
+            parse_csrutil("System Integrity Protection status: enabled.\n"),
+            Some(true)
+        );
+        assert_eq!(
+            parse_csrutil("System Integrity Protection status: disabled.\n"),
+            Some(false)
+        );
         assert_eq!(
             parse_csrutil("System Integrity Protection status: unknown (Custom Configuration).\n"),
             Some(false)

@@ -107,7 +107,10 @@ pub fn parse_pwpolicy(stdout: &[u8]) -> Result<Requirements, CheckError> {
     let text = String::from_utf8_lossy(stdout);
     let Some(start) = text.find("<?xml").or_else(|| text.find("<plist")) else {
         // pwpolicy prints only its header when no account policy is set.
-        if text.lines().all(|l| l.trim().is_empty() || l.starts_with("Getting ")) {
+        if text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.starts_with("Getting "))
+        {
             return Ok(Requirements::default());
         }
         return Err(CheckError::Parse {
@@ -122,23 +125,35 @@ pub fn parse_pwpolicy(stdout: &[u8]) -> Result<Requirements, CheckError> {
 fn requirements(p: &AccountPolicies) -> Requirements {
     let mut r = Requirements::default();
     for policy in &p.content {
-        let length = policy
-            .count("minimumLength")
-            .or_else(|| length_in_content(&policy.content).filter(|_| policy.content.contains("policyAttributePassword matches")));
+        let length = policy.count("minimumLength").or_else(|| {
+            length_in_content(&policy.content)
+                .filter(|_| policy.content.contains("policyAttributePassword matches"))
+        });
         r.min_length = stricter(r.min_length, length, true);
         r.alpha = stricter(r.alpha, policy.count("minimumAlphaCharacters"), true);
         r.numeric = stricter(r.numeric, policy.count("minimumNumericCharacters"), true);
         r.symbols = stricter(r.symbols, policy.count("minimumSymbols"), true);
-        if policy.count("minimumMixedCaseCharacters").is_some_and(|n| n > 0) {
+        if policy
+            .count("minimumMixedCaseCharacters")
+            .is_some_and(|n| n > 0)
+        {
             r.mixed_case = Some(true);
         }
-        r.history = stricter(r.history, policy.count("policyAttributePasswordHistoryDepth"), true);
+        r.history = stricter(
+            r.history,
+            policy.count("policyAttributePasswordHistoryDepth"),
+            true,
+        );
     }
     for policy in &p.change {
         let days = policy
             .number("policyAttributeExpiresEveryNDays")
             .or_else(|| policy.number("policyAttributeDaysUntilExpiration"))
-            .or_else(|| policy.number("maxMinutesUntilChangePassword").map(|m| m / 1440));
+            .or_else(|| {
+                policy
+                    .number("maxMinutesUntilChangePassword")
+                    .map(|m| m / 1440)
+            });
         r.max_age_days = stricter(r.max_age_days, days, false);
     }
     for policy in &p.authentication {
@@ -213,9 +228,16 @@ impl Requirements {
     /// required classes (letters count once, or twice when both cases are
     /// required).
     pub fn settings(&self) -> PasswordSettings {
-        let credit = |n: Option<u32>| n.filter(|n| *n > 0).map(|n| -(n.min(i32::MAX as u32) as i32));
+        let credit = |n: Option<u32>| {
+            n.filter(|n| *n > 0)
+                .map(|n| -(n.min(i32::MAX as u32) as i32))
+        };
         let mixed = self.mixed_case == Some(true);
-        let letters = if mixed { 2 } else { u32::from(self.alpha.is_some_and(|n| n > 0)) };
+        let letters = if mixed {
+            2
+        } else {
+            u32::from(self.alpha.is_some_and(|n| n > 0))
+        };
         let classes = letters
             + u32::from(self.numeric.is_some_and(|n| n > 0))
             + u32::from(self.symbols.is_some_and(|n| n > 0));
@@ -291,8 +313,14 @@ mod tests {
 
     #[test]
     fn length_from_the_content_expression() {
-        assert_eq!(length_in_content("policyAttributePassword matches '.{12,}+'"), Some(12));
-        assert_eq!(length_in_content("policyAttributePassword matches '[0-9]'"), None);
+        assert_eq!(
+            length_in_content("policyAttributePassword matches '.{12,}+'"),
+            Some(12)
+        );
+        assert_eq!(
+            length_in_content("policyAttributePassword matches '[0-9]'"),
+            None
+        );
     }
 
     #[test]
@@ -320,7 +348,10 @@ mod tests {
         };
         let s = r.settings();
         assert_eq!(s.min_classes, Some(4));
-        assert_eq!((s.dcredit, s.ocredit, s.ucredit, s.lcredit), (Some(-2), Some(-1), Some(-1), Some(-1)));
+        assert_eq!(
+            (s.dcredit, s.ocredit, s.ucredit, s.lcredit),
+            (Some(-2), Some(-1), Some(-1), Some(-1))
+        );
         let alnum = ManagedProfile {
             require_alphanumeric: Some(true),
             ..ManagedProfile::default()

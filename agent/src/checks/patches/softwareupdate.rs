@@ -119,9 +119,7 @@ impl CachedUpdate {
         };
         // The cache carries no restart flag; macOS updates (delivered as
         // MobileSoftwareUpdate) and security responses always restart.
-        u.restart = self.mobile_software_update
-            || u.title.starts_with("macOS")
-            || u.is_security();
+        u.restart = self.mobile_software_update || u.title.starts_with("macOS") || u.is_security();
         u
     }
 }
@@ -151,14 +149,24 @@ fn parse_cache(state: CachedState) -> Cached {
 /// Parses `softwareupdate --list` stdout in either format; `None` when the
 /// output holds no update list (see [`no_updates`]).
 pub fn parse_list(text: &str) -> Option<Vec<MacUpdate>> {
-    let mut lines = text.lines().skip_while(|l| !l.starts_with("Software Update found"));
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Software Update found"));
     lines.next()?;
     let mut updates = Vec::new();
     let mut label: Option<String> = None;
     for line in lines {
         let trimmed = line.trim();
-        if let Some(rest) = trimmed.strip_prefix("* ").or_else(|| trimmed.strip_prefix("- ")) {
-            label = Some(rest.strip_prefix("Label: ").unwrap_or(rest).trim().to_string());
+        if let Some(rest) = trimmed
+            .strip_prefix("* ")
+            .or_else(|| trimmed.strip_prefix("- "))
+        {
+            label = Some(
+                rest.strip_prefix("Label: ")
+                    .unwrap_or(rest)
+                    .trim()
+                    .to_string(),
+            );
             continue;
         }
         let Some(l) = label.take() else { continue };
@@ -196,7 +204,12 @@ fn parse_catalina_details(line: &str, label: String) -> MacUpdate {
             }
         }
     }
-    let get = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v.trim().to_string());
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.trim().to_string())
+    };
     let action = get("Action").unwrap_or_default();
     MacUpdate {
         title: get("Title").unwrap_or_else(|| label.clone()),
@@ -210,13 +223,23 @@ fn parse_catalina_details(line: &str, label: String) -> MacUpdate {
 fn parse_mojave_details(line: &str, label: String) -> MacUpdate {
     let restart = line.contains("[restart]") || line.contains("[shut down]");
     let head = line.split(" [").next().unwrap_or(line);
-    let head = head.rsplit_once(", ").map_or(head, |(h, _size)| h).trim_end_matches(',');
+    let head = head
+        .rsplit_once(", ")
+        .map_or(head, |(h, _size)| h)
+        .trim_end_matches(',');
     let (title, version) = match head.strip_suffix(')').and_then(|h| h.rsplit_once('(')) {
-        Some((t, v)) => (t.trim().trim_end_matches(',').to_string(), v.trim().to_string()),
+        Some((t, v)) => (
+            t.trim().trim_end_matches(',').to_string(),
+            v.trim().to_string(),
+        ),
         None => (head.trim().to_string(), String::new()),
     };
     MacUpdate {
-        title: if title.is_empty() { label.clone() } else { title },
+        title: if title.is_empty() {
+            label.clone()
+        } else {
+            title
+        },
         version: (!version.is_empty()).then_some(version),
         label: Some(label),
         restart,
@@ -248,9 +271,10 @@ impl Check for SoftwareUpdateCheck {
             let Some(state) = plist::read::<CachedState>(ctx.root, SOFTWARE_UPDATE_PLIST)? else {
                 return Err(CheckError::Parse {
                     what: SOFTWARE_UPDATE_PLIST.into(),
-                    detail: "no cached Software Update result: the Mac has not checked for updates \
+                    detail:
+                        "no cached Software Update result: the Mac has not checked for updates \
                              (or enable [macos] softwareupdate_scan)"
-                        .into(),
+                            .into(),
                 });
             };
             let cached = parse_cache(state);
@@ -260,17 +284,15 @@ impl Check for SoftwareUpdateCheck {
                 (None, None) => {
                     return Err(CheckError::Parse {
                         what: SOFTWARE_UPDATE_PLIST.into(),
-                        detail: "neither RecommendedUpdates nor LastRecommendedUpdatesAvailable".into(),
+                        detail: "neither RecommendedUpdates nor LastRecommendedUpdatesAvailable"
+                            .into(),
                     });
                 }
             };
             (cached.updates, total, cached.checked_at)
         };
-        let pending: Vec<PendingUpdate> = updates
-            .iter()
-            .flatten()
-            .map(MacUpdate::pending)
-            .collect();
+        let pending: Vec<PendingUpdate> =
+            updates.iter().flatten().map(MacUpdate::pending).collect();
         let restart: Vec<String> = updates
             .iter()
             .flatten()
@@ -284,7 +306,9 @@ impl Check for SoftwareUpdateCheck {
             pending_security: updates.as_ref().map(|_| count_security(&pending)),
             pending,
             cache_updated_at,
-            last_install_at: history.as_deref().and_then(install_history::last_install_at),
+            last_install_at: history
+                .as_deref()
+                .and_then(install_history::last_install_at),
             reboot_required: !restart.is_empty(),
             reboot_required_packages: restart,
             ..Patches::default()

@@ -40,7 +40,8 @@ impl Check for MacInventoryCheck {
             .unwrap_or_default()
             .overview();
         let names = HostNames::read(ctx, sysctl.get("kern.hostname").map(String::as_str));
-        let available = optional(ctx, "vm_stat", &[]).and_then(|t| hardware::parse_vm_stat_available(&t));
+        let available =
+            optional(ctx, "vm_stat", &[]).and_then(|t| hardware::parse_vm_stat_available(&t));
         let applications = apps::read_applications(ctx.root)?;
         let inventory = Inventory {
             hostname: names.hostname,
@@ -105,9 +106,11 @@ fn read_sw_vers(ctx: &CheckContext<'_>) -> Result<os::SwVers, CheckError> {
             return Ok(parsed);
         }
     }
-    Ok(plist::read::<os::SystemVersionPlist>(ctx.root, MACOS_SYSTEM_VERSION_PLIST)?
-        .map(os::SwVers::from)
-        .unwrap_or_default())
+    Ok(
+        plist::read::<os::SystemVersionPlist>(ctx.root, MACOS_SYSTEM_VERSION_PLIST)?
+            .map(os::SwVers::from)
+            .unwrap_or_default(),
+    )
 }
 
 /// The names `scutil` keeps: the Bonjour `LocalHostName`, the optional

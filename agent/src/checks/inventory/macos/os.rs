@@ -84,12 +84,13 @@ pub fn os_info(v: &SwVers) -> OsInfo {
         .and_then(|ver| ver.split('.').next())
         .and_then(|m| m.parse::<u32>().ok());
     let release = major.and_then(release_name);
-    let version_with_extra = v.product_version.as_ref().map(|ver| {
-        match &v.product_version_extra {
+    let version_with_extra = v
+        .product_version
+        .as_ref()
+        .map(|ver| match &v.product_version_extra {
             Some(extra) => format!("{ver} {extra}"),
             None => ver.clone(),
-        }
-    });
+        });
     let name = v.product_name.clone().unwrap_or_else(|| "macOS".into());
     let pretty_name = version_with_extra.as_ref().map(|ver| match release {
         Some(r) => format!("{name} {r} {ver}"),

@@ -75,23 +75,51 @@ mod tests {
     #[test]
     fn system_accounts_are_not_interactive() {
         let users = users_from_records(vec![
-            record(&[("RecordName", "alice"), ("UniqueID", "501"), ("UserShell", "/bin/zsh")]),
-            record(&[("RecordName", "_spotlight"), ("UniqueID", "89"), ("UserShell", "/usr/bin/false")]),
-            record(&[("RecordName", "nobody"), ("UniqueID", "-2"), ("UserShell", "/usr/bin/false")]),
-            record(&[("RecordName", "root"), ("UniqueID", "0"), ("UserShell", "/bin/sh")]),
+            record(&[
+                ("RecordName", "alice"),
+                ("UniqueID", "501"),
+                ("UserShell", "/bin/zsh"),
+            ]),
+            record(&[
+                ("RecordName", "_spotlight"),
+                ("UniqueID", "89"),
+                ("UserShell", "/usr/bin/false"),
+            ]),
+            record(&[
+                ("RecordName", "nobody"),
+                ("UniqueID", "-2"),
+                ("UserShell", "/usr/bin/false"),
+            ]),
+            record(&[
+                ("RecordName", "root"),
+                ("UniqueID", "0"),
+                ("UserShell", "/bin/sh"),
+            ]),
             record(&[("RecordName", "nouid")]),
         ]);
-        let names: Vec<_> = users.iter().map(|u| (u.name.as_str(), u.interactive)).collect();
+        let names: Vec<_> = users
+            .iter()
+            .map(|u| (u.name.as_str(), u.interactive))
+            .collect();
         assert_eq!(
             names,
-            [("root", true), ("_spotlight", false), ("alice", true), ("nobody", false)]
+            [
+                ("root", true),
+                ("_spotlight", false),
+                ("alice", true),
+                ("nobody", false)
+            ]
         );
     }
 
     #[test]
     fn the_argument_list_asks_for_public_attributes_only() {
         let args = DSCL_ARGS;
-        assert!(!args.iter().any(|a| a.contains("Shadow") || a.contains("Authentication")));
+        assert!(
+            !args
+                .iter()
+                .any(|a| a.contains("Shadow") || a.contains("Authentication"))
+        );
         assert_eq!(args[..4], ["-plist", ".", "-readall", "/Users"]);
     }
 }

@@ -354,6 +354,7 @@ mod tests {
         let dirs = [
             concat!(env!("CARGO_MANIFEST_DIR")),
             concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/macos"),
         ];
         let mut n = 0;
         for dir in dirs {

@@ -352,4 +352,94 @@ mod tests {
         assert!(no_updates(header, "No new software available.\n"));
         assert!(!no_updates(header, "Can't connect\n"));
     }
+
+    /// Both formats as recorded in saltstack/salt's
+    /// `tests/pytests/unit/modules/test_mac_softwareupdate.py` (indentation as published).
+    const MOJAVE: &str = "Software Update Tool
+
+Finding available software
+Software Update found the following new or updated software:
+   * Command Line Tools (macOS Mojave version 10.14) for Xcode-10.3
+    Command Line Tools (macOS Mojave version 10.14) for Xcode (10.3), 199140K [recommended]
+   * macOS 10.14.1 Update
+    macOS 10.14.1 Update (10.14.1), 199140K [recommended] [restart]
+   * BridgeOSUpdateCustomer
+    BridgeOSUpdateCustomer (10.14.4.1.1.1555388607), 328394K, [recommended] [shut down]
+   - iCal-1.0.2
+    iCal, (1.0.2), 6520K";
+
+    const CATALINA: &str = "Software Update Tool
+
+Finding available software
+Software Update found the following new or updated software:
+* Label: Command Line Tools beta 5 for Xcode-11.0
+    Title: Command Line Tools beta 5 for Xcode, Version: 11.0, Size: 224804K, Recommended: YES,
+* Label: macOS Catalina Developer Beta-6
+    Title: macOS Catalina Public Beta, Version: 5, Size: 3084292K, Recommended: YES, Action: restart,
+* Label: BridgeOSUpdateCustomer
+    Title: BridgeOSUpdateCustomer, Version: 10.15.0.1.1.1560926689, Size: 390674K, Recommended: YES, Action: shut down,
+- Label: iCal-1.0.2
+    Title: iCal, Version: 1.0.2, Size: 6520K,";
+
+    fn summary(list: &[MacUpdate]) -> Vec<(&str, Option<&str>, bool)> {
+        list.iter()
+            .map(|u| (u.title.as_str(), u.version.as_deref(), u.restart))
+            .collect()
+    }
+
+    #[test]
+    fn the_pre_catalina_format() {
+        let list = parse_list(MOJAVE).unwrap();
+        assert_eq!(
+            summary(&list),
+            [
+                (
+                    "Command Line Tools (macOS Mojave version 10.14) for Xcode",
+                    Some("10.3"),
+                    false
+                ),
+                ("macOS 10.14.1 Update", Some("10.14.1"), true),
+                (
+                    "BridgeOSUpdateCustomer",
+                    Some("10.14.4.1.1.1555388607"),
+                    true
+                ),
+                ("iCal", Some("1.0.2"), false),
+            ]
+        );
+        assert_eq!(list[1].label.as_deref(), Some("macOS 10.14.1 Update"));
+    }
+
+    #[test]
+    fn the_catalina_and_later_format() {
+        let list = parse_list(CATALINA).unwrap();
+        assert_eq!(
+            summary(&list),
+            [
+                ("Command Line Tools beta 5 for Xcode", Some("11.0"), false),
+                ("macOS Catalina Public Beta", Some("5"), true),
+                (
+                    "BridgeOSUpdateCustomer",
+                    Some("10.15.0.1.1.1560926689"),
+                    true
+                ),
+                ("iCal", Some("1.0.2"), false),
+            ]
+        );
+        assert_eq!(list[3].label.as_deref(), Some("iCal-1.0.2"));
+    }
+
+    #[test]
+    fn security_titles() {
+        let u = |title: &str, version: &str| MacUpdate {
+            title: title.into(),
+            version: Some(version.into()),
+            label: None,
+            restart: false,
+        };
+        assert!(u("Security Update 2019-001 (10.13.6)", "10.13.6").is_security());
+        assert!(u("macOS Security Response 13.4.1 (c)", "13.4.1 (c)").is_security());
+        assert!(u("Rapid Security Response", "13.3.1 (a)").is_security());
+        assert!(!u("Safari", "17.5").is_security());
+    }
 }

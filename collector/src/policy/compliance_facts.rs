@@ -225,6 +225,19 @@ pub struct BackupJobFacts {
     pub unreadable: bool,
 }
 
+impl BackupJobFacts {
+    /// Whether this job fails the backup check at `now`: its last success is
+    /// older than `max_age_secs`, or it never succeeded. An unreadable job
+    /// is unknown, never overdue. (The one rule: evaluation and alerts both
+    /// use it.)
+    pub fn is_overdue(&self, now: i64, max_age_secs: i64) -> bool {
+        !self.unreadable
+            && self
+                .last_success_at
+                .is_none_or(|at| now - at > max_age_secs)
+    }
+}
+
 /// Backup jobs of one device, sorted by name, names unique.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupFacts {

@@ -34,14 +34,11 @@ fn time_machine_job() -> Vec<BackupJobConfig> {
     jobs.backup
 }
 
-fn collect_with(name: &str, macos: MacosConfig) -> Collection {
-    let dir = host_dir(name);
-    let root = SysRoot::new(&dir);
-    assert_eq!(Platform::detect(&root), Platform::Macos, "{name}");
-    let runner = RecordedRunner::from_dir(&dir.join("commands")).unwrap();
+/// Every check of the plan, as the agent runs them, on `root`.
+fn collect_root(root: &SysRoot, runner: &RecordedRunner, macos: MacosConfig) -> Collection {
     let ctx = CheckContext {
-        root: &root,
-        runner: &runner,
+        root,
+        runner,
         now: NOW,
         command_timeout: Duration::from_secs(5),
     };
@@ -51,7 +48,15 @@ fn collect_with(name: &str, macos: MacosConfig) -> Collection {
         backup: &jobs,
         macos,
     };
-    platform::collect(Platform::Macos, &ctx, plan)
+    platform::collect(Platform::detect(root), &ctx, plan)
+}
+
+fn collect_with(name: &str, macos: MacosConfig) -> Collection {
+    let dir = host_dir(name);
+    let root = SysRoot::new(&dir);
+    assert_eq!(Platform::detect(&root), Platform::Macos, "{name}");
+    let runner = RecordedRunner::from_dir(&dir.join("commands")).unwrap();
+    collect_root(&root, &runner, macos)
 }
 
 fn collect(name: &str) -> Collection {
@@ -309,23 +314,10 @@ fn a_mac_without_recordings_reports_unknown_not_zero() {
     let dst = dir.path().join("System/Library/CoreServices");
     std::fs::create_dir_all(&dst).unwrap();
     std::fs::copy(src, dst.join("SystemVersion.plist")).unwrap();
-    let root = SysRoot::new(dir.path());
-    let runner = RecordedRunner::new();
-    let ctx = CheckContext {
-        root: &root,
-        runner: &runner,
-        now: NOW,
-        command_timeout: Duration::from_secs(5),
-    };
-    let jobs = time_machine_job();
-    let c = platform::collect(
-        Platform::detect(&root),
-        &ctx,
-        CheckPlan {
-            checks: ChecksConfig::default(),
-            backup: &jobs,
-            macos: MacosConfig::default(),
-        },
+    let c = collect_root(
+        &SysRoot::new(dir.path()),
+        &RecordedRunner::new(),
+        MacosConfig::default(),
     );
     let inv = c.inventory.data.as_ref().unwrap();
     assert_eq!(

@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::checks::PolicyCheck;
-use super::compliance_facts::{BackupJobFacts, ComplianceFacts, Section, SectionStatus};
+use super::compliance_facts::{
+    BackupJobFacts, ComplianceFacts, PasswordFacts, Section, SectionStatus,
+};
 use super::config::Policy;
 use super::outcomes::{Outcomes, VerdictKind};
 use crate::time::{format_duration, rfc3339};
@@ -270,9 +272,15 @@ impl Ctx<'_> {
             }),
             PolicyCheck::Backup => self.with(&facts.backup, "backup", |d, _| self.backup(d)),
             PolicyCheck::PasswordLength => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["min_length"]) {
+                    return v;
+                }
                 self.at_least("minimum password length", d.min_length, p.password_min_length)
             }),
             PolicyCheck::PasswordComplexity => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["min_classes", "dcredit", "ucredit", "lcredit", "ocredit"]) {
+                    return v;
+                }
                 let classes = d.required_classes();
                 if classes >= p.password_min_classes {
                     Verdict::Passing
@@ -288,9 +296,15 @@ impl Ctx<'_> {
                 }
             }),
             PolicyCheck::PasswordHistory => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["history"]) {
+                    return v;
+                }
                 self.at_least("remembered passwords", Some(d.history.unwrap_or(0)), p.password_history)
             }),
             PolicyCheck::PasswordLockout => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["lockout_threshold"]) {
+                    return v;
+                }
                 let max = p.password_lockout_max_attempts;
                 match d.lockout_threshold {
                     None | Some(0) => {
@@ -543,7 +557,7 @@ impl Ctx<'_> {
 
     fn accounts(
         &self,
-        d: &super::compliance_facts::PasswordFacts,
+        d: &PasswordFacts,
         pick: impl Fn(&super::compliance_facts::AccountFacts) -> (u32, &Vec<Box<str>>),
         what: &str,
     ) -> Verdict {
@@ -570,6 +584,17 @@ impl Ctx<'_> {
             };
             format!("{count} account(s) {what}: {}{more}", names.join(", "))
         })
+    }
+
+    /// A failing verdict when any of `settings` is configured but not
+    /// enforced on the device: a warn-only rule does not pass.
+    fn unenforced(&self, d: &PasswordFacts, settings: &[&str]) -> Option<Verdict> {
+        let (name, why) = settings
+            .iter()
+            .find_map(|s| d.not_enforced(s).map(|why| (*s, why)))?;
+        Some(self.failing(None, || {
+            format!("{name} is configured but not enforced: {why}")
+        }))
     }
 
     fn at_least(&self, what: &str, value: Option<u32>, min: u32) -> Verdict {

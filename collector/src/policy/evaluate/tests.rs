@@ -428,6 +428,63 @@ fn password_length_complexity_history_lockout() {
 }
 
 #[test]
+fn a_configured_but_not_enforced_setting_fails() {
+    use fleetwatch_protocol::{SettingOrigin, SettingSource};
+    let mut r = full_report(T);
+    for check in [
+        PolicyCheck::PasswordLength,
+        PolicyCheck::PasswordComplexity,
+        PolicyCheck::PasswordHistory,
+        PolicyCheck::PasswordLockout,
+    ] {
+        assert!(verdict(&facts(&r), check, T).is_passing(), "{check:?}");
+    }
+    let warn_only = |why: &str| SettingOrigin {
+        source: SettingSource::File,
+        path: Some("/etc/security/pwquality.conf".into()),
+        module: Some("pam_pwquality".into()),
+        enforced: Some(false),
+        not_enforced_reason: Some(why.into()),
+        enforce_for_root: Some(false),
+    };
+    let origins = &mut password(&mut r).origins;
+    let why = "pam_pwquality only warns: enforcing=0 in /etc/security/pwquality.conf";
+    origins.insert("min_length".into(), warn_only(why));
+    origins.insert("min_classes".into(), warn_only(why));
+    origins.insert("history".into(), warn_only("pam_pwhistory is `optional`"));
+    origins.insert(
+        "lockout_threshold".into(),
+        warn_only("pam_faillock is `optional`"),
+    );
+    // Enforced origins change nothing.
+    origins.insert(
+        "max_days".into(),
+        SettingOrigin {
+            enforced: Some(true),
+            ..SettingOrigin::default()
+        },
+    );
+    let f = facts(&r);
+    assert_failing(
+        &verdict(&f, PolicyCheck::PasswordLength, T),
+        "min_length is configured but not enforced: pam_pwquality only warns: enforcing=0",
+    );
+    assert_failing(
+        &verdict(&f, PolicyCheck::PasswordComplexity, T),
+        "min_classes is configured but not enforced",
+    );
+    assert_failing(
+        &verdict(&f, PolicyCheck::PasswordHistory, T),
+        "pam_pwhistory is `optional`",
+    );
+    assert_failing(
+        &verdict(&f, PolicyCheck::PasswordLockout, T),
+        "pam_faillock is `optional`",
+    );
+    assert!(verdict(&f, PolicyCheck::PasswordMaxAge, T).is_passing());
+}
+
+#[test]
 fn password_max_age() {
     let mut r = full_report(T);
     assert!(verdict(&facts(&r), PolicyCheck::PasswordMaxAge, T).is_passing());

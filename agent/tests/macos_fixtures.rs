@@ -188,6 +188,11 @@ fn macos14_compliant_checks() {
     assert_eq!(pol.settings.lockout_unlock_seconds, Some(900));
     assert_eq!(pol.settings.max_days, Some(365));
     assert_eq!(pol.sources.len(), 2);
+    assert_eq!(
+        pol.origins["min_length"].path.as_deref(),
+        Some("/Library/Managed Preferences/com.apple.mobiledevice.passwordpolicy.plist")
+    );
+    assert_eq!(pol.origins["min_length"].enforced, Some(true));
     assert_eq!(pol.accounts, None);
     assert!(pol.accounts_error.is_some());
 
@@ -254,6 +259,11 @@ fn macos13_noncompliant_from_the_cache() {
     assert_eq!(pol.settings.max_days, Some(730));
     assert_eq!(pol.settings.lockout_threshold, None);
     assert_eq!(pol.sources, ["pwpolicy -getaccountpolicies"]);
+    assert_eq!(
+        pol.origins["max_days"].path.as_deref(),
+        Some("pwpolicy -getaccountpolicies")
+    );
+    assert!(!pol.origins.contains_key("lockout_threshold"));
 
     let dp = ok(&c.checks.data_protection);
     assert_eq!(dp.volumes[0].state, EncryptionState::EncryptionInProgress);

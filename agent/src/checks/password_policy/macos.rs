@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use fleetwatch_protocol::{PasswordPolicy, PasswordSettings};
+use fleetwatch_protocol::{PasswordPolicy, PasswordSettings, SettingOrigin, SettingSource};
 use serde::Deserialize;
 
 use crate::checks::{Check, CheckContext, CheckError, Collected, plist};
@@ -267,6 +267,7 @@ impl Check for MacPasswordPolicyCheck {
 
     fn collect(&self, ctx: &CheckContext<'_>) -> Result<Collected<PasswordPolicy>, CheckError> {
         let profile = plist::read::<ManagedProfile>(ctx.root, MANAGED_PROFILE)?;
+        let profile_present = profile.is_some();
         let local = ctx
             .run_ok(PWPOLICY, "pwpolicy", &["-getaccountpolicies"])
             .and_then(|out| parse_pwpolicy(&out.stdout));
@@ -283,20 +284,61 @@ impl Check for MacPasswordPolicyCheck {
             }
             (Err(e), None) => return Err(e),
         };
-        let effective = match profile {
-            Some(p) => {
-                sources.push(MANAGED_PROFILE.to_string());
-                base.overridden_by(p.requirements())
-            }
-            None => base,
-        };
+        let from_profile = profile.map(|p| p.requirements()).unwrap_or_default();
+        if profile_present {
+            sources.push(MANAGED_PROFILE.to_string());
+        }
+        let settings = base.overridden_by(from_profile.clone()).settings();
         Ok(Collected::Ok(PasswordPolicy {
-            settings: effective.settings(),
+            origins: origins(&settings, &from_profile.settings()),
+            settings,
             sources,
             accounts: None,
             accounts_error: Some(ACCOUNTS_NOT_READ.into()),
         }))
     }
+}
+
+/// Where each effective setting came from: the managed profile where it
+/// sets the value, else the local account policies. macOS enforces both.
+fn origins(
+    settings: &PasswordSettings,
+    profile: &PasswordSettings,
+) -> BTreeMap<String, SettingOrigin> {
+    let set = |s: &PasswordSettings| -> Vec<(&'static str, bool)> {
+        vec![
+            ("min_length", s.min_length.is_some()),
+            ("min_classes", s.min_classes.is_some()),
+            ("dcredit", s.dcredit.is_some()),
+            ("ucredit", s.ucredit.is_some()),
+            ("lcredit", s.lcredit.is_some()),
+            ("ocredit", s.ocredit.is_some()),
+            ("history", s.history.is_some()),
+            ("lockout_threshold", s.lockout_threshold.is_some()),
+            ("lockout_unlock_seconds", s.lockout_unlock_seconds.is_some()),
+            ("max_days", s.max_days.is_some()),
+        ]
+    };
+    let by_profile: BTreeMap<&str, bool> = set(profile).into_iter().collect();
+    set(settings)
+        .into_iter()
+        .filter(|(_, present)| *present)
+        .map(|(name, _)| {
+            let (source, path) = if by_profile.get(name) == Some(&true) {
+                (SettingSource::File, MANAGED_PROFILE)
+            } else {
+                // The local directory's account policies, as pwpolicy reports them.
+                (SettingSource::Unknown, PWPOLICY)
+            };
+            let origin = SettingOrigin {
+                source,
+                path: Some(path.to_string()),
+                enforced: Some(true),
+                ..SettingOrigin::default()
+            };
+            (name.to_string(), origin)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -190,6 +190,23 @@ mkdir -p "$DNF_PLUGINS/dnf-plugins"
 cp -r "$WORK/dnf-plugins-core/usr/lib/python3/dist-packages/dnfpluginscore" "$DNF_PLUGINS/"
 cp "$WORK/dnf-plugins-core/usr/lib/python3/dist-packages/dnf-plugins/needs_restarting.py" "$DNF_PLUGINS/dnf-plugins/"
 
+# dnf_cache_to_host ROOT SCENARIO: the repomd.xml files dnf cached, into the
+# fixture host's /var/cache/dnf. dnf names a cache directory
+# <repo>-<16 hex of a hash of the baseurl>; the baseurl is in this temporary
+# directory, so the hex part is replaced by a stable one (of the repo id).
+dnf_cache_to_host() {
+  local root=$1 host="$HOSTS/$2" dir id stable
+  rm -rf "$host/var/cache/dnf"
+  for dir in "$root"/var/cache/dnf/*/repodata; do
+    dir=${dir%/repodata}
+    id=$(basename "$dir")
+    id=${id%-*}
+    stable="$id-$(printf %s "$id" | sha256sum | cut -c1-16)"
+    mkdir -p "$host/var/cache/dnf/$stable/repodata"
+    cp "$dir/repodata/repomd.xml" "$host/var/cache/dnf/$stable/repodata/"
+  done
+}
+
 record_dnf() {
   local old=() new=()
   old+=("$(rpmpkg glib2 '' 2.68.4 14.el9_4)") new+=("$(rpmpkg glib2 '' 2.68.4 14.el9_4.1)")
@@ -219,16 +236,17 @@ $(rpm_advisory RLSA-2026:4211 security Important kernel-core '' 5.14.0 503.14.1.
   rec $s rpm-q-pending.out rpm -q --qf '%{NAME} %{EVR}\n' glib2 kernel-core openssl-libs vim-minimal -- \
     rpm --root "$root" -q --qf '%{NAME} %{EVR}\n' glib2 kernel-core openssl-libs vim-minimal
   rec $s needs-restarting-r.out needs-restarting -r -- dnf_in "$root" -C needs-restarting -r
-  # The cache layout dnf left (file names only; the agent reads mtimes).
-  ls "$root/var/cache/dnf" >"$HOSTS/$s/commands/dnf-cache-layout.txt"
+  dnf_cache_to_host "$root" $s
 
   # rocky9-compliant: the fixed versions installed, nothing pending.
   root="$WORK/rocky-c"
   INSTALL="${new[*]}" dnf_root "$root" baseos appstream
   dnf_in "$root" -q makecache >/dev/null
   s=rocky9-compliant
+  dnf_cache_to_host "$root" $s
   rec $s dnf-check-update.out dnf -C check-update -- dnf_in "$root" -C check-update
   rec $s dnf-updateinfo-security.out dnf -C updateinfo list --security -- dnf_in "$root" -C updateinfo list --security
+  rec $s needs-restarting-r.out needs-restarting -r -- dnf_in "$root" -C needs-restarting -r
 
   # centos9-reposync: a mirror without updateinfo, no needs-restarting, and
   # one repository never cached (dnf -C ignores it and says so on stderr).
@@ -236,6 +254,7 @@ $(rpm_advisory RLSA-2026:4211 security Important kernel-core '' 5.14.0 503.14.1.
   INSTALL="${old[4]}" dnf_root "$root" epel-mirror
   dnf_in "$root" -q makecache >/dev/null
   s=centos9-reposync
+  dnf_cache_to_host "$root" $s
   rec $s dnf-check-update.out dnf -C check-update -- dnf_in "$root" -C check-update
   rec $s dnf-updateinfo-security.out dnf -C updateinfo list --security -- dnf_in "$root" -C updateinfo list --security
   rec $s rpm-q-pending.out rpm -q --qf '%{NAME} %{EVR}\n' python3-fwtool -- \
@@ -243,6 +262,7 @@ $(rpm_advisory RLSA-2026:4211 security Important kernel-core '' 5.14.0 503.14.1.
   printf '[%s]\nname=%s\nbaseurl=file://%s/repos/%s\ngpgcheck=0\nenabled=1\n' \
     never-cached never-cached "$WORK" never-cached >"$root/etc/yum.repos.d/never-cached.repo"
   s=centos9-uncached
+  dnf_cache_to_host "$root" $s
   rec $s dnf-check-update.out dnf -C check-update -- dnf_in "$root" -C check-update
 }
 
@@ -251,6 +271,12 @@ $(rpm_advisory RLSA-2026:4211 security Important kernel-core '' 5.14.0 503.14.1.
 # debpkg NAME VERSION [DEPENDS]: a tiny amd64 .deb in $WORK/debs.
 debpkg() {
   local name=$1 version=$2 depends=${3:-} dir="$WORK/debsrc/$1-$2"
+  # Built once: the same version in two suites must be the same file, or
+  # apt sees two different builds and names only one origin.
+  if [ -f "$WORK/debs/${name}_${version}_amd64.deb" ]; then
+    echo "$WORK/debs/${name}_${version}_amd64.deb"
+    return
+  fi
   mkdir -p "$dir/DEBIAN" "$dir/usr/share/fwfixture" "$WORK/debs"
   {
     echo "Package: $name"
@@ -421,9 +447,9 @@ pacman_in() {
 
 record_pacman() {
   local old=() new=() repo="$WORK/pacman-repo"
-  old+=("$(pacpkg linux 6.9.3.arch1-1)") new+=("$(pacpkg linux 6.9.7.arch1-1)")
-  old+=("$(pacpkg openssl 3.3.0-1)") new+=("$(pacpkg openssl 3.3.1-1)")
-  old+=("$(pacpkg vim 9.1.0-1)") new+=("$(pacpkg vim 9.1.0500-1)")
+  old+=("$(pacpkg linux 6.12.1.arch1-1)") new+=("$(pacpkg linux 6.12.4.arch1-1)")
+  old+=("$(pacpkg glibc 2.40+r16+gaa533d58ff-2)") new+=("$(pacpkg glibc 2.40+r66+g7d4b6bcae91f-1)")
+  old+=("$(pacpkg openssh 9.9p1-1)") new+=("$(pacpkg openssh 9.9p1-2)")
   old+=("$(pacpkg python-fwtool 1:1.0-1)") new+=("$(pacpkg python-fwtool 1:1.1-1)")
   mkdir -p "$repo"
   cp "${new[@]}" "$repo/"
@@ -452,17 +478,30 @@ zypper_in() {
   zypper --root "$root" --non-interactive "$@"
 }
 
+# zypper_cache_to_host ROOT SCENARIO: the repomd.xml files zypper cached
+# (/var/cache/zypp/raw/<alias>/repodata/), into the fixture host.
+zypper_cache_to_host() {
+  local root=$1 host="$HOSTS/$2" dir alias
+  rm -rf "$host/var/cache/zypp/raw"
+  for dir in "$root"/var/cache/zypp/raw/*/repodata; do
+    alias=$(basename "${dir%/repodata}")
+    mkdir -p "$host/var/cache/zypp/raw/$alias/repodata"
+    cp "$dir/repomd.xml" "$host/var/cache/zypp/raw/$alias/repodata/"
+  done
+}
+
 record_zypper() {
   local old=() new=()
   old+=("$(rpmpkg libopenssl3 '' 3.1.4 150600.5.10.1)") new+=("$(rpmpkg libopenssl3 '' 3.1.4 150600.5.15.1)")
   old+=("$(rpmpkg openssl-3 '' 3.1.4 150600.5.10.1)") new+=("$(rpmpkg openssl-3 '' 3.1.4 150600.5.15.1)")
+  old+=("$(rpmpkg libopenssl-3-fips-provider '' 3.1.4 150600.5.10.1)") new+=("$(rpmpkg libopenssl-3-fips-provider '' 3.1.4 150600.5.15.1)")
   old+=("$(rpmpkg libxml2-2 '' 2.10.3 150500.5.17.1)") new+=("$(rpmpkg libxml2-2 '' 2.10.3 150500.5.20.1)")
   old+=("$(rpmpkg vim '' 9.1.0111 150500.20.9.1)") new+=("$(rpmpkg vim '' 9.1.0330 150500.20.12.1)")
-  # One security patch fixes two packages (so patches and packages differ),
+  # One security patch fixes three packages (so patches and packages differ),
   # another one fixes a third; vim's update is a plain recommended one.
   local sec
   sec="$(rpm_advisory openSUSE-SLE-15.6-2026-3241 security important libopenssl3 '' 3.1.4 150600.5.15.1 |
-    sed 's#</collection>#        <package name="openssl-3" version="3.1.4" release="150600.5.15.1" epoch="0" arch="x86_64" src="openssl-3-3.1.4-150600.5.15.1.src.rpm"><filename>openssl-3-3.1.4-150600.5.15.1.x86_64.rpm</filename></package>\n      </collection>#')
+    sed 's#</collection>#        <package name="openssl-3" version="3.1.4" release="150600.5.15.1" epoch="0" arch="x86_64" src="openssl-3-3.1.4-150600.5.15.1.src.rpm"><filename>openssl-3-3.1.4-150600.5.15.1.x86_64.rpm</filename></package>\n        <package name="libopenssl-3-fips-provider" version="3.1.4" release="150600.5.15.1" epoch="0" arch="x86_64" src="openssl-3-3.1.4-150600.5.15.1.src.rpm"><filename>libopenssl-3-fips-provider-3.1.4-150600.5.15.1.x86_64.rpm</filename></package>\n      </collection>#')
 $(rpm_advisory openSUSE-SLE-15.6-2026-3300 security moderate libxml2-2 '' 2.10.3 150500.5.20.1)
 $(rpm_advisory openSUSE-SLE-15.6-2026-3310 recommended low vim '' 9.1.0330 150500.20.12.1)"
   rpm_repo "$WORK/repos/repo-sle-update" "$sec" "${new[@]}"
@@ -477,6 +516,7 @@ $(rpm_advisory openSUSE-SLE-15.6-2026-3310 recommended low vim '' 9.1.0330 15050
   touch "$root/run/reboot-needed"
   zypper_in "$root" addrepo -G "file://$WORK/repos/repo-sle-update" repo-sle-update >/dev/null 2>&1
   zypper_in "$root" refresh >/dev/null
+  zypper_cache_to_host "$root" $s
   rec $s zypper-list-updates.xml zypper --non-interactive --no-refresh --xmlout list-updates -- \
     zypper_in "$root" --no-refresh --xmlout list-updates
   rec $s zypper-list-patches-security.xml zypper --non-interactive --no-refresh --xmlout list-patches --category security -- \
@@ -492,6 +532,7 @@ $(rpm_advisory openSUSE-SLE-15.6-2026-3310 recommended low vim '' 9.1.0330 15050
   rpm --root "$root" -i --nodeps --noscripts "${new[@]}" 2>/dev/null
   zypper_in "$root" addrepo -G "file://$WORK/repos/repo-sle-update" repo-sle-update >/dev/null 2>&1
   zypper_in "$root" refresh >/dev/null
+  zypper_cache_to_host "$root" $s
   rec $s zypper-list-updates.xml zypper --non-interactive --no-refresh --xmlout list-updates -- \
     zypper_in "$root" --no-refresh --xmlout list-updates
   rec $s zypper-list-patches-security.xml zypper --non-interactive --no-refresh --xmlout list-patches --category security -- \

@@ -119,6 +119,8 @@ fn read_packages(ctx: &CheckContext<'_>) -> Result<Option<Packages>, CheckError>
             });
         }
         ("rpm", packages::parse_rpm_qa(&out.stdout_text()))
+    } else if root.exists(packages::PACMAN_LOCAL_DB) {
+        ("pacman", packages::read_pacman_local(root)?)
     } else {
         return Ok(None);
     };

@@ -3,19 +3,24 @@
 //!
 //! Each backend (`apt`, `dnf`, `zypper`, `pacman`) keeps its pure parsers
 //! apart from the I/O. The agent never refreshes a package cache itself: it
-//! only reads what the last refresh left behind.
+//! runs each tool in its cache-only mode and reads what the last refresh
+//! left behind. What a tool cannot tell (security metadata, reboot state)
+//! is reported unknown, never zero or false.
 
 mod apt;
 mod dnf;
 mod kernel;
 mod pacman;
+mod repomd;
 pub(crate) mod timestamp;
+mod version;
 mod zypper;
 
 use fleetwatch_protocol::{Patches, PendingUpdate};
 
 use super::{Check, CheckContext, CheckError, Collected};
 use crate::host::{CommandError, CommandOutput, SysRoot};
+use version::VersionScheme;
 
 /// At most this many pending packages are listed (the totals stay exact).
 pub const PENDING_CAP: usize = 200;
@@ -51,7 +56,7 @@ impl Check for PatchCheck {
         Ok(match collected {
             Collected::Ok(mut patches) => {
                 patches.running_kernel = ctx.root.read_value("/proc/sys/kernel/osrelease");
-                patches.newest_kernel = kernel::newest_installed(ctx.root);
+                patches.newest_kernel = kernel::newest_installed(ctx.root, manager.versions());
                 cap_pending(&mut patches);
                 Collected::Ok(patches)
             }
@@ -86,6 +91,17 @@ fn detect_manager(root: &SysRoot) -> Option<Manager> {
         .find(|(path, _)| root.exists(path))
         .map(|(_, m)| m)
     })
+}
+
+impl Manager {
+    /// The version order of this manager's packages.
+    fn versions(self) -> VersionScheme {
+        match self {
+            Manager::Apt => VersionScheme::Debian,
+            // pacman's vercmp is rpmvercmp with pkgrel as the release.
+            Manager::Dnf | Manager::Zypper | Manager::Pacman => VersionScheme::Rpm,
+        }
+    }
 }
 
 fn manager_for_id(id: &str) -> Option<Manager> {
@@ -142,18 +158,26 @@ fn newest_mtime_in(root: &SysRoot, dir: &str, suffix: &str) -> Option<i64> {
         .max()
 }
 
-/// Cuts the pending list at [`PENDING_CAP`], security updates first so
-/// the ones that matter survive the cut.
+/// Cuts the pending and new-package lists at [`PENDING_CAP`], security
+/// updates first so the ones that matter survive the cut.
 fn cap_pending(patches: &mut Patches) {
-    patches.pending.sort_by(|a, b| {
-        b.security
-            .cmp(&a.security)
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    if patches.pending.len() > PENDING_CAP {
-        patches.pending.truncate(PENDING_CAP);
-        patches.pending_truncated = true;
+    for list in [&mut patches.pending, &mut patches.new_packages] {
+        list.sort_by(|a, b| {
+            b.security
+                .cmp(&a.security)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        if list.len() > PENDING_CAP {
+            list.truncate(PENDING_CAP);
+            patches.pending_truncated = true;
+        }
     }
+}
+
+/// `(reboot_required, reboot_required_unknown)` from what a backend learnt
+/// (`None`: it could not tell).
+fn reboot_fields(required: Option<bool>) -> (bool, bool) {
+    (required.unwrap_or(false), required.is_none())
 }
 
 /// Counts the security updates among `pending`.

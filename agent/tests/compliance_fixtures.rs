@@ -181,9 +181,12 @@ fn debian12_compliant() {
     assert_eq!(p.cache_updated_at, Some(NOW - 3 * 3600));
     assert_eq!(p.running_kernel, p.newest_kernel);
     let pol = policy(&s);
-    // pwquality.conf.d/50 overrides the main file's minlen; 60 overrides 50's classes.
-    assert_eq!(pol.settings.min_length, Some(14));
-    assert_eq!(pol.settings.min_classes, Some(4));
+    // libpwquality reads pwquality.conf.d/*.conf first and pwquality.conf
+    // last: the main file's minlen 12 and minclass 3 win over 50's 14 and
+    // 60's 4; 50's credits, which the main file does not set, stay.
+    assert_eq!(pol.settings.min_length, Some(12));
+    assert_eq!(pol.settings.min_classes, Some(3));
+    assert_eq!(pol.settings.dcredit, Some(-1));
     assert_eq!(pol.settings.hash_algorithm.as_deref(), Some("yescrypt"));
     assert_eq!(pol.settings.lockout_threshold, Some(5));
     assert_eq!(pol.settings.history, Some(24));
@@ -269,6 +272,7 @@ fn rocky9_compliant() {
     let pol = policy(&s);
     assert_eq!(pol.settings.min_length, Some(14));
     assert_eq!(pol.settings.hash_algorithm.as_deref(), Some("sha512"));
+    assert_eq!(pol.origins["min_length"].enforced, Some(true));
 }
 
 #[test]
@@ -286,7 +290,14 @@ fn rocky9_noncompliant() {
         p.newest_kernel.as_deref(),
         Some("5.14.0-503.14.1.el9_5.x86_64")
     );
-    assert_eq!(policy(&s).settings.lockout_threshold, None);
+    let pol = policy(&s);
+    assert_eq!(pol.settings.lockout_threshold, None);
+    // pam_pwquality is in the stack and nothing sets minlen: libpwquality's 8.
+    assert_eq!(pol.settings.min_length, Some(8));
+    assert_eq!(
+        pol.origins["min_length"].source,
+        fleetwatch_protocol::SettingSource::ModuleDefault
+    );
 }
 
 #[test]

@@ -6,9 +6,10 @@
 
 use std::time::Instant;
 
-use fleetwatch_collector::policy::render::{self, DeviceCompliance, FleetCheckCounts};
+use fleetwatch_collector::exposition::compliance::{self, DeviceCompliance, FleetCheckCounts};
+use fleetwatch_collector::exposition::text::{DeviceIds, Sink};
 use fleetwatch_collector::policy::{
-    CheckStateTracker, ComplianceFacts, FailingSince, Outcomes, Policy, evaluate,
+    CheckStateTracker, ComplianceFacts, FailingSince, Findings, Outcomes, Policy, evaluate,
 };
 use fleetwatch_protocol::{
     AccountPasswordState, BackupJob, BackupResult, BackupStatus, CheckResult, Checks, Inventory,
@@ -149,32 +150,34 @@ fn main() {
         .collect();
     let t_track = ms(start);
 
-    // Rendered twice: the first pass pays for faulting in a fresh buffer,
-    // the second reuses it, as a collector reusing its scrape buffer would.
-    let outcomes: Vec<Outcomes> = findings.iter().map(Outcomes::of).collect();
+    // Rendered twice: the first pass grows its buffer as it goes, the
+    // second starts with the size the first needed.
+    let outcomes: Vec<Outcomes> = findings.iter().map(Findings::outcomes).collect();
+    // The ids need no escaping.
+    let ids = DeviceIds::new(devices.iter().map(|(id, _)| id.as_str()));
     let mut out = Vec::new();
     let mut t_render_cold = 0.0;
     let mut t_render = 0.0;
     for pass in 0..2 {
-        out.clear();
         let start = Instant::now();
         let views =
             devices
                 .iter()
                 .zip(&outcomes)
                 .zip(&since)
-                .map(|(((id, facts), outcomes), since)| DeviceCompliance {
-                    device_id: id,
+                .map(|(((_, facts), outcomes), since)| DeviceCompliance {
                     facts,
                     outcomes: *outcomes,
-                    failing_since: since,
+                    failing_since: *since,
                 });
-        render::render_all(&mut out, views);
+        let mut sink = Sink::collecting(out.capacity());
+        compliance::render_compliance_families(&mut sink, views, &ids);
         let mut counts = FleetCheckCounts::default();
         for o in &outcomes {
             counts.add(*o);
         }
-        render::render_fleet_checks(&mut out, &counts);
+        compliance::render_fleet_checks(&mut sink, &counts);
+        out = sink.finish();
         if pass == 0 {
             t_render_cold = ms(start);
         } else {

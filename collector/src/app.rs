@@ -14,7 +14,7 @@ use crate::exposition::self_metrics::SelfMetrics;
 use crate::judge::Judge;
 use crate::judge::alerts::AlertBuilder;
 use crate::policy::reload::{CompanionApply, CompanionPrepare, DEFAULT_DEBOUNCE, WatchError};
-use crate::policy::{PolicyFormat, PolicyHandle, PolicySource, PolicyWatcher};
+use crate::policy::{PolicyHandle, PolicyWatcher};
 use crate::state::{FleetState, LiveState};
 use crate::store::writer::{WriterHandle, WriterOptions};
 use crate::store::{DeviceQueries, SqliteQueries, SqliteStore, Store, StoreError, WriteOp};
@@ -247,11 +247,8 @@ impl App {
                 changed
             }) as CompanionApply)
         });
-        PolicyWatcher::start_with_companion(
-            PolicySource {
-                path: path.to_path_buf(),
-                format: PolicyFormat::CollectorConfig,
-            },
+        PolicyWatcher::start(
+            path.to_path_buf(),
             self.judge.policy().clone(),
             DEFAULT_DEBOUNCE,
             prepare,

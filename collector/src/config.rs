@@ -356,6 +356,23 @@ mod tests {
     }
 
     #[test]
+    fn every_duration_key_has_the_same_grammar() {
+        for value in ["7200", "\"2h\"", "\"1h60m\""] {
+            let raw = RawConfig::parse(
+                &format!(
+                    "[policy]\nstale_after = {value}\n[alerts]\nresend_interval = {value}\nstartup_grace = {value}\n"
+                ),
+                Path::new("c.toml"),
+            )
+            .unwrap();
+            let config = Config::build(raw, Overrides::default()).unwrap();
+            assert_eq!(config.policy.stale_after_secs, 7200, "{value}");
+            assert_eq!(config.alerts.resend_interval, 7200, "{value}");
+            assert_eq!(config.alerts.startup_grace, 7200, "{value}");
+        }
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let err = RawConfig::parse("lisen = \"0.0.0.0:1\"\n", Path::new("c.toml")).unwrap_err();
         assert!(err.to_string().contains("lisen"), "{err}");

@@ -3,6 +3,8 @@
 //! renders it as Prometheus metrics at scrape time.
 //!
 //! - [`config`]: TOML config, validated; [`bootstrap`]: generated TLS files and secrets;
+//! - [`report_facts`]: what a report leaves for the metrics; [`time`]: the one
+//!   duration grammar and timestamp format; [`stable_hash`]: the one FNV hash;
 //! - [`store`]: the `Store` trait, SQLite, and the group-commit writer;
 //! - [`state`]: per-device compact metrics state and the node-key index;
 //! - [`policy`]: the company policy, pure evaluation, compliance rendering;
@@ -25,13 +27,15 @@ pub mod app;
 pub mod bootstrap;
 pub mod config;
 pub mod exposition;
-pub mod facts;
 pub mod http;
 pub mod judge;
 pub mod policy;
+pub mod report_facts;
 pub mod server;
+pub mod stable_hash;
 pub mod state;
 pub mod store;
+pub mod time;
 
 /// Current time as Unix seconds.
 pub fn unix_now() -> i64 {

@@ -16,8 +16,9 @@ use fleetwatch_protocol::CheckStatus;
 use subtle::ConstantTimeEq;
 
 use crate::exposition::text::push_label_value;
-use crate::facts::{InventoryFacts, ReportFacts};
 use crate::policy::{ComplianceFacts, FailingSince, Outcomes, PolicyCheck};
+use crate::report_facts::{InventoryFacts, ReportFacts};
+use crate::stable_hash::stable_hash;
 use crate::store::{EnrollOutcome, IngestOp, IngestOutcome, NodeKeyHash, StoredDevice};
 
 /// Most disks kept per device: bounds series per device on hostile input.
@@ -186,17 +187,6 @@ pub struct DeviceMetrics {
     pub facts: Option<Arc<ComplianceFacts>>,
     /// Current policy verdicts and failing-since.
     pub verdicts: VerdictCells,
-}
-
-/// FNV-1a: stable across processes and versions (unlike `DefaultHasher`),
-/// so a shard keeps its devices across collector restarts.
-pub fn stable_hash(text: &str) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        hash ^= u64::from(b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
 }
 
 fn escaped(raw: &str) -> Box<str> {
@@ -574,22 +564,16 @@ mod tests {
     }
 
     #[test]
-    fn stable_hash_is_fnv1a() {
-        assert_eq!(stable_hash(""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(stable_hash("a"), 0xaf63_dc4c_8601_ec8c);
-    }
-
-    #[test]
     fn long_mount_points_that_cap_to_the_same_label_are_deduplicated() {
         let long = "x".repeat(1000);
         let facts = InventoryFacts {
             disks: vec![
-                crate::facts::DiskFacts {
+                crate::report_facts::DiskFacts {
                     mountpoint: format!("{long}a"),
                     size_bytes: 1,
                     available_bytes: 1,
                 },
-                crate::facts::DiskFacts {
+                crate::report_facts::DiskFacts {
                     mountpoint: format!("{long}b"),
                     size_bytes: 2,
                     available_bytes: 2,

@@ -12,11 +12,11 @@ use common::*;
 use fleetwatch_collector::alerts::AlertStats;
 use fleetwatch_collector::exposition::self_metrics::SelfMetrics;
 use fleetwatch_collector::exposition::{self, RenderClock, Selection};
-use fleetwatch_collector::facts::{
-    CheckKind, CheckOutcome, DiskFacts, InventoryFacts, ReportFacts,
-};
 use fleetwatch_collector::judge::Judge;
 use fleetwatch_collector::policy::{ComplianceFacts, FailingSince, Policy, PolicyHandle};
+use fleetwatch_collector::report_facts::{
+    CheckKind, CheckOutcome, DiskFacts, InventoryFacts, ReportFacts,
+};
 use fleetwatch_collector::state::{DeviceMetrics, FleetState, LiveState};
 use fleetwatch_collector::store::StoredDevice;
 use fleetwatch_protocol::{BackupJob, BackupResult, CheckStatus, LocalUser, Report};

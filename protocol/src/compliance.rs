@@ -2,6 +2,8 @@
 //!
 //! The agent states facts; the collector's policy judges them.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Patch level of the host, one model for every package manager.
@@ -153,6 +155,53 @@ pub struct PasswordPolicy {
     /// Why `accounts` is missing.
     #[serde(default)]
     pub accounts_error: Option<String>,
+    /// Where each reported setting came from and whether the system
+    /// enforces it, keyed by the [`PasswordSettings`] field name
+    /// (`min_length`, `history`, ...). Empty from agents before 0.2.
+    #[serde(default)]
+    pub origins: BTreeMap<String, SettingOrigin>,
+}
+
+/// Where one effective password setting came from, and whether it binds.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingOrigin {
+    /// What set the value.
+    #[serde(default)]
+    pub source: SettingSource,
+    /// The file that set it (the PAM file for a module argument).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// The PAM module whose rules apply the value (`pam_pwquality`).
+    #[serde(default)]
+    pub module: Option<String>,
+    /// False when the value is configured but not enforced (warn-only
+    /// `enforcing=0`, an `optional` module, a module a jump can skip);
+    /// `None` when not stated.
+    #[serde(default)]
+    pub enforced: Option<bool>,
+    /// Why the value is not enforced.
+    #[serde(default)]
+    pub not_enforced_reason: Option<String>,
+    /// Whether the module applies the rule to root too (`enforce_for_root`);
+    /// `None` where the module has no such switch.
+    #[serde(default)]
+    pub enforce_for_root: Option<bool>,
+}
+
+/// What set an effective password setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SettingSource {
+    /// A configuration file (`path`).
+    File,
+    /// An argument on a PAM module line (`path` is the PAM file).
+    PamArgument,
+    /// The module's built-in default: nothing configures it.
+    ModuleDefault,
+    /// Not known (also what a newer agent's unknown kind reads as).
+    #[default]
+    #[serde(other)]
+    Unknown,
 }
 
 /// Effective password settings; `None` means "not configured anywhere".
@@ -222,4 +271,15 @@ pub struct AccountPasswordState {
     /// Whether this is an interactive (human) account.
     #[serde(default)]
     pub interactive: bool,
+    /// Days after the password expires before the account is disabled
+    /// (shadow field 7); `None` when unset.
+    #[serde(default)]
+    pub inactive_days: Option<i64>,
+    /// When the account itself expires (shadow field 8, Unix seconds);
+    /// `None` when it never does.
+    #[serde(default)]
+    pub account_expires_at: Option<i64>,
+    /// The account is past its expiry date; `None` when not reported.
+    #[serde(default)]
+    pub account_expired: Option<bool>,
 }

@@ -265,6 +265,31 @@ mod tests {
     }
 
     #[test]
+    fn password_origins_read_back_and_unknown_sources_are_tolerated() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/report-v1-0.2.0-password-origins.json"
+        ))
+        .unwrap();
+        let report: Report = serde_json::from_str(&text).unwrap();
+        let policy = report.checks.password_policy.unwrap().data.unwrap();
+        let min_length = &policy.origins["min_length"];
+        assert_eq!(min_length.source, SettingSource::File);
+        assert_eq!(min_length.enforced, Some(false));
+        assert!(
+            min_length
+                .not_enforced_reason
+                .as_deref()
+                .unwrap()
+                .contains("enforcing=0")
+        );
+        let o: SettingOrigin =
+            serde_json::from_str(r#"{"source":"group_policy","new":1}"#).unwrap();
+        assert_eq!(o.source, SettingSource::Unknown);
+        assert_eq!(o.enforced, None);
+    }
+
+    #[test]
     fn unknown_fields_are_tolerated() {
         let text = r#"{"schema_version":1,"report_id":"r1","device_id":"d1",
             "agent_version":"9.9.9","collected_at":1,"from_the_future":{"x":1},

@@ -16,6 +16,15 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// `fleetwatch-agent once` against fixture host `host` (`tests/hosts/`).
+fn once_args(collector: &Collector, state: &std::path::Path, host: &str) -> Vec<String> {
+    let root = workspace_root().join("tests/hosts").join(host);
+    let mut args: Vec<String> = vec!["once".into()];
+    args.extend(agent_args(collector, state));
+    args.extend(["--root".to_string(), root.display().to_string()]);
+    args
+}
+
 #[test]
 fn a_finished_marker_backup_is_reported_within_seconds_by_the_running_agent() {
     let tmp = tempfile::tempdir().unwrap();
@@ -90,10 +99,7 @@ fn failing_since_survives_a_restart_and_the_compliance_api_and_csv_answer() {
     let data = tmp.path().join("collector");
     let collector = Collector::start(&data, &[]);
     let state = tmp.path().join("agent");
-    let root = workspace_root().join("tests/hosts/debian12-noncompliant");
-    let mut args: Vec<String> = vec!["once".into()];
-    args.extend(agent_args(&collector, &state));
-    args.extend(["--root".to_string(), root.display().to_string()]);
+    let args = once_args(&collector, &state, "debian12-noncompliant");
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_agent(&args);
     assert!(out.status.success(), "{}", output_text(&out));
@@ -143,5 +149,40 @@ fn failing_since_survives_a_restart_and_the_compliance_api_and_csv_answer() {
         ),
         Some(since),
         "failing-since after a restart:\n{body}"
+    );
+}
+
+#[test]
+fn a_warn_only_pwquality_host_fails_its_password_checks() {
+    // debian12-warnonly is debian12-compliant with `enforcing = 0` in
+    // pwquality.conf: the configured minlen 12 / minclass 3 only warn.
+    let tmp = tempfile::tempdir().unwrap();
+    let collector = Collector::start(&tmp.path().join("collector"), &[]);
+    let state = tmp.path().join("agent");
+    let args = once_args(&collector, &state, "debian12-warnonly");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_agent(&args);
+    assert!(out.status.success(), "{}", output_text(&out));
+    let id = enrolled_device_id(&state).unwrap();
+    let needle = format!("device_id=\"{id}\"");
+
+    let body = collector.scrape();
+    let passing = |check: &str| {
+        sample_value(
+            &body,
+            "fleetwatch_check_passing",
+            &[&needle, &format!("check=\"{check}\"")],
+        )
+    };
+    assert_eq!(passing("password_complexity"), Some(0.0), "{body}");
+    assert_eq!(passing("password_length"), Some(0.0), "{body}");
+    // pam_pwhistory and pam_faillock enforce on this host: only the
+    // pwquality checks fail.
+    assert_eq!(passing("password_history"), Some(1.0), "{body}");
+    assert_eq!(passing("password_lockout"), Some(1.0), "{body}");
+    let compliance = collector.admin_get("/api/v1/compliance").to_string();
+    assert!(
+        compliance.contains("configured but not enforced"),
+        "{compliance}"
     );
 }

@@ -5,9 +5,9 @@
 
 use std::sync::Arc;
 
-use fleetwatch_collector::facts::{InventoryFacts, ReportFacts};
 use fleetwatch_collector::judge::judge;
 use fleetwatch_collector::policy::{ComplianceFacts, FailingSince, Policy};
+use fleetwatch_collector::report_facts::{InventoryFacts, ReportFacts};
 use fleetwatch_collector::store::{ComplianceUpdate, IngestOp, StoredDevice};
 use fleetwatch_protocol::{Disk, Report};
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::model::AlertName;
+use crate::time::RawDuration;
 
 /// A problem with the `[alerts]` section; names the key.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -13,14 +14,12 @@ pub enum AlertsConfigError {
     /// The TOML did not fit the schema (unknown key, wrong type).
     #[error("alerts: {0}")]
     Invalid(String),
-    /// A duration could not be parsed.
-    #[error("alerts.{key}: {value:?} is not a duration (e.g. \"90s\", \"1m\", \"15m\"): {reason}")]
+    /// A duration is not one, or out of range (names the value).
+    #[error("alerts.{key}: {reason}")]
     Duration {
         /// Key.
         key: &'static str,
-        /// Given value.
-        value: String,
-        /// Parser's complaint.
+        /// What is wrong.
         reason: String,
     },
     /// A URL is not http(s).
@@ -61,15 +60,15 @@ struct RawAlertsConfig {
     #[serde(default)]
     webhook_bearer_token_file: Option<PathBuf>,
     #[serde(default)]
-    evaluation_interval: Option<String>,
+    evaluation_interval: Option<RawDuration>,
     #[serde(default)]
-    resend_interval: Option<String>,
+    resend_interval: Option<RawDuration>,
     #[serde(default)]
-    resolved_retention: Option<String>,
+    resolved_retention: Option<RawDuration>,
     #[serde(default)]
-    webhook_repeat_interval: Option<String>,
+    webhook_repeat_interval: Option<RawDuration>,
     #[serde(default)]
-    startup_grace: Option<String>,
+    startup_grace: Option<RawDuration>,
     #[serde(default)]
     runbook_base_url: Option<String>,
     #[serde(default)]
@@ -123,24 +122,16 @@ impl Default for AlertsConfig {
     }
 }
 
+/// Durations of the alert loop: 1 s to a year (the policy's grammar).
 fn duration(
     key: &'static str,
-    value: Option<String>,
+    value: Option<RawDuration>,
     default: &str,
 ) -> Result<i64, AlertsConfigError> {
-    let text = value.unwrap_or_else(|| default.to_string());
-    let d = humantime::parse_duration(&text).map_err(|e| AlertsConfigError::Duration {
-        key,
-        value: text.clone(),
-        reason: e.to_string(),
-    })?;
-    if d.as_secs() == 0 {
-        return Err(AlertsConfigError::Range {
-            key,
-            reason: format!("{text:?} must be at least 1s"),
-        });
-    }
-    Ok(d.as_secs() as i64)
+    let value = value.unwrap_or_else(|| RawDuration::Text(default.to_string()));
+    value
+        .seconds_in(1, 365 * 86_400)
+        .map_err(|reason| AlertsConfigError::Duration { key, reason })
 }
 
 fn url(key: &'static str, value: String) -> Result<String, AlertsConfigError> {
@@ -264,7 +255,7 @@ mod tests {
             alertmanager_urls = ["http://127.0.0.1:9093/"]
             webhook_url = "https://hooks.example/x"
             resend_interval = "30s"
-            startup_grace = "5m"
+            startup_grace = 300
             severity = { FleetwatchBackupOverdue = "critical" }
             disabled = ["FleetwatchCheckFailing"]
             "#,
@@ -285,6 +276,11 @@ mod tests {
     fn errors_name_the_key() {
         let e = parse("resend_interval = \"soon\"").unwrap_err();
         assert!(e.to_string().starts_with("alerts.resend_interval:"), "{e}");
+        let e = parse("startup_grace = 0").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "alerts.startup_grace: must be between 1s and 365d, got 0s"
+        );
         let e = parse("webhook_url = \"ftp://x\"").unwrap_err();
         assert!(e.to_string().contains("alerts.webhook_url"), "{e}");
         let e = parse("severity = { FleetwatchNope = \"x\" }").unwrap_err();

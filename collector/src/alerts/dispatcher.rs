@@ -437,7 +437,7 @@ mod tests {
             let got = got.lock().await;
             assert_eq!(got.len(), 1);
             assert_eq!(got[0][0]["labels"]["device_id"], "a");
-            assert_eq!(got[0][0]["endsAt"], crate::alerts::rfc3339(1010 + 240));
+            assert_eq!(got[0][0]["endsAt"], crate::time::rfc3339(1010 + 240));
         }
         // Not re-sent before the resend interval, re-sent after it.
         d.tick(&cfg, &sinks, vec![stale("a")], 1030).await;
@@ -448,7 +448,7 @@ mod tests {
         d.tick(&cfg, &sinks, vec![], 1080).await;
         let got = got.lock().await;
         assert_eq!(got.len(), 3);
-        assert_eq!(got[2][0]["endsAt"], crate::alerts::rfc3339(1080));
+        assert_eq!(got[2][0]["endsAt"], crate::time::rfc3339(1080));
         assert!(d.firing().is_empty());
     }
 

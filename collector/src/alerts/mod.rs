@@ -14,6 +14,6 @@ mod tracker;
 
 pub use config::{AlertsConfig, AlertsConfigError};
 pub use dispatcher::{AlertDispatcher, AlertStats};
-pub use model::{AlertName, AlertSpec, AmAlert, WebhookPayload, rfc3339};
+pub use model::{AlertName, AlertSpec, AmAlert, WebhookPayload};
 pub use sink::{SendError, Sinks};
 pub use tracker::{AlertState, AlertTracker, Changes};

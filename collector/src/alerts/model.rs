@@ -147,12 +147,6 @@ pub struct WebhookPayload {
     pub alerts: Vec<WebhookAlert>,
 }
 
-/// Formats Unix seconds as RFC 3339 UTC (`2026-11-22T07:23:00Z`).
-pub fn rfc3339(unix_seconds: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix_seconds.max(0) as u64);
-    humantime::format_rfc3339_seconds(t).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,11 +157,5 @@ mod tests {
             assert_eq!(AlertName::parse(a.as_str()), Some(a));
         }
         assert_eq!(AlertName::parse("Nope"), None);
-    }
-
-    #[test]
-    fn rfc3339_formats_utc() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_795_000_000), "2026-11-18T11:06:40Z");
     }
 }

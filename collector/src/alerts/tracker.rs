@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::model::{AlertName, AlertSpec, AmAlert, WebhookAlert, rfc3339};
+use super::model::{AlertName, AlertSpec, AmAlert, WebhookAlert};
+use crate::stable_hash::StableHasher;
+use crate::time::rfc3339;
 
 /// Identity of an alert: its full label set (incl. alertname).
 type Key = BTreeMap<String, String>;
@@ -158,16 +160,16 @@ impl AlertTracker {
     }
 }
 
-/// Stable 16-hex-digit FNV-1a fingerprint of a label set.
+/// Stable 16-hex-digit fingerprint ([`StableHasher`]) of a label set.
 pub fn fingerprint(labels: &BTreeMap<String, String>) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
+    let mut h = StableHasher::default();
     for (k, v) in labels {
-        for b in k.bytes().chain([0xff]).chain(v.bytes()).chain([0xfe]) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
+        h.write(k.as_bytes());
+        h.write(&[0xff]);
+        h.write(v.as_bytes());
+        h.write(&[0xfe]);
     }
-    format!("{h:016x}")
+    format!("{:016x}", h.finish())
 }
 
 #[cfg(test)]

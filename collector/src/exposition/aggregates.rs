@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use super::compliance::{FleetCheckCounts, render_fleet_checks};
 use super::text::{FamilyType, Sink, header, sample_start, value_int};
-use crate::policy::render::{FleetCheckCounts, render_fleet_checks};
 use crate::state::DeviceMetrics;
 
 /// For the counting maps, keyed by addresses: one multiply per address

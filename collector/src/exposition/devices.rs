@@ -9,7 +9,7 @@
 use fleetwatch_protocol::CheckStatus;
 
 use super::text::{DeviceIds, FamilyType, Sink, float_text, header, line};
-use crate::facts::CheckKind;
+use crate::report_facts::CheckKind;
 use crate::state::{CheckSample, DeviceMetrics};
 
 /// The `device_id`-only gauges, in their slot order in [`Row::values`]:

@@ -2,8 +2,8 @@
 //!
 //! Device families are streamed straight into a byte buffer from the compact
 //! in-memory state (no registry, no per-device metric objects: ~20 samples a
-//! device, 2M at 100k devices), then the compliance families of
-//! `policy::render` from each device's facts and verdict cells. Fleet
+//! device, 2M at 100k devices), then the [`compliance`] families from each
+//! device's facts and verdict cells. Fleet
 //! aggregates follow, then the collector's own metrics through the
 //! `prometheus` crate. Output is text format 0.0.4,
 //! the one `promtool check metrics` parses.
@@ -11,15 +11,13 @@
 use std::sync::Arc;
 
 pub mod aggregates;
+pub mod compliance;
 pub mod devices;
 pub mod self_metrics;
 pub mod text;
 
-use crate::policy::PolicyCheck;
-use crate::policy::render::{
-    BackupRows, COMPLIANCE_FAMILIES, ComplianceRow, render_header, render_row,
-};
 use crate::state::DeviceMetrics;
+use compliance::DeviceCompliance;
 use self_metrics::SelfMetrics;
 use text::{DeviceIds, Sink};
 
@@ -106,46 +104,21 @@ pub fn render_into(
         };
         let ids = DeviceIds::new(mine.iter().map(|d| d.escaped_id()));
         devices::render_device_families(out, mine, &ids);
-        render_compliance_families(out, mine, &ids);
+        let compliance = mine.iter().map(|d| {
+            // One read of the verdicts, so the row and the since agree.
+            let outcomes = d.verdicts.outcomes();
+            DeviceCompliance {
+                facts: d.compliance_facts(),
+                outcomes,
+                failing_since: d.verdicts.failing_since_of(outcomes).collect(),
+            }
+        });
+        compliance::render_compliance_families(out, compliance, &ids);
     }
     if selection.includes_fleet_series() {
         aggregates::render_aggregates(out, &visible, clock.now, clock.stale_after_secs);
         if let Some(m) = self_metrics {
             m.encode_into(out);
-        }
-    }
-}
-
-/// Every compliance family, family-major (the text format wants a family's
-/// samples together), from each device's facts and current verdicts,
-/// gathered first into flat rows (one read of each device's facts and
-/// cells instead of one per family).
-fn render_compliance_families(out: &mut Sink<'_>, devices: &[&DeviceMetrics], ids: &DeviceIds) {
-    let mut rows: Vec<ComplianceRow> = Vec::with_capacity(devices.len());
-    let mut backups = BackupRows::with_capacity(devices.len());
-    // The failing checks' since, back to back; `failing_ends[i]` is where
-    // device `i`'s end.
-    let mut failing: Vec<(PolicyCheck, i64)> = Vec::new();
-    let mut failing_ends: Vec<usize> = Vec::with_capacity(devices.len());
-    for d in devices {
-        // One read of the verdicts, so the row and the since agree.
-        let outcomes = d.verdicts.outcomes();
-        rows.push(ComplianceRow::new(
-            d.compliance_facts(),
-            outcomes,
-            &mut backups,
-        ));
-        failing.extend(d.verdicts.failing_since_of(outcomes));
-        failing_ends.push(failing.len());
-    }
-    for family in COMPLIANCE_FAMILIES {
-        render_header(out, family);
-        let mut start = 0;
-        for (i, row) in rows.iter().enumerate() {
-            out.maybe_flush();
-            let end = failing_ends[i];
-            render_row(out, family, ids.get(i), row, &backups, &failing[start..end]);
-            start = end;
         }
     }
 }

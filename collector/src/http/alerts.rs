@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::AppState;
 use super::devices::require_admin;
 use super::error::ApiError;
-use crate::alerts::rfc3339;
+use crate::time::rfc3339;
 
 /// The alerts router.
 pub fn router() -> Router<AppState> {

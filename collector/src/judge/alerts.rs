@@ -133,11 +133,7 @@ impl<'a> AlertBuilder<'a> {
         backup
             .jobs
             .iter()
-            .filter(|j| {
-                !j.unreadable
-                    && j.last_success_at
-                        .is_none_or(|at| self.now - at > self.policy.backup_max_age_secs)
-            })
+            .filter(|j| j.is_overdue(self.now, self.policy.backup_max_age_secs))
             .map(|j| j.name.as_ref())
             .collect()
     }

@@ -54,7 +54,7 @@ pub fn judge(
     let findings = evaluate(facts, last_heard, policy, now);
     let failing_since = CheckStateTracker::update(previous, &findings, now);
     Judgement {
-        outcomes: Outcomes::of(&findings),
+        outcomes: findings.outcomes(),
         findings,
         failing_since,
     }

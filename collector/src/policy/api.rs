@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::checks::PolicyCheck;
 use super::evaluate::{FailingSince, Findings, Verdict};
-use super::time::iso8601;
+use crate::time::rfc3339;
 
 /// One device's inputs to the API helpers (raw, unescaped strings).
 #[derive(Debug, Clone, Copy)]
@@ -117,7 +117,7 @@ pub fn compliance_summary<'a>(
                         device_id: d.device_id.to_string(),
                         hostname: d.hostname.to_string(),
                         since,
-                        since_iso: since.map(iso8601),
+                        since_iso: since.map(rfc3339),
                         reason: reason.clone(),
                     });
                 }
@@ -189,7 +189,7 @@ pub fn device_findings(findings: &Findings, failing_since: &FailingSince) -> Dev
                 result: verdict.as_str(),
                 reason: verdict.reason().map(str::to_string),
                 failing_since: since,
-                failing_since_iso: since.map(iso8601),
+                failing_since_iso: since.map(rfc3339),
                 alert: check.alert_name(),
             }
         })
@@ -240,7 +240,7 @@ pub fn csv_row(out: &mut String, d: &DeviceRow<'_>) {
             .get(c)
             .filter(|_| verdict.is_some_and(Verdict::is_failing))
         {
-            out.push_str(&iso8601(since));
+            out.push_str(&rfc3339(since));
         }
     }
     out.push_str("\r\n");
@@ -282,9 +282,9 @@ fn csv_field(out: &mut String, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::policy::compliance_facts::{ComplianceFacts, tests::full_report};
     use crate::policy::config::Policy;
     use crate::policy::evaluate::{CheckStateTracker, evaluate};
-    use crate::policy::facts::{ComplianceFacts, tests::full_report};
     use fleetwatch_protocol::CheckResult;
 
     const T: i64 = 1_700_000_000;

@@ -1,12 +1,12 @@
-//! The policy as TOML: a `[policy]` section, either in the collector config
-//! or in a standalone policy file, parsed raw (with spans) and then validated
-//! into a [`Policy`]. Errors name the key and its line.
+//! The policy as TOML: the `[policy]` section of the collector config,
+//! parsed raw (with spans) and then validated into a [`Policy`]. Errors name
+//! the key and its line.
 //!
 //! ```
 //! use fleetwatch_collector::policy::Policy;
-//! let p = Policy::from_policy_file_str("[policy]\nstale_after = \"30m\"\n", "example").unwrap();
+//! let p = Policy::from_collector_config_str("[policy]\nstale_after = \"30m\"\n", "example").unwrap();
 //! assert_eq!(p.stale_after_secs, 1800);
-//! let err = Policy::from_policy_file_str("[policy]\npassword_min_length = 0\n", "example").unwrap_err();
+//! let err = Policy::from_collector_config_str("[policy]\npassword_min_length = 0\n", "example").unwrap_err();
 //! assert!(err.to_string().contains("policy.password_min_length (line 2): must be between 1 and 128, got 0"));
 //! ```
 
@@ -18,7 +18,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::checks::PolicyCheck;
-use super::time::{format_duration, parse_duration};
+use crate::time::RawDuration;
 
 /// The validated company policy; every field is in force as is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,18 +97,6 @@ impl Policy {
         self
     }
 
-    /// Parses a standalone policy file: only a `[policy]` table is allowed.
-    pub fn from_policy_file_str(text: &str, origin: &str) -> Result<Policy, PolicyError> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct PolicyFile {
-            #[serde(default)]
-            policy: Option<RawPolicy>,
-        }
-        let file: PolicyFile = parse_toml(text, origin)?;
-        file.policy.unwrap_or_default().build(text, origin)
-    }
-
     /// Parses the `[policy]` table of the full collector config; the other
     /// tables belong to the rest of the collector and are ignored here.
     pub fn from_collector_config_str(text: &str, origin: &str) -> Result<Policy, PolicyError> {
@@ -136,7 +124,7 @@ impl Policy {
             message: e.to_string(),
         })?;
         // Lines would point into the re-serialized text: drop them.
-        Policy::from_policy_file_str(&text, origin).map_err(|e| match e {
+        Policy::from_collector_config_str(&text, origin).map_err(|e| match e {
             PolicyError::Toml {
                 origin, message, ..
             } => PolicyError::Toml {
@@ -227,37 +215,6 @@ impl fmt::Display for FieldProblem {
     }
 }
 
-/// A duration as written: seconds as an integer, or a humane string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RawDuration {
-    /// `stale_after = 7200`
-    Seconds(i64),
-    /// `stale_after = "2h"`
-    Text(String),
-}
-
-impl<'de> Deserialize<'de> for RawDuration {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = RawDuration;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration like \"15m\", \"2h\", \"7d\" or a number of seconds")
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawDuration, E> {
-                Ok(RawDuration::Seconds(v))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawDuration, E> {
-                Ok(RawDuration::Seconds(i64::try_from(v).unwrap_or(i64::MAX)))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawDuration, E> {
-                Ok(RawDuration::Text(v.to_string()))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// A per-check switch: `[policy.checks.backup] enabled = false`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -335,38 +292,13 @@ impl Validator<'_> {
         max: i64,
     ) -> Option<i64> {
         let v = raw.as_ref()?;
-        let at = Some(v.span().start);
-        let secs = match v.get_ref() {
-            RawDuration::Seconds(s) => Some(*s),
-            RawDuration::Text(t) => parse_duration(t).and_then(|s| i64::try_from(s).ok()),
-        };
-        let Some(secs) = secs else {
-            let RawDuration::Text(t) = v.get_ref() else {
-                unreachable!("integers always parse")
-            };
-            self.problem(
-                key,
-                at,
-                format!("{t:?} is not a duration (use e.g. \"90s\", \"15m\", \"2h\", \"7d\", \"1h30m\" or seconds)"),
-            );
-            return None;
-        };
-        if secs < min || secs > max {
-            let shown = u64::try_from(secs)
-                .map(format_duration)
-                .unwrap_or_else(|_| secs.to_string());
-            self.problem(
-                key,
-                at,
-                format!(
-                    "must be between {} and {}, got {shown}",
-                    format_duration(min as u64),
-                    format_duration(max as u64)
-                ),
-            );
-            return None;
+        match v.get_ref().seconds_in(min, max) {
+            Ok(secs) => Some(secs),
+            Err(reason) => {
+                self.problem(key, Some(v.span().start), reason);
+                None
+            }
         }
-        Some(secs)
     }
 }
 
@@ -477,7 +409,7 @@ mod tests {
 
     #[test]
     fn example_file_parses_and_matches_defaults() {
-        let p = Policy::from_policy_file_str(EXAMPLE, "deploy/policy.example.toml").unwrap();
+        let p = Policy::from_collector_config_str(EXAMPLE, "deploy/policy.example.toml").unwrap();
         // The example documents the defaults; any drift between the two is a bug.
         let expected = Policy {
             patch_cache_max_age_secs: p.patch_cache_max_age_secs,
@@ -497,7 +429,7 @@ mod tests {
     #[test]
     fn empty_text_gives_defaults() {
         assert_eq!(
-            Policy::from_policy_file_str("", "x").unwrap(),
+            Policy::from_collector_config_str("", "x").unwrap(),
             Policy::default()
         );
         assert_eq!(
@@ -508,7 +440,7 @@ mod tests {
 
     #[test]
     fn durations_accept_strings_and_seconds() {
-        let p = Policy::from_policy_file_str(
+        let p = Policy::from_collector_config_str(
             "[policy]\nstale_after = 900\nbackup_max_age = \"1d2h\"\npatch_cache_max_age = \"2w\"\n",
             "x",
         )
@@ -524,7 +456,7 @@ mod tests {
     fn out_of_range_values_name_key_line_and_value() {
         let text =
             "[policy]\nstale_after = \"2h\"\npassword_min_length = 0\npassword_min_classes = 5\n";
-        let err = Policy::from_policy_file_str(text, "policy.toml")
+        let err = Policy::from_collector_config_str(text, "policy.toml")
             .unwrap_err()
             .to_string();
         assert!(
@@ -547,10 +479,12 @@ mod tests {
             ("-60", "got -60"),
             ("\"400d\"", "got 400d"),
         ] {
-            let err =
-                Policy::from_policy_file_str(&format!("[policy]\nstale_after = {value}\n"), "p")
-                    .unwrap_err()
-                    .to_string();
+            let err = Policy::from_collector_config_str(
+                &format!("[policy]\nstale_after = {value}\n"),
+                "p",
+            )
+            .unwrap_err()
+            .to_string();
             assert!(err.contains("policy.stale_after (line 2): "), "{err}");
             assert!(err.contains(want), "{value}: {err}");
         }
@@ -558,7 +492,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused_with_their_line() {
-        let err = Policy::from_policy_file_str(
+        let err = Policy::from_collector_config_str(
             "[policy]\nstale_after = \"2h\"\npasword_min_length = 12\n",
             "p",
         )
@@ -569,10 +503,8 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("pasword_min_length"), "{msg}");
-        // Standalone files refuse stray top-level tables as well.
-        assert!(Policy::from_policy_file_str("[polcy]\n", "p").is_err());
         // Wrong types are named too.
-        let msg = Policy::from_policy_file_str("[policy]\nrequire_backup = \"yes\"\n", "p")
+        let msg = Policy::from_collector_config_str("[policy]\nrequire_backup = \"yes\"\n", "p")
             .unwrap_err()
             .to_string();
         assert!(msg.contains("line 2"), "{msg}");
@@ -609,19 +541,21 @@ mod tests {
     fn check_switches() {
         let text =
             "[policy]\nforbid_expired_passwords = false\n[policy.checks.backup]\nenabled = false\n";
-        let p = Policy::from_policy_file_str(text, "p").unwrap();
+        let p = Policy::from_collector_config_str(text, "p").unwrap();
         assert!(!p.is_enabled(PolicyCheck::Backup));
         assert!(!p.is_enabled(PolicyCheck::ExpiredPasswords));
         assert!(p.is_enabled(PolicyCheck::EmptyPasswords));
-        let err = Policy::from_policy_file_str("[policy.checks.bakup]\nenabled = false\n", "p")
-            .unwrap_err()
-            .to_string();
+        let err =
+            Policy::from_collector_config_str("[policy.checks.bakup]\nenabled = false\n", "p")
+                .unwrap_err()
+                .to_string();
         assert!(
             err.contains("policy.checks.bakup (line 1): unknown check, expected one of reporting,"),
             "{err}"
         );
-        let err = Policy::from_policy_file_str("[policy.checks.backup]\nenable = false\n", "p")
-            .unwrap_err();
+        let err =
+            Policy::from_collector_config_str("[policy.checks.backup]\nenable = false\n", "p")
+                .unwrap_err();
         assert!(err.to_string().contains("enable"), "{err}");
     }
 }

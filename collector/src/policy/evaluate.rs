@@ -16,10 +16,12 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::checks::PolicyCheck;
+use super::compliance_facts::{
+    BackupJobFacts, ComplianceFacts, PasswordFacts, Section, SectionStatus,
+};
 use super::config::Policy;
-use super::facts::{BackupJobFacts, ComplianceFacts, Section, SectionStatus};
-use super::outcomes::Outcomes;
-use super::time::{format_duration, iso8601};
+use super::outcomes::{Outcomes, VerdictKind};
+use crate::time::{format_duration, rfc3339};
 
 const DAY: i64 = 86_400;
 
@@ -46,13 +48,18 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict without its reason.
+    pub fn kind(&self) -> VerdictKind {
+        match self {
+            Verdict::Passing => VerdictKind::Passing,
+            Verdict::Failing { .. } => VerdictKind::Failing,
+            Verdict::Unknown { .. } => VerdictKind::Unknown,
+        }
+    }
+
     /// `passing`, `failing` or `unknown`.
     pub fn as_str(&self) -> &'static str {
-        match self {
-            Verdict::Passing => "passing",
-            Verdict::Failing { .. } => "failing",
-            Verdict::Unknown { .. } => "unknown",
-        }
+        self.kind().as_str()
     }
 
     /// True only for [`Verdict::Passing`].
@@ -94,6 +101,11 @@ impl Findings {
         PolicyCheck::ALL
             .into_iter()
             .filter_map(|c| self.get(c).map(|v| (c, v)))
+    }
+
+    /// The compact form: every verdict without its reason, and `compliant`.
+    pub fn outcomes(&self) -> Outcomes {
+        Outcomes::new(self.iter().map(|(c, v)| (c, v.kind())), self.compliant)
     }
 
     fn from_verdicts(verdicts: [Option<Verdict>; PolicyCheck::COUNT]) -> Findings {
@@ -175,7 +187,7 @@ pub struct BareFindings(Findings);
 impl BareFindings {
     /// The compact verdicts.
     pub fn outcomes(&self) -> Outcomes {
-        Outcomes::of(&self.0)
+        self.0.outcomes()
     }
 
     /// Failing-since after these verdicts (see [`CheckStateTracker::update`]).
@@ -263,9 +275,15 @@ impl Ctx<'_> {
             }),
             PolicyCheck::Backup => self.with(&facts.backup, "backup", |d, _| self.backup(d)),
             PolicyCheck::PasswordLength => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["min_length"]) {
+                    return v;
+                }
                 self.at_least("minimum password length", d.min_length, p.password_min_length)
             }),
             PolicyCheck::PasswordComplexity => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["min_classes", "dcredit", "ucredit", "lcredit", "ocredit"]) {
+                    return v;
+                }
                 let classes = d.required_classes();
                 if classes >= p.password_min_classes {
                     Verdict::Passing
@@ -281,9 +299,15 @@ impl Ctx<'_> {
                 }
             }),
             PolicyCheck::PasswordHistory => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["history"]) {
+                    return v;
+                }
                 self.at_least("remembered passwords", Some(d.history.unwrap_or(0)), p.password_history)
             }),
             PolicyCheck::PasswordLockout => self.with(&facts.password, "password_policy", |d, _| {
+                if let Some(v) = self.unenforced(d, &["lockout_threshold"]) {
+                    return v;
+                }
                 let max = p.password_lockout_max_attempts;
                 match d.lockout_threshold {
                     None | Some(0) => {
@@ -350,7 +374,7 @@ impl Ctx<'_> {
             format!(
                 "last report {} ago at {}; policy: every {}",
                 humane(age),
-                iso8601(last_seen),
+                rfc3339(last_seen),
                 humane(max)
             )
         })
@@ -453,7 +477,7 @@ impl Ctx<'_> {
             format!(
                 "{} since {} ({}); policy: at most {max_days} day(s)",
                 what(),
-                iso8601(since),
+                rfc3339(since),
                 humane(self.now - since)
             )
         })
@@ -467,13 +491,13 @@ impl Ctx<'_> {
             format!(
                 "{what} {} ago at {}; policy: at most {}",
                 humane(self.now - at),
-                iso8601(at),
+                rfc3339(at),
                 humane(max)
             )
         })
     }
 
-    fn backup(&self, d: &super::facts::BackupFacts) -> Verdict {
+    fn backup(&self, d: &super::compliance_facts::BackupFacts) -> Verdict {
         let max = self.policy.backup_max_age_secs;
         if d.jobs.is_empty() {
             return if self.policy.require_backup {
@@ -484,10 +508,7 @@ impl Ctx<'_> {
                 Verdict::Passing
             };
         }
-        // An unreadable job is unknown, not overdue.
-        let overdue = |job: &&BackupJobFacts| {
-            !job.unreadable && job.last_success_at.is_none_or(|at| self.now - at > max)
-        };
+        let overdue = |job: &&BackupJobFacts| job.is_overdue(self.now, max);
         if d.jobs.iter().any(|job| overdue(&job)) {
             let since = d
                 .jobs
@@ -539,8 +560,8 @@ impl Ctx<'_> {
 
     fn accounts(
         &self,
-        d: &super::facts::PasswordFacts,
-        pick: impl Fn(&super::facts::AccountFacts) -> (u32, &Vec<Box<str>>),
+        d: &PasswordFacts,
+        pick: impl Fn(&super::compliance_facts::AccountFacts) -> (u32, &Vec<Box<str>>),
         what: &str,
     ) -> Verdict {
         let Some(accounts) = &d.accounts else {
@@ -566,6 +587,17 @@ impl Ctx<'_> {
             };
             format!("{count} account(s) {what}: {}{more}", names.join(", "))
         })
+    }
+
+    /// A failing verdict when any of `settings` is configured but not
+    /// enforced on the device: a warn-only rule does not pass.
+    fn unenforced(&self, d: &PasswordFacts, settings: &[&str]) -> Option<Verdict> {
+        let (name, why) = settings
+            .iter()
+            .find_map(|s| d.not_enforced(s).map(|why| (*s, why)))?;
+        Some(self.failing(None, || {
+            format!("{name} is configured but not enforced: {why}")
+        }))
     }
 
     fn at_least(&self, what: &str, value: Option<u32>, min: u32) -> Verdict {
@@ -618,18 +650,13 @@ impl FailingSince {
     pub fn is_empty(&self) -> bool {
         self.0.iter().all(Option::is_none)
     }
-
-    /// As a map (the shape the tracker API of the issue describes).
-    pub fn to_map(&self) -> HashMap<PolicyCheck, i64> {
-        self.iter().collect()
-    }
 }
 
-impl From<&HashMap<PolicyCheck, i64>> for FailingSince {
-    fn from(map: &HashMap<PolicyCheck, i64>) -> Self {
+impl FromIterator<(PolicyCheck, i64)> for FailingSince {
+    fn from_iter<I: IntoIterator<Item = (PolicyCheck, i64)>>(iter: I) -> Self {
         let mut f = FailingSince::default();
-        for (&c, &s) in map {
-            f.set(c, Some(s));
+        for (check, since) in iter {
+            f.set(check, Some(since));
         }
         f
     }
@@ -683,15 +710,6 @@ impl CheckStateTracker {
             next.set(check, value);
         }
         next
-    }
-
-    /// The same as [`CheckStateTracker::update`] on the map shape.
-    pub fn update_map(
-        previous: &HashMap<PolicyCheck, i64>,
-        findings: &Findings,
-        now: i64,
-    ) -> HashMap<PolicyCheck, i64> {
-        Self::update(&FailingSince::from(previous), findings, now).to_map()
     }
 }
 

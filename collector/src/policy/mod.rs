@@ -1,6 +1,7 @@
 //! The company policy: configuration, the fixed list of checks, compact
-//! per-device facts, pure evaluation, failing-since tracking, Prometheus
-//! rendering of the compliance families, hot reload and the compliance API.
+//! per-device compliance facts, pure evaluation, failing-since tracking, hot
+//! reload and the compliance API. (The compliance families' Prometheus
+//! rendering is `exposition::compliance`.)
 //!
 //! Agents report facts; this module judges them. The flow the collector
 //! follows for every accepted report:
@@ -10,13 +11,12 @@
 //!    `facts` (it is serde JSON, ≤ ~1 KiB).
 //! 2. Judge: `findings = evaluate(&facts, last_seen, &policy_handle.current(), now)`
 //!    at commit (the report's own device) and for every device on each
-//!    periodic pass; keep the compact [`Outcomes::of`]`(&findings)`.
+//!    periodic pass; keep the compact [`Findings::outcomes`].
 //! 3. Then `failing_since = CheckStateTracker::update(&stored, &findings, now)`
 //!    and persist it when it changed, so "since when" survives restarts.
-//! 4. At scrape time: for each family in [`render::COMPLIANCE_FAMILIES`]
-//!    call [`render::render_family`] over all devices, then
-//!    [`render::render_fleet_checks`] with a [`render::FleetCheckCounts`].
-//!    Reasons are not kept: the API evaluates again when it needs them.
+//! 4. At scrape time `exposition::compliance` renders the compliance
+//!    families from the facts and the compact verdicts. Reasons are not
+//!    kept: the API evaluates again when it needs them.
 //!
 //! ```
 //! use fleetwatch_collector::policy::{evaluate, Policy, PolicyCheck, ComplianceFacts};
@@ -29,17 +29,15 @@
 
 pub mod api;
 pub mod checks;
+pub mod compliance_facts;
 pub mod config;
 pub mod evaluate;
-pub mod facts;
 pub mod outcomes;
 pub mod reload;
-pub mod render;
-mod time;
 
 pub use checks::PolicyCheck;
+pub use compliance_facts::ComplianceFacts;
 pub use config::{Policy, PolicyError, RawPolicy};
 pub use evaluate::{CheckStateTracker, FailingSince, Findings, Verdict, evaluate};
-pub use facts::ComplianceFacts;
 pub use outcomes::{Outcomes, VerdictKind};
-pub use reload::{PolicyFormat, PolicyHandle, PolicySource, PolicyWatcher, ReloadStats};
+pub use reload::{PolicyHandle, PolicyWatcher, ReloadStats};

@@ -1,11 +1,11 @@
 //! [`Outcomes`]: the verdict of every check without its reason, packed in
 //! 32 bits. It is what the collector keeps per device between evaluations
 //! (100,000 devices) and what the scrape and the fleet counts need; reasons
-//! are produced again by [`evaluate`](super::evaluate()) when someone asks
-//! for them (API, alert annotations).
+//! are produced again by evaluation when someone asks for them (API, alert
+//! annotations). Evaluation builds these (`Findings::outcomes`); this module
+//! knows nothing of findings.
 
 use super::checks::PolicyCheck;
-use super::evaluate::{Findings, Verdict};
 
 /// A verdict without its reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,20 +19,12 @@ pub enum VerdictKind {
 }
 
 impl VerdictKind {
-    /// `passing`, `failing` or `unknown` (as [`Verdict::as_str`]).
+    /// `passing`, `failing` or `unknown`.
     pub fn as_str(self) -> &'static str {
         match self {
             VerdictKind::Passing => "passing",
             VerdictKind::Failing => "failing",
             VerdictKind::Unknown => "unknown",
-        }
-    }
-
-    fn of(verdict: &Verdict) -> Self {
-        match verdict {
-            Verdict::Passing => VerdictKind::Passing,
-            Verdict::Failing { .. } => VerdictKind::Failing,
-            Verdict::Unknown { .. } => VerdictKind::Unknown,
         }
     }
 }
@@ -46,18 +38,22 @@ pub struct Outcomes(u32);
 const COMPLIANT_SHIFT: usize = 2 * PolicyCheck::COUNT;
 
 impl Outcomes {
-    /// The compact form of `findings`.
-    pub fn of(findings: &Findings) -> Self {
+    /// The verdicts of the enabled checks and `compliant` (as
+    /// `Findings::compliant`), packed.
+    pub fn new(
+        verdicts: impl IntoIterator<Item = (PolicyCheck, VerdictKind)>,
+        compliant: Option<bool>,
+    ) -> Self {
         let mut bits = 0u32;
-        for (check, verdict) in findings.iter() {
-            let code = match VerdictKind::of(verdict) {
+        for (check, kind) in verdicts {
+            let code = match kind {
                 VerdictKind::Passing => 1,
                 VerdictKind::Failing => 2,
                 VerdictKind::Unknown => 3,
             };
             bits |= code << (2 * check.index());
         }
-        let compliant = match findings.compliant {
+        let compliant = match compliant {
             None => 0,
             Some(true) => 1,
             Some(false) => 2,
@@ -92,7 +88,8 @@ impl Outcomes {
             .filter_map(move |c| self.get(c).map(|k| (c, k)))
     }
 
-    /// As [`Findings::compliant`].
+    /// `Some(false)` if any check fails, `None` if none fails but one is
+    /// unknown, `Some(true)` if every enabled check passes.
     pub fn compliant(self) -> Option<bool> {
         match (self.0 >> COMPLIANT_SHIFT) & 3 {
             1 => Some(true),
@@ -109,33 +106,5 @@ impl Outcomes {
     /// From [`Outcomes::to_bits`].
     pub fn from_bits(bits: u32) -> Self {
         Outcomes(bits)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::policy::{ComplianceFacts, Policy, evaluate};
-
-    #[test]
-    fn outcomes_keep_every_verdict_and_compliance() {
-        let policy = Policy::default().with_check_enabled(PolicyCheck::PasswordHistory, false);
-        // Never reported, enrolled long ago: reporting fails, the rest unknown.
-        let findings = evaluate(&ComplianceFacts::default(), 1, &policy, 1_000_000);
-        let o = Outcomes::of(&findings);
-        assert_eq!(Outcomes::from_bits(o.to_bits()), o);
-        for check in PolicyCheck::ALL {
-            assert_eq!(
-                o.get(check),
-                findings.get(check).map(VerdictKind::of),
-                "{check}"
-            );
-        }
-        assert_eq!(o.get(PolicyCheck::PasswordHistory), None);
-        assert!(o.is_failing(PolicyCheck::Reporting));
-        assert_eq!(o.compliant(), Some(false));
-        assert!(o.any_failing());
-        assert_eq!(Outcomes::default().compliant(), None);
-        assert_eq!(Outcomes::default().iter().count(), 0);
     }
 }

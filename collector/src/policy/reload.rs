@@ -1,4 +1,4 @@
-//! Hot reload of the policy file.
+//! Hot reload of the collector config's policy.
 //!
 //! [`PolicyHandle`] is what the hot path reads (`current()` is one read lock
 //! and an `Arc` clone). [`PolicyWatcher`] watches the file's *parent
@@ -10,10 +10,10 @@
 //! - an invalid one: refused with an `error!` log naming the key and line,
 //!   the last good policy stays in force, error counter +1, `last_error` set.
 //!
-//! Another section of the same file (the collector's `[alerts]`) can be
-//! reloaded together with the policy ([`PolicyWatcher::start_with_companion`]):
-//! both are validated before either is applied, so a file with one bad
-//! section keeps both old ones.
+//! The rest of the file (the collector's `[alerts]`) is reloaded together
+//! with the policy through a companion ([`PolicyWatcher::start`]): both are
+//! validated before either is applied, so a file with one bad section keeps
+//! both old ones.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -32,41 +32,9 @@ use super::config::{Policy, PolicyError};
 /// Default quiet time after the last file event before re-reading.
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(300);
 
-/// How the watched file is laid out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PolicyFormat {
-    /// A standalone policy file: only a `[policy]` table.
-    PolicyFile,
-    /// The collector config; only its `[policy]` table is read here.
-    CollectorConfig,
-}
-
-/// Where the policy comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PolicySource {
-    /// The file.
-    pub path: PathBuf,
-    /// Its layout.
-    pub format: PolicyFormat,
-}
-
-impl PolicySource {
-    /// Reads and validates the policy.
-    pub fn load(&self) -> Result<Policy, PolicyError> {
-        let text = std::fs::read_to_string(&self.path).map_err(|source| PolicyError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
-        self.parse(&text)
-    }
-
-    fn parse(&self, text: &str) -> Result<Policy, PolicyError> {
-        let origin = self.path.display().to_string();
-        match self.format {
-            PolicyFormat::PolicyFile => Policy::from_policy_file_str(text, &origin),
-            PolicyFormat::CollectorConfig => Policy::from_collector_config_str(text, &origin),
-        }
-    }
+/// Reads and validates the `[policy]` of the collector config at `path`.
+fn parse_policy(path: &Path, text: &str) -> Result<Policy, PolicyError> {
+    Policy::from_collector_config_str(text, &path.display().to_string())
 }
 
 /// Reload outcomes, for the collector's self-metrics.
@@ -185,40 +153,18 @@ pub struct PolicyWatcher {
 }
 
 impl PolicyWatcher {
-    /// Starts watching with the default debounce.
-    pub fn start(source: PolicySource, handle: PolicyHandle) -> Result<Self, WatchError> {
-        Self::start_with_debounce(source, handle, DEFAULT_DEBOUNCE)
-    }
-
-    /// Starts watching; `debounce` is the quiet time before re-reading.
-    pub fn start_with_debounce(
-        source: PolicySource,
-        handle: PolicyHandle,
-        debounce: Duration,
-    ) -> Result<Self, WatchError> {
-        Self::start_inner(source, handle, debounce, None)
-    }
-
-    /// Starts watching a file holding the policy and a companion section
-    /// that reloads with it (see the module docs).
-    pub fn start_with_companion(
-        source: PolicySource,
+    /// Starts watching the collector config at `path`: its `[policy]` and a
+    /// companion section that reloads with it (see the module docs);
+    /// `debounce` is the quiet time before re-reading.
+    pub fn start(
+        path: PathBuf,
         handle: PolicyHandle,
         debounce: Duration,
         companion: CompanionPrepare,
     ) -> Result<Self, WatchError> {
-        Self::start_inner(source, handle, debounce, Some(companion))
-    }
-
-    fn start_inner(
-        source: PolicySource,
-        handle: PolicyHandle,
-        debounce: Duration,
-        companion: Option<CompanionPrepare>,
-    ) -> Result<Self, WatchError> {
-        let bad_path = || WatchError::BadPath(source.path.clone());
-        let file_name = source.path.file_name().ok_or_else(bad_path)?.to_owned();
-        let dir = match source.path.parent() {
+        let bad_path = || WatchError::BadPath(path.clone());
+        let file_name = path.file_name().ok_or_else(bad_path)?.to_owned();
+        let dir = match path.parent() {
             Some(d) if d.as_os_str().is_empty() => PathBuf::from("."),
             Some(d) => d.to_path_buf(),
             None => return Err(bad_path()),
@@ -240,12 +186,12 @@ impl PolicyWatcher {
             })?;
         // What is on disk now is what the handle was loaded from (or refused
         // at start): only later changes count.
-        let last_seen = std::fs::read(&source.path).ok();
+        let last_seen = std::fs::read(&path).ok();
         let thread = std::thread::Builder::new()
             .name("policy-reload".into())
             .spawn(move || {
                 let target = ReloadTarget {
-                    source,
+                    path,
                     handle,
                     companion,
                 };
@@ -287,9 +233,9 @@ fn relevant(
 
 /// What a reload reads and updates.
 struct ReloadTarget {
-    source: PolicySource,
+    path: PathBuf,
     handle: PolicyHandle,
-    companion: Option<CompanionPrepare>,
+    companion: CompanionPrepare,
 }
 
 fn reload_loop(
@@ -299,13 +245,12 @@ fn reload_loop(
     debounce: Duration,
     mut last_seen: Option<Vec<u8>>,
 ) {
-    let source = &target.source;
     let is_symlink = |p: &Path| {
         p.symlink_metadata()
             .is_ok_and(|m| m.file_type().is_symlink())
     };
     while let Ok(event) = rx.recv() {
-        if !relevant(&event, &file_name, is_symlink(&source.path)) {
+        if !relevant(&event, &file_name, is_symlink(&target.path)) {
             continue;
         }
         // Debounce: wait until the directory has been quiet for `debounce`.
@@ -322,13 +267,13 @@ fn reload_loop(
 
 /// Re-reads the file and applies it when it changed and is valid.
 fn apply_file(target: &ReloadTarget, last_seen: &mut Option<Vec<u8>>) {
-    let (source, handle) = (&target.source, &target.handle);
-    let bytes = match std::fs::read(&source.path) {
+    let (path, handle) = (&target.path, &target.handle);
+    let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
             if last_seen.is_some() {
                 let err = PolicyError::Io {
-                    path: source.path.clone(),
+                    path: path.clone(),
                     source: e,
                 };
                 error!(error = %err, "policy file unreadable; the last good policy stays in force");
@@ -344,15 +289,11 @@ fn apply_file(target: &ReloadTarget, last_seen: &mut Option<Vec<u8>>) {
     }
     *last_seen = Some(bytes.clone());
     let result = match String::from_utf8(bytes) {
-        Ok(text) => source
-            .parse(&text)
+        Ok(text) => parse_policy(path, &text)
             .map_err(|e| e.to_string())
-            .and_then(|policy| match &target.companion {
-                Some(prepare) => prepare(&text).map(|apply| (policy, Some(apply))),
-                None => Ok((policy, None)),
-            }),
+            .and_then(|policy| (target.companion)(&text).map(|apply| (policy, apply))),
         Err(_) => Err(PolicyError::Toml {
-            origin: source.path.display().to_string(),
+            origin: path.display().to_string(),
             line: None,
             message: "not valid UTF-8".into(),
         }
@@ -363,9 +304,7 @@ fn apply_file(target: &ReloadTarget, last_seen: &mut Option<Vec<u8>>) {
             let mut changed = *handle.current() != policy;
             handle.replace(policy);
             // After the policy, so whatever the companion triggers sees it.
-            if let Some(apply) = companion {
-                changed |= apply();
-            }
+            changed |= companion();
             handle.stats.set_error(None);
             if changed {
                 handle.stats.reloads.fetch_add(1, Ordering::Relaxed);
@@ -373,7 +312,7 @@ fn apply_file(target: &ReloadTarget, last_seen: &mut Option<Vec<u8>>) {
                     .stats
                     .last_success
                     .store(unix_now(), Ordering::Relaxed);
-                info!(path = %source.path.display(), "policy reloaded");
+                info!(path = %path.display(), "policy reloaded");
             }
         }
         Err(e) => {
@@ -396,6 +335,15 @@ mod tests {
         std::fs::rename(&tmp, path).unwrap();
     }
 
+    fn load(path: &Path) -> Policy {
+        parse_policy(path, &std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// A companion that accepts everything and changes nothing.
+    fn no_companion() -> CompanionPrepare {
+        Box::new(|_| Ok(Box::new(|| false) as CompanionApply))
+    }
+
     fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while !cond() {
@@ -412,13 +360,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("collector.toml");
         std::fs::write(&path, "[server]\nx = 1\n\n[policy]\nstale_after = \"2h\"\n").unwrap();
-        let source = PolicySource {
-            path: path.clone(),
-            format: PolicyFormat::CollectorConfig,
-        };
-        let handle = PolicyHandle::new(source.load().unwrap());
+        let handle = PolicyHandle::new(load(&path));
         assert_eq!(handle.current().stale_after_secs, 7200);
-        let _watcher = PolicyWatcher::start(source, handle.clone()).unwrap();
+        let _watcher = PolicyWatcher::start(
+            path.clone(),
+            handle.clone(),
+            DEFAULT_DEBOUNCE,
+            no_companion(),
+        )
+        .unwrap();
 
         replace_file(
             &path,
@@ -461,11 +411,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("collector.toml");
         std::fs::write(&path, "[policy]\nstale_after = \"2h\"\n[other]\nv = 1\n").unwrap();
-        let source = PolicySource {
-            path: path.clone(),
-            format: PolicyFormat::CollectorConfig,
-        };
-        let handle = PolicyHandle::new(source.load().unwrap());
+        let handle = PolicyHandle::new(load(&path));
         let value = Arc::new(AtomicI64::new(1));
         let seen = value.clone();
         let prepare: CompanionPrepare = Box::new(move |text: &str| {
@@ -476,8 +422,8 @@ mod tests {
             let target = seen.clone();
             Ok(Box::new(move || target.swap(v, Ordering::SeqCst) != v) as CompanionApply)
         });
-        let _watcher = PolicyWatcher::start_with_companion(
-            source,
+        let _watcher = PolicyWatcher::start(
+            path.clone(),
             handle.clone(),
             Duration::from_millis(50),
             prepare,
@@ -506,29 +452,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("policy.toml");
         std::fs::write(&path, "[policy]\n").unwrap();
-        let source = PolicySource {
-            path: path.clone(),
-            format: PolicyFormat::PolicyFile,
-        };
-        let handle = PolicyHandle::new(source.load().unwrap());
-        let watcher =
-            PolicyWatcher::start_with_debounce(source, handle.clone(), Duration::from_millis(50))
-                .unwrap();
+        let handle = PolicyHandle::new(load(&path));
+        let watcher = PolicyWatcher::start(
+            path.clone(),
+            handle.clone(),
+            Duration::from_millis(50),
+            no_companion(),
+        )
+        .unwrap();
         std::fs::write(dir.path().join("other.toml"), "[policy]\nstale_after = 1\n").unwrap();
         std::thread::sleep(Duration::from_millis(500));
         assert_eq!(handle.stats().reload_errors_total(), 0);
         assert_eq!(*handle.current(), Policy::default());
         // Dropping the watcher stops its thread (joins without hanging).
         drop(watcher);
-    }
-
-    #[test]
-    fn load_errors_name_the_file() {
-        let source = PolicySource {
-            path: "/nonexistent/policy.toml".into(),
-            format: PolicyFormat::PolicyFile,
-        };
-        let err = source.load().unwrap_err().to_string();
-        assert!(err.contains("/nonexistent/policy.toml"), "{err}");
     }
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use fleetwatch_protocol::{HostIdentity, Report};
 use serde::Serialize;
 
-use crate::facts::{InventoryFacts, ReportFacts};
 use crate::policy::{ComplianceFacts, FailingSince, Outcomes};
+use crate::report_facts::{InventoryFacts, ReportFacts};
 
 mod schema;
 mod sqlite;

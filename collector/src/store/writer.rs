@@ -261,3 +261,247 @@ fn prune_chunk<S: Store>(store: &mut S, options: &WriterOptions) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc;
+
+    use fleetwatch_protocol::HostIdentity;
+
+    use super::*;
+    use crate::policy::{FailingSince, Policy, PolicyHandle};
+    use crate::store::{EnrollOp, EnrollOutcome, StoredDevice};
+
+    /// A store that records each batch, fails a `Retire` of an id starting
+    /// with "bad" on its own, fails whole commits on request, and can hold
+    /// its first batch until released (so later writes queue up behind it).
+    struct FakeStore {
+        batches: Arc<Mutex<Vec<Vec<String>>>>,
+        fail_commit: Arc<AtomicBool>,
+        gate: Option<mpsc::Receiver<()>>,
+    }
+
+    fn name(op: &WriteOp) -> String {
+        match op {
+            WriteOp::Enroll(e) => format!("enroll {}", e.new_device_id),
+            WriteOp::Retire(id) => format!("retire {id}"),
+            WriteOp::Ingest(i) => format!("ingest {}", i.report_id),
+            WriteOp::SaveFailingSince(_) => "failing-since".into(),
+        }
+    }
+
+    impl Store for FakeStore {
+        fn apply(
+            &mut self,
+            batch: &[WriteOp],
+        ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+            if let Some(gate) = self.gate.take() {
+                let _ = gate.recv();
+            }
+            if self.fail_commit.load(Ordering::SeqCst) {
+                return Err(StoreError::CommitFailed("disk I/O error".into()));
+            }
+            self.batches
+                .lock()
+                .unwrap()
+                .push(batch.iter().map(name).collect());
+            Ok(batch
+                .iter()
+                .map(|op| match op {
+                    WriteOp::Retire(id) if id.starts_with("bad") => {
+                        Err(StoreError::UnknownDevice(id.clone()))
+                    }
+                    WriteOp::Retire(_) => Ok(WriteOutcome::Retired(true)),
+                    WriteOp::Enroll(e) => Ok(WriteOutcome::Enrolled(Box::new(EnrollOutcome {
+                        device: StoredDevice {
+                            device_id: e.new_device_id.clone(),
+                            hostname: e.identity.hostname.clone(),
+                            enrolled_at: e.now,
+                            last_seen: 0,
+                            retired: false,
+                            node_key_hash: e.node_key_hash,
+                            inventory: None,
+                            report: None,
+                            compliance: None,
+                            failing_since: FailingSince::default(),
+                        },
+                        reused: false,
+                        previous_key_hash: None,
+                    }))),
+                    other => panic!("unexpected {}", name(other)),
+                })
+                .collect())
+        }
+
+        fn prune_reports(&mut self, _before: i64, _limit: usize) -> Result<usize, StoreError> {
+            Ok(0)
+        }
+
+        fn load_devices(
+            &mut self,
+            _visit: &mut dyn FnMut(StoredDevice) -> Result<(), StoreError>,
+        ) -> Result<(), StoreError> {
+            Ok(())
+        }
+    }
+
+    struct Rig {
+        writer: WriterHandle,
+        live: Arc<LiveState>,
+        batches: Arc<Mutex<Vec<Vec<String>>>>,
+        fail_commit: Arc<AtomicBool>,
+        release: mpsc::Sender<()>,
+    }
+
+    fn rig() -> Rig {
+        let (release, gate) = mpsc::channel();
+        let batches = Arc::default();
+        let fail_commit = Arc::new(AtomicBool::new(false));
+        let live = Arc::new(LiveState::default());
+        let store = FakeStore {
+            batches: Arc::clone(&batches),
+            fail_commit: fail_commit.clone(),
+            gate: Some(gate),
+        };
+        let writer = WriterHandle::spawn(
+            store,
+            live.clone(),
+            Judge::new(PolicyHandle::new(Policy::default())),
+            WriterOptions {
+                queue_capacity: 16,
+                ..WriterOptions::default()
+            },
+        );
+        Rig {
+            writer,
+            live,
+            batches,
+            fail_commit,
+            release,
+        }
+    }
+
+    fn enroll(id: &str, key: u8) -> WriteOp {
+        WriteOp::Enroll(EnrollOp {
+            identity: HostIdentity {
+                hostname: id.into(),
+                ..HostIdentity::default()
+            },
+            node_key_hash: [key; 32],
+            new_device_id: id.into(),
+            now: 1,
+        })
+    }
+
+    type Pending = oneshot::Receiver<Result<WriteOutcome, StoreError>>;
+
+    fn queue(writer: &WriterHandle, op: WriteOp) -> Pending {
+        writer.try_submit(op).expect("room in the queue")
+    }
+
+    #[test]
+    fn one_failing_write_fails_alone_in_its_batch() {
+        let r = rig();
+        // Held in the first batch while three writes queue up behind it.
+        let first = queue(&r.writer, WriteOp::Retire("warm-up".into()));
+        std::thread::sleep(Duration::from_millis(100));
+        let good = queue(&r.writer, WriteOp::Retire("dev-a".into()));
+        let bad = queue(&r.writer, WriteOp::Retire("bad-b".into()));
+        let also_good = queue(&r.writer, enroll("dev-c", 3));
+        r.release.send(()).unwrap();
+        assert!(matches!(
+            first.blocking_recv(),
+            Ok(Ok(WriteOutcome::Retired(true)))
+        ));
+        assert!(matches!(
+            good.blocking_recv(),
+            Ok(Ok(WriteOutcome::Retired(true)))
+        ));
+        assert!(matches!(
+            bad.blocking_recv(),
+            Ok(Err(StoreError::UnknownDevice(id))) if id == "bad-b"
+        ));
+        assert!(matches!(
+            also_good.blocking_recv(),
+            Ok(Ok(WriteOutcome::Enrolled(_)))
+        ));
+        let batches = r.batches.lock().unwrap().clone();
+        assert_eq!(
+            batches,
+            vec![
+                vec!["retire warm-up".to_string()],
+                vec![
+                    "retire dev-a".to_string(),
+                    "retire bad-b".to_string(),
+                    "enroll dev-c".to_string()
+                ],
+            ],
+            "the three writes were one transaction"
+        );
+        // The good write of the batch was published.
+        assert_eq!(r.live.read().authenticate(&[3; 32]), Some("dev-c"));
+        r.writer.shutdown();
+    }
+
+    #[test]
+    fn a_failed_commit_acknowledges_nothing_and_the_writer_recovers() {
+        let r = rig();
+        r.fail_commit.store(true, Ordering::SeqCst);
+        let lost = queue(&r.writer, enroll("dev-x", 9));
+        r.release.send(()).unwrap();
+        match lost.blocking_recv() {
+            Ok(Err(StoreError::CommitFailed(m))) => assert!(m.contains("disk I/O error"), "{m}"),
+            other => panic!("expected a commit failure, got {other:?}"),
+        }
+        // Nothing of the batch is visible: no key, no device.
+        assert_eq!(r.live.read().authenticate(&[9; 32]), None);
+        assert!(r.live.read().device("dev-x").is_none());
+        assert!(r.batches.lock().unwrap().is_empty());
+        assert!(
+            r.writer.is_alive(),
+            "one failed commit does not stop the writer"
+        );
+        // The disk is back: the next write commits.
+        r.fail_commit.store(false, Ordering::SeqCst);
+        let again = queue(&r.writer, enroll("dev-x", 9));
+        assert!(matches!(
+            again.blocking_recv(),
+            Ok(Ok(WriteOutcome::Enrolled(_)))
+        ));
+        assert_eq!(r.live.read().authenticate(&[9; 32]), Some("dev-x"));
+        r.writer.shutdown();
+    }
+
+    #[test]
+    fn shutdown_commits_everything_queued_before_it() {
+        let r = rig();
+        let mut pending = vec![queue(&r.writer, enroll("dev-0", 10))];
+        std::thread::sleep(Duration::from_millis(100));
+        for i in 1..6u8 {
+            pending.push(queue(&r.writer, enroll(&format!("dev-{i}"), 10 + i)));
+        }
+        let writer = Arc::new(r.writer);
+        let stopping = {
+            let writer = writer.clone();
+            std::thread::spawn(move || writer.shutdown())
+        };
+        // Shutdown is waiting on the held batch; release it.
+        std::thread::sleep(Duration::from_millis(100));
+        r.release.send(()).unwrap();
+        stopping.join().unwrap();
+        for (i, p) in pending.into_iter().enumerate() {
+            assert!(
+                matches!(p.blocking_recv(), Ok(Ok(WriteOutcome::Enrolled(_)))),
+                "write {i} was acknowledged"
+            );
+        }
+        let committed: usize = r.batches.lock().unwrap().iter().map(Vec::len).sum();
+        assert_eq!(committed, 6);
+        assert!(!writer.is_alive());
+        assert_eq!(
+            writer.try_submit(WriteOp::Retire("late".into())).err(),
+            Some(SubmitError::Stopped)
+        );
+    }
+}

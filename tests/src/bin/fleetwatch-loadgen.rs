@@ -199,6 +199,7 @@ fn report_template(device_id: &str, i: usize) -> proto::Report {
                 .collect(),
         ),
         accounts_error: None,
+        ..Default::default()
     };
     proto::Report {
         schema_version: proto::SCHEMA_VERSION,

@@ -3,15 +3,25 @@
 
 use fleetwatch_protocol::LocalUser;
 
-/// Shells that do not give an interactive login.
-const NON_LOGIN_SHELLS: &[&str] = &["/bin/sync", "/sbin/shutdown", "/sbin/halt", "/bin/false"];
+/// Shell names (last path component) that end a login at once: a
+/// `nologin`, `false` or `true`, or the special accounts' `sync`,
+/// `shutdown` and `halt`.
+const NON_LOGIN_SHELLS: &[&str] = &["nologin", "false", "true", "sync", "shutdown", "halt"];
 
-/// Whether `shell` can give an interactive login.
+/// Whether `shell` can give an interactive login. An empty field means
+/// `/bin/sh` (passwd(5)), so it can.
 fn is_login_shell(shell: &str) -> bool {
-    !shell.is_empty()
-        && !shell.ends_with("/nologin")
-        && !shell.ends_with("/false")
-        && !NON_LOGIN_SHELLS.contains(&shell)
+    let name = shell.rsplit('/').next().unwrap_or(shell);
+    shell.is_empty() || !NON_LOGIN_SHELLS.contains(&name)
+}
+
+/// Whether an account is an interactive (human) one: root or a regular
+/// uid (system accounts sit below 1000 on Debian and RHEL alike; 65534 is
+/// `nobody`, 4294967295 is `(uid_t)-1`), with a shell one can log in with.
+/// The one definition the inventory and the password facts share.
+pub fn is_interactive(uid: u32, shell: &str) -> bool {
+    let human_uid = uid == 0 || (uid >= 1000 && uid != 65534 && uid != u32::MAX);
+    human_uid && is_login_shell(shell)
 }
 
 /// Parses `/etc/passwd`; malformed lines and NIS `+`/`-` entries are skipped.
@@ -30,14 +40,12 @@ pub fn parse_passwd(text: &str) -> Vec<LocalUser> {
             continue;
         };
         let shell = fields[6].trim().to_string();
-        // uid 65534 is "nobody"; system accounts sit below 1000 on Debian and RHEL alike.
-        let human_uid = uid == 0 || (uid >= 1000 && uid != 65534);
         users.push(LocalUser {
             name: fields[0].to_string(),
             uid,
             gid,
             home: fields[5].to_string(),
-            interactive: human_uid && is_login_shell(&shell),
+            interactive: is_interactive(uid, &shell),
             shell,
         });
     }
@@ -72,6 +80,31 @@ mod tests {
         assert_eq!((alice.uid, alice.gid), (1000, 1000));
         assert_eq!(alice.home, "/home/alice");
         assert_eq!(alice.shell, "/bin/zsh");
+    }
+
+    #[test]
+    fn empty_shell_is_sh_and_shells_are_judged_by_name() {
+        let users = parse_passwd(
+            "old:x:1002:1002::/home/old:\n\
+             local:x:1003:1003::/home/local:/usr/local/sbin/nologin\n\
+             t:x:1004:1004::/:/usr/bin/true\n\
+             big:x:4294967295:1::/:/bin/sh\n\
+             halt:x:7:0:halt:/sbin:/usr/sbin/halt\n",
+        );
+        let interactive: Vec<_> = users
+            .iter()
+            .map(|u| (u.name.as_str(), u.interactive))
+            .collect();
+        assert_eq!(
+            interactive,
+            [
+                ("old", true),
+                ("local", false),
+                ("t", false),
+                ("big", false),
+                ("halt", false)
+            ]
+        );
     }
 
     #[test]

@@ -8,45 +8,67 @@
 mod faillock;
 mod login_defs;
 mod merge;
+mod origin;
 mod pam;
 mod pwquality;
 mod shadow;
+mod stack;
+
+use std::collections::HashMap;
 
 use fleetwatch_protocol::{AccountPasswordState, PasswordPolicy};
 
 use super::{Check, CheckContext, CheckError, Collected};
 use crate::host::{HostError, SysRoot};
-use pam::{PamEntry, PamRule};
+use stack::StackRule;
 
 /// Merges login.defs, pwquality and PAM into the effective policy; reads shadow facts.
 #[derive(Debug, Clone, Default)]
 pub struct PasswordPolicyCheck;
 
-/// The PAM stacks that carry password, history and lockout rules:
-/// Debian/Ubuntu/SUSE `common-*`, RHEL/Arch `system-auth` + `password-auth`.
-const PAM_STACKS: [&str; 5] = [
-    "common-password",
-    "common-auth",
-    "common-account",
-    "system-auth",
-    "password-auth",
-];
+/// The services that change passwords (their `password` stacks are read).
+const PASSWORD_SERVICES: [&str; 2] = ["passwd", "chpasswd"];
+/// The shared stacks: Debian/Ubuntu/SUSE `common-*`, RHEL/Arch
+/// `system-auth` + `password-auth`. Their `auth` rules are what logins run;
+/// their `password` rules stand in when no password service file exists.
+const SHARED_PASSWORD_STACKS: [&str; 3] = ["common-password", "system-auth", "password-auth"];
+const SHARED_AUTH_STACKS: [&str; 3] = ["common-auth", "system-auth", "password-auth"];
 
+/// Where libpam looks for a service file, in order (`_pam_open_config_file`:
+/// `/etc/pam.d`, `/usr/lib/pam.d`, then the build's vendor directory, which
+/// openSUSE sets to `/usr/etc`: pam.spec `-Dvendordir=%{_distconfdir}`).
+const PAM_DIRS: [&str; 3] = ["/etc/pam.d", "/usr/lib/pam.d", "/usr/etc/pam.d"];
+
+/// login.defs, with openSUSE's vendor copy (shadow built with libeconf)
+/// used when `/etc` has none.
+const LOGIN_DEFS: [&str; 2] = ["/etc/login.defs", "/usr/etc/login.defs"];
+/// pam_faillock / pam_pwhistory: `/etc/security/X`, else
+/// `VENDORDIR/security/X` (`faillock_config.c`, `pwhistory_config.c`).
+const FAILLOCK_CONF: [&str; 2] = [
+    "/etc/security/faillock.conf",
+    "/usr/etc/security/faillock.conf",
+];
+const PWHISTORY_CONF: [&str; 2] = [
+    "/etc/security/pwhistory.conf",
+    "/usr/etc/security/pwhistory.conf",
+];
+/// libpwquality's main file and its base (vendor) fallback
+/// (`PWQUALITY_DEFAULT_CFGFILE`, `PWQUALITY_BASE_CFGFILE` in pwqprivate.h).
 const PWQUALITY_CONF: &str = "/etc/security/pwquality.conf";
-const PWQUALITY_DIR: &str = "/etc/security/pwquality.conf.d";
+const PWQUALITY_BASE_CONF: &str = "/usr/lib/security/pwquality.conf";
 
 impl Check for PasswordPolicyCheck {
     type Output = PasswordPolicy;
     const NAME: &'static str = "password_policy";
     fn collect(&self, ctx: &CheckContext<'_>) -> Result<Collected<PasswordPolicy>, CheckError> {
         let root = ctx.root;
-        if !root.exists("/etc/login.defs") && !root.exists("/etc/pam.d") {
+        if !LOGIN_DEFS.iter().chain(&PAM_DIRS).any(|p| root.exists(p)) {
             return Ok(Collected::Unsupported(
-                "neither /etc/login.defs nor /etc/pam.d exists".into(),
+                "no login.defs and no pam.d directory".into(),
             ));
         }
         let inputs = read_inputs(root);
-        let (settings, sources) = merge::merge(&inputs);
+        let (settings, sources, origins) = merge::merge(&inputs);
         let (accounts, accounts_error) = account_facts(
             root.read_to_string("/etc/shadow"),
             &read("/etc/passwd", root).unwrap_or_default(),
@@ -57,6 +79,7 @@ impl Check for PasswordPolicyCheck {
             sources,
             accounts,
             accounts_error,
+            origins,
         }))
     }
 }
@@ -70,11 +93,7 @@ fn account_facts(
 ) -> (Option<Vec<AccountPasswordState>>, Option<String>) {
     match shadow_text {
         Ok(text) => {
-            let list = shadow::accounts(
-                &shadow::parse_shadow(&text),
-                &shadow::parse_passwd(passwd_text),
-                now,
-            );
+            let list = shadow::accounts(&shadow::parse_shadow(&text), passwd_text, now);
             (Some(list), None)
         }
         Err(e) => (None, Some(e.to_string())),
@@ -93,79 +112,97 @@ fn read(path: &str, root: &SysRoot) -> Option<String> {
     }
 }
 
-fn read_inputs(root: &SysRoot) -> merge::Inputs {
-    let mut inputs = merge::Inputs {
-        login_defs: read("/etc/login.defs", root)
-            .map(|t| ("/etc/login.defs".to_string(), login_defs::parse(&t))),
-        faillock: read("/etc/security/faillock.conf", root).map(|t| {
-            (
-                "/etc/security/faillock.conf".to_string(),
-                faillock::parse(&t),
-            )
-        }),
-        pwhistory_remember: read("/etc/security/pwhistory.conf", root).and_then(|t| {
-            faillock::parse_pwhistory_remember(&t)
-                .map(|n| ("/etc/security/pwhistory.conf".to_string(), n))
-        }),
-        ..Default::default()
-    };
-    if let Some(text) = read(PWQUALITY_CONF, root) {
-        inputs
-            .pwquality
-            .push((PWQUALITY_CONF.to_string(), pwquality::parse(&text)));
-    }
-    // list_dir sorts: lexical order, later files win.
-    for name in root.list_dir(PWQUALITY_DIR).unwrap_or_default() {
-        if !name.ends_with(".conf") {
-            continue;
-        }
-        let path = format!("{PWQUALITY_DIR}/{name}");
-        if let Some(text) = read(&path, root) {
-            inputs.pwquality.push((path, pwquality::parse(&text)));
-        }
-    }
-    for stack in PAM_STACKS {
-        inputs.pam.extend(read_pam_stack(root, stack));
-    }
-    inputs
+/// The first of `paths` that exists, with its text.
+fn first_of(paths: &[&str], root: &SysRoot) -> Option<(String, String)> {
+    paths
+        .iter()
+        .find_map(|p| read(p, root).map(|t| (p.to_string(), t)))
 }
 
-/// Host path of a PAM include target (relative names live in /etc/pam.d).
-fn pam_path(name: &str) -> String {
+/// A PAM file by name: an absolute path as is, else the first directory
+/// of [`PAM_DIRS`] that has it.
+fn open_pam(name: &str, root: &SysRoot) -> Option<(String, String)> {
     if name.starts_with('/') {
-        name.to_string()
-    } else {
-        format!("/etc/pam.d/{name}")
+        return read(name, root).map(|t| (name.to_string(), t));
     }
+    if name.split('/').any(|c| c == "..") {
+        return None;
+    }
+    let paths: Vec<String> = PAM_DIRS.iter().map(|d| format!("{d}/{name}")).collect();
+    first_of(&paths.iter().map(String::as_str).collect::<Vec<_>>(), root)
 }
 
-/// The rules of one stack file with its includes expanded one level deep
-/// (the stock stacks never nest deeper; this also rules out include loops).
-fn read_pam_stack(root: &SysRoot, name: &str) -> Vec<(String, PamRule)> {
-    let path = pam_path(name);
-    let Some(text) = read(&path, root) else {
-        return Vec::new();
+/// libpwquality's read order: the `*.conf` names of
+/// `/usr/lib/security/pwquality.conf.d` and `/etc/security/pwquality.conf.d`
+/// merged in `strcmp` order (an `/etc` file hides a base file of the same
+/// name), then the main file, or the base main file when `/etc` has none.
+fn pwquality_files(root: &SysRoot) -> Vec<String> {
+    let etc_dir = format!("{PWQUALITY_CONF}.d");
+    let base_dir = format!("{PWQUALITY_BASE_CONF}.d");
+    let conf_names = |dir: &str| -> Vec<String> {
+        root.list_dir(dir)
+            .unwrap_or_default()
+            .into_iter()
+            // `filter_conf`: the first ".conf" must end the name.
+            .filter(|n| n.find(".conf").is_some_and(|i| i + 5 == n.len()))
+            .collect()
     };
-    let mut rules = Vec::new();
-    for entry in pam::parse(&text) {
-        match entry {
-            PamEntry::Rule(rule) => rules.push((path.clone(), rule)),
-            PamEntry::Include { kind, target } => {
-                let target_path = pam_path(&target);
-                let Some(included) = read(&target_path, root) else {
-                    continue;
-                };
-                for inner in pam::parse(&included) {
-                    if let PamEntry::Rule(rule) = inner
-                        && kind.as_deref().is_none_or(|k| k == rule.kind)
-                    {
-                        rules.push((target_path.clone(), rule));
-                    }
-                }
+    let etc = conf_names(&etc_dir);
+    let mut by_name: std::collections::BTreeMap<String, String> = conf_names(&base_dir)
+        .into_iter()
+        .map(|n| (n.clone(), format!("{base_dir}/{n}")))
+        .collect();
+    for n in etc {
+        by_name.insert(n.clone(), format!("{etc_dir}/{n}"));
+    }
+    let mut files: Vec<String> = by_name.into_values().collect();
+    if root.exists(PWQUALITY_CONF) {
+        files.push(PWQUALITY_CONF.to_string());
+    } else {
+        files.push(PWQUALITY_BASE_CONF.to_string());
+    }
+    files
+}
+
+/// The flattened stacks of the first-found files among `names`.
+fn stacks(names: &[&str], kind: &str, root: &SysRoot) -> Vec<Vec<StackRule>> {
+    names
+        .iter()
+        .filter(|n| open_pam(n, root).is_some())
+        .map(|n| stack::flatten(n, kind, &|name| open_pam(name, root)))
+        .collect()
+}
+
+fn read_inputs(root: &SysRoot) -> merge::Inputs {
+    let mut password_stacks = stacks(&PASSWORD_SERVICES, "password", root);
+    if password_stacks.is_empty() {
+        password_stacks = stacks(&SHARED_PASSWORD_STACKS, "password", root);
+    }
+    let auth_stacks = stacks(&SHARED_AUTH_STACKS, "auth", root);
+    // Files named by `conf=` on pam_faillock / pam_pwhistory lines.
+    let mut conf_files = HashMap::new();
+    for r in password_stacks.iter().chain(&auth_stacks).flatten() {
+        for (k, path) in r.rule.kv_args() {
+            if k == "conf"
+                && path.starts_with('/')
+                && let Some(text) = read(path, root)
+            {
+                conf_files.insert(path.to_string(), text);
             }
         }
     }
-    rules
+    merge::Inputs {
+        login_defs: first_of(&LOGIN_DEFS, root).map(|(p, t)| (p, login_defs::parse(&t))),
+        pwquality: pwquality_files(root)
+            .into_iter()
+            .filter_map(|p| read(&p, root).map(|t| (p, pwquality::parse(&t))))
+            .collect(),
+        faillock_conf: first_of(&FAILLOCK_CONF, root),
+        pwhistory_conf: first_of(&PWHISTORY_CONF, root),
+        conf_files,
+        password_stacks,
+        auth_stacks,
+    }
 }
 
 #[cfg(test)]
@@ -194,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn includes_are_followed_one_level_and_type_filtered() {
+    fn includes_are_followed_and_type_filtered() {
         let dir = tempfile::tempdir().unwrap();
         write(
             dir.path(),
@@ -227,6 +264,7 @@ mod tests {
         let Collected::Ok(p) = PasswordPolicyCheck.collect(&ctx).unwrap() else {
             panic!("unsupported")
         };
+        // The first pam_pwquality line is the one reported.
         assert_eq!(p.settings.min_length, Some(15));
         assert_eq!(p.settings.lockout_threshold, Some(4));
         assert_eq!(

@@ -1,9 +1,12 @@
 //! `/etc/shadow` and `/etc/passwd` → per-account password facts. The hash
-//! is classified while parsing and never kept.
+//! is classified while parsing and never kept. Fields as shadow(5) lists
+//! them: name, password, last change, min, max, warn, inactive, expire.
 
 use std::collections::HashMap;
 
 use fleetwatch_protocol::AccountPasswordState;
+
+use crate::checks::inventory::passwd::parse_passwd;
 
 const DAY: i64 = 86_400;
 
@@ -22,6 +25,9 @@ pub(crate) struct ShadowEntry {
     password: PasswordField,
     last_change_days: Option<i64>,
     max_days: Option<i64>,
+    inactive_days: Option<i64>,
+    /// `None`: the field is empty (the account never expires).
+    expire_days: Option<i64>,
 }
 
 /// Parses shadow text; lines without a name and a password field are skipped.
@@ -46,48 +52,34 @@ pub(crate) fn parse_shadow(text: &str) -> Vec<ShadowEntry> {
             let _min_days = f.next();
             // Negative maxima disable aging, like shadow-utils.
             let max_days = number(f.next()).filter(|m| *m >= 0);
+            let _warn_days = f.next();
+            // Negative values mean "unset" to shadow-utils as well.
+            let inactive_days = number(f.next()).filter(|d| *d >= 0);
+            let expire_days = number(f.next()).filter(|d| *d >= 0);
             Some(ShadowEntry {
                 name: name.to_string(),
                 password,
                 last_change_days,
                 max_days,
+                inactive_days,
+                expire_days,
             })
         })
         .collect()
 }
 
-/// Per-user `(uid, shell)` from passwd text.
-pub(crate) fn parse_passwd(text: &str) -> HashMap<String, (u32, String)> {
-    text.lines()
-        .filter_map(|line| {
-            let f: Vec<&str> = line.split(':').collect();
-            if f.len() < 7 || f[0].is_empty() {
-                return None;
-            }
-            Some((
-                f[0].to_string(),
-                (f[2].parse().ok()?, f[6].trim().to_string()),
-            ))
-        })
-        .collect()
-}
-
-/// A human account: root or a regular uid, with a shell one can log in with.
-fn is_interactive(uid: u32, shell: &str) -> bool {
-    let login_shell = !(shell.ends_with("/nologin")
-        || shell.ends_with("/false")
-        || shell.ends_with("/sync")
-        || shell.ends_with("/shutdown")
-        || shell.ends_with("/halt"));
-    login_shell && (uid == 0 || (1000..65534).contains(&uid))
-}
-
 /// Builds the account facts at time `now` (Unix seconds).
+/// Whether each account is interactive is the inventory's reading of
+/// `passwd_text` ([`parse_passwd`]), so both sections agree.
 pub(crate) fn accounts(
     shadow: &[ShadowEntry],
-    passwd: &HashMap<String, (u32, String)>,
+    passwd_text: &str,
     now: i64,
 ) -> Vec<AccountPasswordState> {
+    let interactive: HashMap<String, bool> = parse_passwd(passwd_text)
+        .into_iter()
+        .map(|u| (u.name, u.interactive))
+        .collect();
     shadow
         .iter()
         .map(|e| {
@@ -110,9 +102,15 @@ pub(crate) fn accounts(
                     .map(|d| d.saturating_mul(DAY)),
                 max_days: e.max_days,
                 expired: must_change || aged_out,
-                interactive: passwd
-                    .get(&e.name)
-                    .is_some_and(|(uid, shell)| is_interactive(*uid, shell)),
+                interactive: interactive.get(&e.name).copied().unwrap_or(false),
+                inactive_days: e.inactive_days,
+                account_expires_at: e.expire_days.map(|d| d.saturating_mul(DAY)),
+                // Day 0 reads as "never" or "1970" (shadow(5)): not known.
+                account_expired: match e.expire_days {
+                    None => Some(false),
+                    Some(0) => None,
+                    Some(d) => Some(d.saturating_mul(DAY) <= now),
+                },
             }
         })
         .collect()
@@ -135,14 +133,15 @@ bob::19990:0:99999:7:::
 carol:$6$s$h:19000:1:90:7:::
 dave:!$6$s$h:19990:0:99999:7:::
 erin:$6$s$h:0:0:99999:7:::
+frank:$6$s$h:19990:0:90:7:14:19000:
+gina:$6$s$h:19990:0:90:7::25000:
 broken line
 ";
-        let passwd = parse_passwd(
-            "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
-             alice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/sh\n",
-        );
-        let a = accounts(&parse_shadow(shadow), &passwd, NOW);
-        assert_eq!(a.len(), 7);
+        let passwd = "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
+             alice:x:1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/sh\n\
+             frank:x:1002:1002::/home/frank:\n";
+        let a = accounts(&parse_shadow(shadow), passwd, NOW);
+        assert_eq!(a.len(), 9);
         let by = |n: &str| a.iter().find(|x| x.name == n).unwrap().clone();
         assert!(by("root").has_password && by("root").interactive);
         assert!(by("daemon").locked && !by("daemon").interactive);
@@ -154,6 +153,15 @@ broken line
         assert!(by("dave").locked);
         assert!(by("erin").expired);
         assert_eq!(by("erin").last_change_at, None);
+        assert_eq!(by("alice").account_expired, Some(false));
+        assert_eq!(by("alice").inactive_days, None);
+        let frank = by("frank");
+        assert_eq!(frank.inactive_days, Some(14));
+        assert_eq!(frank.account_expires_at, Some(19_000 * DAY));
+        assert_eq!(frank.account_expired, Some(true));
+        // An empty shell is /bin/sh: interactive, as the inventory says.
+        assert!(frank.interactive);
+        assert_eq!(by("gina").account_expired, Some(false));
         let json = serde_json::to_string(&a).unwrap();
         assert!(!json.contains('$'), "{json}");
     }
@@ -161,8 +169,7 @@ broken line
     proptest! {
         #[test]
         fn never_panics(s in "\\PC*", now in any::<i64>()) {
-            let passwd = parse_passwd(&s);
-            let _ = accounts(&parse_shadow(&s), &passwd, now);
+            let _ = accounts(&parse_shadow(&s), &s, now);
         }
     }
 }

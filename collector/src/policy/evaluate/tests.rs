@@ -1,7 +1,7 @@
 //! Evaluation and tracker tests: every check, unknown inputs, boundaries.
 
 use super::*;
-use crate::policy::facts::tests::full_report;
+use crate::policy::compliance_facts::tests::full_report;
 use fleetwatch_protocol::{BackupJob, BackupStatus, CheckResult, PasswordPolicy, Patches, Report};
 
 const T: i64 = 1_700_000_000;
@@ -17,7 +17,7 @@ fn facts(report: &Report) -> ComplianceFacts {
 fn evaluate(facts: &ComplianceFacts, last_seen: i64, policy: &Policy, now: i64) -> Findings {
     let findings = super::evaluate(facts, last_seen, policy, now);
     let bare = evaluate_outcomes(facts, last_seen, policy, now);
-    assert_eq!(bare.outcomes(), Outcomes::of(&findings));
+    assert_eq!(bare.outcomes(), findings.outcomes());
     let mut failing_before = FailingSince::default();
     for check in PolicyCheck::ALL {
         failing_before.set(check, Some(1));
@@ -428,6 +428,63 @@ fn password_length_complexity_history_lockout() {
 }
 
 #[test]
+fn a_configured_but_not_enforced_setting_fails() {
+    use fleetwatch_protocol::{SettingOrigin, SettingSource};
+    let mut r = full_report(T);
+    for check in [
+        PolicyCheck::PasswordLength,
+        PolicyCheck::PasswordComplexity,
+        PolicyCheck::PasswordHistory,
+        PolicyCheck::PasswordLockout,
+    ] {
+        assert!(verdict(&facts(&r), check, T).is_passing(), "{check:?}");
+    }
+    let warn_only = |why: &str| SettingOrigin {
+        source: SettingSource::File,
+        path: Some("/etc/security/pwquality.conf".into()),
+        module: Some("pam_pwquality".into()),
+        enforced: Some(false),
+        not_enforced_reason: Some(why.into()),
+        enforce_for_root: Some(false),
+    };
+    let origins = &mut password(&mut r).origins;
+    let why = "pam_pwquality only warns: enforcing=0 in /etc/security/pwquality.conf";
+    origins.insert("min_length".into(), warn_only(why));
+    origins.insert("min_classes".into(), warn_only(why));
+    origins.insert("history".into(), warn_only("pam_pwhistory is `optional`"));
+    origins.insert(
+        "lockout_threshold".into(),
+        warn_only("pam_faillock is `optional`"),
+    );
+    // Enforced origins change nothing.
+    origins.insert(
+        "max_days".into(),
+        SettingOrigin {
+            enforced: Some(true),
+            ..SettingOrigin::default()
+        },
+    );
+    let f = facts(&r);
+    assert_failing(
+        &verdict(&f, PolicyCheck::PasswordLength, T),
+        "min_length is configured but not enforced: pam_pwquality only warns: enforcing=0",
+    );
+    assert_failing(
+        &verdict(&f, PolicyCheck::PasswordComplexity, T),
+        "min_classes is configured but not enforced",
+    );
+    assert_failing(
+        &verdict(&f, PolicyCheck::PasswordHistory, T),
+        "pam_pwhistory is `optional`",
+    );
+    assert_failing(
+        &verdict(&f, PolicyCheck::PasswordLockout, T),
+        "pam_faillock is `optional`",
+    );
+    assert!(verdict(&f, PolicyCheck::PasswordMaxAge, T).is_passing());
+}
+
+#[test]
 fn password_max_age() {
     let mut r = full_report(T);
     assert!(verdict(&facts(&r), PolicyCheck::PasswordMaxAge, T).is_passing());
@@ -575,9 +632,9 @@ fn tracker_keeps_earliest_while_failing_and_clears_on_pass() {
 }
 
 #[test]
-fn tracker_map_api_and_json_round_trip() {
-    let mut prev = HashMap::new();
-    prev.insert(PolicyCheck::Reporting, 10);
+fn tracker_keeps_the_earliest_since_and_json_round_trips() {
+    let mut prev = FailingSince::default();
+    prev.set(PolicyCheck::Reporting, Some(10));
     let findings = findings_with(
         PolicyCheck::Reporting,
         Some(Verdict::Failing {
@@ -585,9 +642,8 @@ fn tracker_map_api_and_json_round_trip() {
             since: None,
         }),
     );
-    let next = CheckStateTracker::update_map(&prev, &findings, 20);
-    assert_eq!(next.get(&PolicyCheck::Reporting), Some(&10));
-    let f = FailingSince::from(&next);
+    let f = CheckStateTracker::update(&prev, &findings, 20);
+    assert_eq!(f.get(PolicyCheck::Reporting), Some(10));
     let json = serde_json::to_string(&f).unwrap();
     assert_eq!(json, r#"{"reporting":10}"#);
     let back: FailingSince = serde_json::from_str(r#"{"reporting":10,"retired_check":5}"#).unwrap();
@@ -605,4 +661,26 @@ fn failing_since_survives_a_restart_via_json() {
     let loaded: FailingSince = serde_json::from_str(&stored).unwrap();
     let s2 = CheckStateTracker::update(&loaded, &eval(&f, T + 600), T + 600);
     assert_eq!(s2.get(PolicyCheck::PasswordLength), Some(T));
+}
+
+#[test]
+fn outcomes_keep_every_verdict_and_compliance() {
+    let policy = Policy::default().with_check_enabled(PolicyCheck::PasswordHistory, false);
+    // Never reported, enrolled long ago: reporting fails, the rest unknown.
+    let findings = evaluate(&ComplianceFacts::default(), 1, &policy, 1_000_000);
+    let o = findings.outcomes();
+    assert_eq!(Outcomes::from_bits(o.to_bits()), o);
+    for check in PolicyCheck::ALL {
+        assert_eq!(
+            o.get(check),
+            findings.get(check).map(Verdict::kind),
+            "{check}"
+        );
+    }
+    assert_eq!(o.get(PolicyCheck::PasswordHistory), None);
+    assert!(o.is_failing(PolicyCheck::Reporting));
+    assert_eq!(o.compliant(), Some(false));
+    assert!(o.any_failing());
+    assert_eq!(Outcomes::default().compliant(), None);
+    assert_eq!(Outcomes::default().iter().count(), 0);
 }

@@ -1,10 +1,8 @@
 //! Rendering tests, linted by the real `promtool`.
 
 use super::*;
-use crate::policy::Findings;
-use crate::policy::config::Policy;
-use crate::policy::evaluate::{CheckStateTracker, evaluate};
-use crate::policy::facts::tests::full_report;
+use crate::policy::compliance_facts::tests::full_report;
+use crate::policy::{CheckStateTracker, Findings, Policy, evaluate};
 use fleetwatch_protocol::{BackupJob, BackupStatus, CheckResult};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -67,20 +65,21 @@ fn devices() -> Vec<Device> {
 }
 
 fn render(devs: &[Device]) -> String {
-    let mut out = Vec::new();
+    let mut out = Sink::collecting(0);
     let views = devs.iter().map(|d| DeviceCompliance {
-        device_id: &d.id,
         facts: &d.facts,
-        outcomes: Outcomes::of(&d.findings),
-        failing_since: &d.since,
+        outcomes: d.findings.outcomes(),
+        failing_since: d.since,
     });
-    render_all(&mut out, views);
+    // The ids need no escaping.
+    let ids = DeviceIds::new(devs.iter().map(|d| d.id.as_str()));
+    render_compliance_families(&mut out, views, &ids);
     let mut counts = FleetCheckCounts::default();
     for d in devs {
-        counts.add(Outcomes::of(&d.findings));
+        counts.add(d.findings.outcomes());
     }
     render_fleet_checks(&mut out, &counts);
-    String::from_utf8(out).expect("the exposition is UTF-8")
+    String::from_utf8(out.finish()).expect("the exposition is UTF-8")
 }
 
 fn promtool_check(text: &str) -> std::process::Output {

@@ -229,6 +229,19 @@ pub struct BackupJobFacts {
     pub unreadable: bool,
 }
 
+impl BackupJobFacts {
+    /// Whether this job fails the backup check at `now`: its last success is
+    /// older than `max_age_secs`, or it never succeeded. An unreadable job
+    /// is unknown, never overdue. (The one rule: evaluation and alerts both
+    /// use it.)
+    pub fn is_overdue(&self, now: i64, max_age_secs: i64) -> bool {
+        !self.unreadable
+            && self
+                .last_success_at
+                .is_none_or(|at| now - at > max_age_secs)
+    }
+}
+
 /// Backup jobs of one device, sorted by name, names unique.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupFacts {
@@ -374,7 +387,24 @@ pub struct PasswordFacts {
     /// Why `accounts` is missing (capped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accounts_error: Option<Box<str>>,
+    /// Settings the agent reports as configured but not enforced
+    /// (warn-only pwquality, an `optional` module, a module a jump skips),
+    /// as `(setting, why)`; why is capped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_enforced: Vec<(Box<str>, Box<str>)>,
 }
+
+/// The judged settings whose enforcement the agent reports.
+const ENFORCEABLE_SETTINGS: [&str; 8] = [
+    "min_length",
+    "min_classes",
+    "dcredit",
+    "ucredit",
+    "lcredit",
+    "ocredit",
+    "history",
+    "lockout_threshold",
+];
 
 impl PasswordFacts {
     fn from_policy(p: &PasswordPolicy) -> Self {
@@ -395,7 +425,28 @@ impl PasswordFacts {
             warn_days: s.warn_days,
             accounts: p.accounts.as_deref().map(AccountFacts::from_accounts),
             accounts_error: p.accounts_error.as_deref().map(|e| cap(e, MAX_ERROR_LEN)),
+            not_enforced: ENFORCEABLE_SETTINGS
+                .iter()
+                .filter_map(|name| {
+                    let o = p.origins.get(*name)?;
+                    (o.enforced == Some(false)).then(|| {
+                        let why = o
+                            .not_enforced_reason
+                            .as_deref()
+                            .unwrap_or("reported as not enforced");
+                        (Box::from(*name), cap(why, MAX_ERROR_LEN))
+                    })
+                })
+                .collect(),
         }
+    }
+
+    /// Why `setting` is not enforced, when the agent says it is not.
+    pub fn not_enforced(&self, setting: &str) -> Option<&str> {
+        self.not_enforced
+            .iter()
+            .find(|(name, _)| name.as_ref() == setting)
+            .map(|(_, why)| why.as_ref())
     }
 
     /// Character classes the system effectively requires.
@@ -539,6 +590,7 @@ pub(crate) mod tests {
             max_days: Some(365),
             expired: false,
             interactive: true,
+            ..AccountPasswordState::default()
         };
         Report {
             schema_version: 1,
@@ -597,6 +649,7 @@ pub(crate) mod tests {
                         sources: vec!["/etc/login.defs".into()],
                         accounts: Some(vec![account("root"), account("alice")]),
                         accounts_error: None,
+                        ..PasswordPolicy::default()
                     },
                 )),
                 data_protection: None,

@@ -6,14 +6,16 @@
 //!   inventory keeps the previous facts;
 //! - [`ReportFacts`]: agent version, each check's outcome and duration.
 //!
-//! The compliance sections become `policy::ComplianceFacts`, stored in a
-//! column of their own.
+//! The compliance sections become `policy::ComplianceFacts` (the compliance
+//! facts), stored in a column of their own.
 //!
 //! Both are stored as JSON columns and loaded at start-up; they are much
 //! smaller than a report (no package list, users or network interfaces).
 
 use fleetwatch_protocol::{CheckResult, CheckStatus, Inventory, Report};
 use serde::{Deserialize, Serialize};
+
+use crate::time::parse_iso_date;
 
 /// The checks the collector knows, in exposition order. Label values of
 /// `check` come only from this list, never from the agent.
@@ -211,37 +213,9 @@ fn outcome<T>(check: CheckKind, result: &CheckResult<T>) -> CheckOutcome {
     }
 }
 
-/// Parses `YYYY-MM-DD` into Unix seconds at midnight UTC.
-pub fn parse_iso_date(text: &str) -> Option<i64> {
-    let mut parts = text.trim().splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: i64 = parts.next()?.parse().ok()?;
-    let d: i64 = parts.next()?.get(..2)?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || !(1970..=9999).contains(&y) {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some((era * 146_097 + doe - 719_468) * 86_400)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn iso_dates_parse_to_utc_midnight() {
-        assert_eq!(parse_iso_date("1970-01-01"), Some(0));
-        assert_eq!(parse_iso_date("2028-06-10"), Some(1_844_208_000));
-        assert_eq!(parse_iso_date("2024-02-29"), Some(1_709_164_800));
-        assert_eq!(parse_iso_date("soon"), None);
-        assert_eq!(parse_iso_date("2024-13-01"), None);
-    }
 
     #[test]
     fn report_facts_list_only_the_checks_that_ran() {

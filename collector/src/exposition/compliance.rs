@@ -1,11 +1,11 @@
 //! Prometheus text (format 0.0.4) for the compliance families, streamed
 //! straight into the scrape body.
 //!
-//! The text format needs every sample of a family together, so the API is
-//! family-major: for each family in [`COMPLIANCE_FAMILIES`], call
-//! [`render_family`] with an iterator over all devices (or a shard), then
-//! [`render_fleet_checks`] once for the fleet aggregate. Output goes into a
-//! byte buffer, the scrape body itself (no intermediate `String`).
+//! The text format needs every sample of a family together, so rendering is
+//! family-major: [`render_compliance_families`] gathers one flat row per
+//! device (or shard), then writes each family in [`COMPLIANCE_FAMILIES`]
+//! from those rows; [`render_fleet_checks`] writes the fleet aggregate.
+//! Output goes into the scrape body itself (no intermediate `String`).
 //!
 //! What is rendered:
 //! - values, not status labels; agent-controlled strings only ever appear
@@ -20,25 +20,23 @@
 //! - timestamps: `fleetwatch_backup_last_success_timestamp_seconds` is 0 for
 //!   a job that never succeeded; other unknown timestamps are omitted.
 
-use super::checks::PolicyCheck;
-use super::evaluate::FailingSince;
-use super::facts::{BackupJobFacts, ComplianceFacts, MAX_BACKUP_NAME_LEN};
-use super::outcomes::{Outcomes, VerdictKind};
-use crate::exposition::text::{FamilyType, escape_label_value, header, line};
-use fleetwatch_protocol::BackupResult;
 use std::sync::LazyLock;
+
+use fleetwatch_protocol::BackupResult;
+
+use super::text::{DeviceIds, FamilyType, Sink, escape_label_value, header, line};
+use crate::policy::compliance_facts::{BackupJobFacts, ComplianceFacts, MAX_BACKUP_NAME_LEN};
+use crate::policy::{FailingSince, Outcomes, PolicyCheck, VerdictKind};
 
 /// One device's inputs to the renderer.
 #[derive(Debug, Clone, Copy)]
 pub struct DeviceCompliance<'a> {
-    /// The `device_id` label value, **already escaped** by the caller.
-    pub device_id: &'a str,
     /// Stored facts.
     pub facts: &'a ComplianceFacts,
     /// Current verdicts.
     pub outcomes: Outcomes,
-    /// Stored failing-since state.
-    pub failing_since: &'a FailingSince,
+    /// Failing-since (only the checks failing in `outcomes` are shown).
+    pub failing_since: FailingSince,
 }
 
 /// A per-device compliance metric family.
@@ -178,58 +176,43 @@ impl ComplianceFamily {
 }
 
 /// Writes the `# HELP` and `# TYPE` lines of a family (all compliance families are gauges).
-pub fn render_header(out: &mut Vec<u8>, family: ComplianceFamily) {
+fn render_header(out: &mut Vec<u8>, family: ComplianceFamily) {
     header(out, family.name(), FamilyType::Gauge, family.help());
 }
 
-/// Writes one whole family: header, then every device's samples.
-pub fn render_family<'a>(
-    out: &mut Vec<u8>,
-    family: ComplianceFamily,
-    devices: impl IntoIterator<Item = DeviceCompliance<'a>>,
+/// Writes every compliance family for `devices` (in id order; `ids` their
+/// escaped ids), family-major. Each device's facts and verdicts are read
+/// once, into a flat row, instead of once per family.
+pub fn render_compliance_families<'a>(
+    out: &mut Sink<'_>,
+    devices: impl ExactSizeIterator<Item = DeviceCompliance<'a>>,
+    ids: &DeviceIds,
 ) {
-    render_header(out, family);
-    for device in devices {
-        render_samples(out, family, &device);
+    let mut rows: Vec<ComplianceRow> = Vec::with_capacity(devices.len());
+    let mut backups = BackupRows::with_capacity(devices.len());
+    // The failing checks' since, back to back; `failing_ends[i]` is where
+    // device `i`'s end.
+    let mut failing: Vec<(PolicyCheck, i64)> = Vec::new();
+    let mut failing_ends: Vec<usize> = Vec::with_capacity(devices.len());
+    for d in devices {
+        rows.push(ComplianceRow::new(d.facts, d.outcomes, &mut backups));
+        failing.extend(
+            d.failing_since
+                .iter()
+                .filter(|(check, _)| d.outcomes.is_failing(*check)),
+        );
+        failing_ends.push(failing.len());
     }
-}
-
-/// Writes every compliance family for the devices (iterated once per family).
-pub fn render_all<'a, I>(out: &mut Vec<u8>, devices: I)
-where
-    I: IntoIterator<Item = DeviceCompliance<'a>> + Clone,
-{
     for family in COMPLIANCE_FAMILIES {
-        render_family(out, family, devices.clone());
+        render_header(out, family);
+        let mut start = 0;
+        for (i, row) in rows.iter().enumerate() {
+            out.maybe_flush();
+            let end = failing_ends[i];
+            render_row(out, family, ids.get(i), row, &backups, &failing[start..end]);
+            start = end;
+        }
     }
-}
-
-/// Writes one device's samples of one family (no header).
-pub fn render_samples(out: &mut Vec<u8>, family: ComplianceFamily, d: &DeviceCompliance<'_>) {
-    let failing: Vec<(PolicyCheck, i64)> = if family == ComplianceFamily::CheckFailingSince {
-        failing_since_of(d.outcomes, d.failing_since.iter()).collect()
-    } else {
-        Vec::new()
-    };
-    let mut backups = BackupRows::default();
-    let row = ComplianceRow::new(d.facts, d.outcomes, &mut backups);
-    render_row(
-        out,
-        family,
-        d.device_id.as_bytes(),
-        &row,
-        &backups,
-        &failing,
-    );
-}
-
-/// The `(check, since)` pairs of `fleetwatch_check_failing_since_timestamp_seconds`:
-/// the stored since of the checks currently failing.
-pub fn failing_since_of(
-    outcomes: Outcomes,
-    since: impl Iterator<Item = (PolicyCheck, i64)>,
-) -> impl Iterator<Item = (PolicyCheck, i64)> {
-    since.filter(move |(check, _)| outcomes.is_failing(*check))
 }
 
 // Slots of `ComplianceRow::values`.
@@ -408,9 +391,9 @@ static SUFFIXES: LazyLock<Suffixes> = LazyLock::new(|| {
 
 /// Writes one device's samples of one family (no header) from its row;
 /// `id` is the escaped device id, `failing` the failing checks with their
-/// since (see [`failing_since_of`]; only read for that family), `backups`
-/// the jobs the row was gathered with.
-pub fn render_row(
+/// since (only read for that family), `backups` the jobs the row was
+/// gathered with.
+fn render_row(
     out: &mut Vec<u8>,
     family: ComplianceFamily,
     id: &[u8],

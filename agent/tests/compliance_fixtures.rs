@@ -82,6 +82,19 @@ struct Sections {
     password_policy: CheckResult<PasswordPolicy>,
 }
 
+/// Runs `f` with the host's root and recorded commands at [`NOW`].
+fn on_host<T>(dir: &Path, f: impl FnOnce(&CheckContext<'_>) -> T) -> T {
+    let root = SysRoot::new(dir);
+    let runner = RecordedRunner::from_dir(&dir.join("commands")).unwrap();
+    let ctx = CheckContext {
+        root: &root,
+        runner: &runner,
+        now: NOW,
+        command_timeout: Duration::from_secs(5),
+    };
+    f(&ctx)
+}
+
 fn run_scenario(name: &str) -> Sections {
     let dir = scenario_dir(name);
     apply_mtimes(&dir);
@@ -93,19 +106,11 @@ fn run_scenario(name: &str) -> Sections {
         .unwrap()
         .set_modified(UNIX_EPOCH + Duration::from_secs((NOW - 5 * 3600) as u64))
         .unwrap();
-    let root = SysRoot::new(&dir);
-    let runner = RecordedRunner::from_dir(&dir.join("commands")).unwrap();
-    let ctx = CheckContext {
-        root: &root,
-        runner: &runner,
-        now: NOW,
-        command_timeout: Duration::from_secs(5),
-    };
-    let mut s = Sections {
-        patches: run_check(&PatchCheck, &ctx),
-        backup: run_check(&BackupCheck::new(fixture_jobs()), &ctx),
-        password_policy: run_check(&PasswordPolicyCheck, &ctx),
-    };
+    let mut s = on_host(&dir, |ctx| Sections {
+        patches: run_check(&PatchCheck, ctx),
+        backup: run_check(&BackupCheck::new(fixture_jobs()), ctx),
+        password_policy: run_check(&PasswordPolicyCheck, ctx),
+    });
     // Wall time is the only non-deterministic field.
     s.patches.duration_seconds = 0.0;
     s.backup.duration_seconds = 0.0;
@@ -356,15 +361,7 @@ fn arch_noncompliant() {
 fn patches_only(name: &str) -> CheckResult<Patches> {
     let dir = scenario_dir(name);
     apply_mtimes(&dir);
-    let root = SysRoot::new(&dir);
-    let runner = RecordedRunner::from_dir(&dir.join("commands")).unwrap();
-    let ctx = CheckContext {
-        root: &root,
-        runner: &runner,
-        now: NOW,
-        command_timeout: Duration::from_secs(5),
-    };
-    let mut r = run_check(&PatchCheck, &ctx);
+    let mut r = on_host(&dir, |ctx| run_check(&PatchCheck, ctx));
     r.duration_seconds = 0.0;
     insta::assert_json_snapshot!(format!("{name}-patches"), r);
     r

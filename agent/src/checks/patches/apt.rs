@@ -224,6 +224,7 @@ pub(crate) fn parse_reboot_pkgs(text: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::recorded;
     use super::*;
     use proptest::prelude::*;
 
@@ -279,13 +280,7 @@ garbage line
 
     #[test]
     fn security_sources_from_recorded_policies() {
-        let rec = |host: &str| {
-            std::fs::read_to_string(format!(
-                "{}/../tests/hosts/{host}/commands/apt-cache-policy.out",
-                env!("CARGO_MANIFEST_DIR")
-            ))
-            .unwrap()
-        };
+        let rec = |host: &str| recorded(host, "commands/apt-cache-policy.out");
         assert!(has_security_source(&rec("debian12-noncompliant")));
         assert!(has_security_source(&rec("ubuntu2404-noncompliant")));
         assert!(!has_security_source(&rec("debian12-mirror")));
@@ -294,11 +289,10 @@ garbage line
 
     #[test]
     fn new_packages_are_kept_apart_from_upgrades() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/hosts/ubuntu2404-noncompliant/commands/apt-get-s-dist-upgrade.out"
-        ))
-        .unwrap();
+        let text = recorded(
+            "ubuntu2404-noncompliant",
+            "commands/apt-get-s-dist-upgrade.out",
+        );
         let (upgrades, new) = split_new(parse_simulation(&text));
         assert_eq!(upgrades.len(), 6);
         assert_eq!(new.len(), 1);

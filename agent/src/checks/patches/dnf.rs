@@ -308,6 +308,7 @@ pub(crate) fn parse_rpm_log_last_install(text: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::recorded;
     use super::*;
     use proptest::prelude::*;
 
@@ -372,14 +373,6 @@ grub2-tools.x86_64                    1:2.06-80.el9                    baseos\n\
                    2024-05-14T10:12:35+0000 SUBDEBUG Upgraded: bash-5.1.8-6.el9.x86_64\n\
                    2024-05-14T10:13:00+0000 INFO --- logging initialized ---\n";
         assert_eq!(parse_rpm_log_last_install(log), Some(1_715_681_555));
-    }
-
-    fn recorded(host: &str, file: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/../tests/hosts/{host}/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
     }
 
     #[test]

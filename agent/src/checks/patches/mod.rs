@@ -190,6 +190,16 @@ fn count(pending: &[PendingUpdate]) -> u32 {
     u32::try_from(pending.len()).unwrap_or(u32::MAX)
 }
 
+/// A file of a fixture host under `tests/hosts/<host>/`, for the backends' tests.
+#[cfg(test)]
+pub(crate) fn recorded(host: &str, path: &str) -> String {
+    let path = format!(
+        "{}/../tests/hosts/{host}/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

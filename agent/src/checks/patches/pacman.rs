@@ -93,16 +93,13 @@ pub(crate) fn parse_log_last_install(text: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::recorded;
     use super::*;
     use proptest::prelude::*;
 
     #[test]
     fn recorded_query() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/hosts/arch-noncompliant/commands/pacman-Qu.out"
-        ))
-        .unwrap();
+        let text = recorded("arch-noncompliant", "commands/pacman-Qu.out");
         let p = parse_updates(&text);
         assert_eq!(p.len(), 4);
         assert_eq!(p[3].name, "python-fwtool");

@@ -239,22 +239,15 @@ pub(crate) fn parse_history_last_install(text: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::recorded;
     use super::*;
     use proptest::prelude::*;
-
-    fn recorded(host: &str, file: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/../tests/hosts/{host}/commands/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
-    }
 
     #[test]
     fn recorded_list_updates() {
         let p = parse_list_updates(&recorded(
             "opensuse-noncompliant",
-            "zypper-list-updates.xml",
+            "commands/zypper-list-updates.xml",
         ))
         .unwrap();
         let names: Vec<_> = p.iter().map(|p| p.name.as_str()).collect();
@@ -279,9 +272,12 @@ mod tests {
         );
         assert_eq!(openssl.source.as_deref(), Some("repo-sle-update"));
         assert!(
-            parse_list_updates(&recorded("opensuse-compliant", "zypper-list-updates.xml"))
-                .unwrap()
-                .is_empty()
+            parse_list_updates(&recorded(
+                "opensuse-compliant",
+                "commands/zypper-list-updates.xml"
+            ))
+            .unwrap()
+            .is_empty()
         );
     }
 
@@ -292,7 +288,7 @@ mod tests {
         // as zypper 1.14 does) is not among them.
         let names = parse_patch_dry_run_packages(&recorded(
             "opensuse-noncompliant",
-            "zypper-patch-dry-run-security.xml",
+            "commands/zypper-patch-dry-run-security.xml",
         ))
         .unwrap();
         assert_eq!(
@@ -307,7 +303,7 @@ mod tests {
         assert!(
             parse_patch_dry_run_packages(&recorded(
                 "opensuse-compliant",
-                "zypper-patch-dry-run-security.xml"
+                "commands/zypper-patch-dry-run-security.xml"
             ))
             .unwrap()
             .is_empty()
@@ -316,7 +312,7 @@ mod tests {
 
     #[test]
     fn cut_short_xml_is_an_error_not_an_empty_list() {
-        let full = recorded("opensuse-noncompliant", "zypper-list-updates.xml");
+        let full = recorded("opensuse-noncompliant", "commands/zypper-list-updates.xml");
         let cut = &full[..full.len() / 2];
         assert!(parse_list_updates(cut).is_err());
     }

@@ -228,6 +228,71 @@ mod tests {
         }
     }
 
+    /// Replays a fixture host's recordings and keeps every command asked for.
+    struct Spy {
+        inner: crate::host::RecordedRunner,
+        calls: std::sync::Mutex<Vec<Vec<String>>>,
+    }
+
+    impl crate::host::CommandRunner for Spy {
+        fn run(
+            &self,
+            program: &str,
+            args: &[&str],
+            timeout: std::time::Duration,
+        ) -> Result<CommandOutput, CommandError> {
+            let mut argv = vec![program.to_string()];
+            argv.extend(args.iter().map(|a| a.to_string()));
+            self.calls.lock().unwrap().push(argv);
+            self.inner.run(program, args, timeout)
+        }
+    }
+
+    /// The agent's promise: no refresh, no download, no sync from mirrors.
+    #[test]
+    fn every_patch_command_is_cache_only() {
+        for host in [
+            "debian12-noncompliant",
+            "rocky9-noncompliant",
+            "opensuse-noncompliant",
+            "arch-noncompliant",
+        ] {
+            let dir = format!("{}/../tests/hosts/{host}", env!("CARGO_MANIFEST_DIR"));
+            let root = SysRoot::new(&dir);
+            let spy = Spy {
+                inner: crate::host::RecordedRunner::from_dir(std::path::Path::new(&format!(
+                    "{dir}/commands"
+                )))
+                .unwrap(),
+                calls: Default::default(),
+            };
+            let ctx = CheckContext {
+                root: &root,
+                runner: &spy,
+                now: 0,
+                command_timeout: std::time::Duration::from_secs(5),
+            };
+            let out = PatchCheck.collect(&ctx).unwrap();
+            assert!(matches!(out, Collected::Ok(_)), "{host}");
+            let calls = spy.calls.into_inner().unwrap();
+            assert!(!calls.is_empty());
+            for argv in &calls {
+                let has = |a: &str| argv.iter().any(|x| x == a);
+                match argv[0].as_str() {
+                    "apt-get" => assert!(has("-s") && has("Debug::NoLocking=true"), "{argv:?}"),
+                    "dnf" | "yum" => assert!(has("-C"), "{argv:?}"),
+                    "zypper" => assert!(has("--no-refresh"), "{argv:?}"),
+                    "pacman" => assert!(argv[1].starts_with("-Q"), "{argv:?}"),
+                    "apt-cache" | "rpm" | "needs-restarting" => {}
+                    other => panic!("{host}: unexpected command {other} ({argv:?})"),
+                }
+                for refresh in ["update", "refresh", "makecache", "-Sy", "-Syu"] {
+                    assert!(!has(refresh), "{host}: {argv:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn cap_keeps_security_first_and_marks_truncation() {
         let mut p = Patches {

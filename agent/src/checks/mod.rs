@@ -11,6 +11,7 @@ use fleetwatch_protocol::CheckResult;
 use crate::host::{CommandError, CommandRunner, HostError, SysRoot};
 
 pub mod backup;
+pub mod data_protection;
 pub mod inventory;
 pub mod password_policy;
 pub mod patches;

@@ -50,13 +50,7 @@ impl Check for InventoryCheck {
                 .read_optional("/proc/meminfo")?
                 .map(|t| procfs::parse_meminfo(&t))
                 .unwrap_or_default(),
-            disks: if live {
-                disks::live_disks(root)
-            } else {
-                root.read_optional("/proc/mounts")?
-                    .map(|t| disks::parse_mounts(&t))
-                    .unwrap_or_default()
-            },
+            disks: disks::read_disks(root)?,
             network: if live {
                 network::live_interfaces()
             } else {

@@ -190,20 +190,22 @@ mkdir -p "$DNF_PLUGINS/dnf-plugins"
 cp -r "$WORK/dnf-plugins-core/usr/lib/python3/dist-packages/dnfpluginscore" "$DNF_PLUGINS/"
 cp "$WORK/dnf-plugins-core/usr/lib/python3/dist-packages/dnf-plugins/needs_restarting.py" "$DNF_PLUGINS/dnf-plugins/"
 
-# dnf_cache_to_host ROOT SCENARIO: the repomd.xml files dnf cached, into the
-# fixture host's /var/cache/dnf. dnf names a cache directory
-# <repo>-<16 hex of a hash of the baseurl>; the baseurl is in this temporary
-# directory, so the hex part is replaced by a stable one (of the repo id).
-dnf_cache_to_host() {
-  local root=$1 host="$HOSTS/$2" dir id stable
-  rm -rf "$host/var/cache/dnf"
-  for dir in "$root"/var/cache/dnf/*/repodata; do
-    dir=${dir%/repodata}
-    id=$(basename "$dir")
-    id=${id%-*}
-    stable="$id-$(printf %s "$id" | sha256sum | cut -c1-16)"
-    mkdir -p "$host/var/cache/dnf/$stable/repodata"
-    cp "$dir/repodata/repomd.xml" "$host/var/cache/dnf/$stable/repodata/"
+# repomd_to_host ROOT SCENARIO CACHE [stable]: the repomd.xml files a tool
+# cached under CACHE/<name>/repodata/, into the fixture host. With "stable":
+# dnf names a cache directory <repo>-<16 hex of a hash of the baseurl>, and
+# the baseurl is in this temporary directory, so the hex part is replaced by
+# a stable one (of the repo id).
+repomd_to_host() {
+  local root=$1 host="$HOSTS/$2" cache=$3 stable=${4:-} dir name
+  rm -rf "${host:?}$cache"
+  for dir in "$root$cache"/*/repodata; do
+    name=$(basename "${dir%/repodata}")
+    if [ -n "$stable" ]; then
+      name=${name%-*}
+      name="$name-$(printf %s "$name" | sha256sum | cut -c1-16)"
+    fi
+    mkdir -p "$host$cache/$name/repodata"
+    cp "$dir/repomd.xml" "$host$cache/$name/repodata/"
   done
 }
 
@@ -236,14 +238,14 @@ $(rpm_advisory RLSA-2026:4211 security Important kernel-core '' 5.14.0 503.14.1.
   rec $s rpm-q-pending.out rpm -q --qf '%{NAME} %{EVR}\n' glib2 kernel-core openssl-libs vim-minimal -- \
     rpm --root "$root" -q --qf '%{NAME} %{EVR}\n' glib2 kernel-core openssl-libs vim-minimal
   rec $s needs-restarting-r.out needs-restarting -r -- dnf_in "$root" -C needs-restarting -r
-  dnf_cache_to_host "$root" $s
+  repomd_to_host "$root" $s /var/cache/dnf stable
 
   # rocky9-compliant: the fixed versions installed, nothing pending.
   root="$WORK/rocky-c"
   INSTALL="${new[*]}" dnf_root "$root" baseos appstream
   dnf_in "$root" -q makecache >/dev/null
   s=rocky9-compliant
-  dnf_cache_to_host "$root" $s
+  repomd_to_host "$root" $s /var/cache/dnf stable
   rec $s dnf-check-update.out dnf -C check-update -- dnf_in "$root" -C check-update
   rec $s dnf-updateinfo-security.out dnf -C updateinfo list --security -- dnf_in "$root" -C updateinfo list --security
   rec $s needs-restarting-r.out needs-restarting -r -- dnf_in "$root" -C needs-restarting -r
@@ -254,7 +256,7 @@ $(rpm_advisory RLSA-2026:4211 security Important kernel-core '' 5.14.0 503.14.1.
   INSTALL="${old[4]}" dnf_root "$root" epel-mirror
   dnf_in "$root" -q makecache >/dev/null
   s=centos9-reposync
-  dnf_cache_to_host "$root" $s
+  repomd_to_host "$root" $s /var/cache/dnf stable
   rec $s dnf-check-update.out dnf -C check-update -- dnf_in "$root" -C check-update
   rec $s dnf-updateinfo-security.out dnf -C updateinfo list --security -- dnf_in "$root" -C updateinfo list --security
   rec $s rpm-q-pending.out rpm -q --qf '%{NAME} %{EVR}\n' python3-fwtool -- \
@@ -262,7 +264,7 @@ $(rpm_advisory RLSA-2026:4211 security Important kernel-core '' 5.14.0 503.14.1.
   printf '[%s]\nname=%s\nbaseurl=file://%s/repos/%s\ngpgcheck=0\nenabled=1\n' \
     never-cached never-cached "$WORK" never-cached >"$root/etc/yum.repos.d/never-cached.repo"
   s=centos9-uncached
-  dnf_cache_to_host "$root" $s
+  repomd_to_host "$root" $s /var/cache/dnf stable
   rec $s dnf-check-update.out dnf -C check-update -- dnf_in "$root" -C check-update
 }
 
@@ -478,18 +480,6 @@ zypper_in() {
   zypper --root "$root" --non-interactive "$@"
 }
 
-# zypper_cache_to_host ROOT SCENARIO: the repomd.xml files zypper cached
-# (/var/cache/zypp/raw/<alias>/repodata/), into the fixture host.
-zypper_cache_to_host() {
-  local root=$1 host="$HOSTS/$2" dir alias
-  rm -rf "$host/var/cache/zypp/raw"
-  for dir in "$root"/var/cache/zypp/raw/*/repodata; do
-    alias=$(basename "${dir%/repodata}")
-    mkdir -p "$host/var/cache/zypp/raw/$alias/repodata"
-    cp "$dir/repomd.xml" "$host/var/cache/zypp/raw/$alias/repodata/"
-  done
-}
-
 record_zypper() {
   local old=() new=()
   old+=("$(rpmpkg libopenssl3 '' 3.1.4 150600.5.10.1)") new+=("$(rpmpkg libopenssl3 '' 3.1.4 150600.5.15.1)")
@@ -516,7 +506,7 @@ $(rpm_advisory openSUSE-SLE-15.6-2026-3310 recommended low vim '' 9.1.0330 15050
   touch "$root/run/reboot-needed"
   zypper_in "$root" addrepo -G "file://$WORK/repos/repo-sle-update" repo-sle-update >/dev/null 2>&1
   zypper_in "$root" refresh >/dev/null
-  zypper_cache_to_host "$root" $s
+  repomd_to_host "$root" $s /var/cache/zypp/raw
   rec $s zypper-list-updates.xml zypper --non-interactive --no-refresh --xmlout list-updates -- \
     zypper_in "$root" --no-refresh --xmlout list-updates
   rec $s zypper-list-patches-security.xml zypper --non-interactive --no-refresh --xmlout list-patches --category security -- \
@@ -532,7 +522,7 @@ $(rpm_advisory openSUSE-SLE-15.6-2026-3310 recommended low vim '' 9.1.0330 15050
   rpm --root "$root" -i --nodeps --noscripts "${new[@]}" 2>/dev/null
   zypper_in "$root" addrepo -G "file://$WORK/repos/repo-sle-update" repo-sle-update >/dev/null 2>&1
   zypper_in "$root" refresh >/dev/null
-  zypper_cache_to_host "$root" $s
+  repomd_to_host "$root" $s /var/cache/zypp/raw
   rec $s zypper-list-updates.xml zypper --non-interactive --no-refresh --xmlout list-updates -- \
     zypper_in "$root" --no-refresh --xmlout list-updates
   rec $s zypper-list-patches-security.xml zypper --non-interactive --no-refresh --xmlout list-patches --category security -- \

@@ -15,6 +15,8 @@ have cc || need+=(gcc)
 have sqlite3 || need+=(sqlite3)
 
 have dpkg-deb || need+=(dpkg)
+# The data-protection live test loads a ruleset with nft in a namespace of its own.
+[ -x /usr/sbin/nft ] || need+=(nftables)
 
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)

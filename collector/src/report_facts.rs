@@ -30,15 +30,18 @@ pub enum CheckKind {
     Backup,
     /// Password policy.
     PasswordPolicy,
+    /// Disk encryption, firewall, antivirus.
+    DataProtection,
 }
 
 impl CheckKind {
     /// Every check, in a fixed order.
-    pub const ALL: [CheckKind; 4] = [
+    pub const ALL: [CheckKind; 5] = [
         CheckKind::Inventory,
         CheckKind::Patches,
         CheckKind::Backup,
         CheckKind::PasswordPolicy,
+        CheckKind::DataProtection,
     ];
 
     /// The `check` label value.
@@ -48,6 +51,7 @@ impl CheckKind {
             CheckKind::Patches => "patches",
             CheckKind::Backup => "backup",
             CheckKind::PasswordPolicy => "password_policy",
+            CheckKind::DataProtection => "data_protection",
         }
     }
 
@@ -87,6 +91,10 @@ pub struct InventoryFacts {
     /// FQDN.
     #[serde(default)]
     pub fqdn: String,
+    /// OS family (`linux`, `macos`, `windows`; `linux` for agents older
+    /// than the field).
+    #[serde(default)]
+    pub os_family: String,
     /// os-release `ID`.
     #[serde(default)]
     pub os: String,
@@ -141,6 +149,12 @@ impl InventoryFacts {
         InventoryFacts {
             hostname: inv.hostname.clone(),
             fqdn: opt(&inv.fqdn),
+            os_family: inv
+                .os
+                .family
+                .unwrap_or(fleetwatch_protocol::OsFamily::Linux)
+                .as_str()
+                .to_string(),
             os: inv.os.id.clone(),
             os_version: opt(&inv.os.version_id),
             os_name: inv
@@ -196,6 +210,9 @@ impl ReportFacts {
         }
         if let Some(c) = &report.checks.password_policy {
             outcomes.push(outcome(CheckKind::PasswordPolicy, c));
+        }
+        if let Some(c) = &report.checks.data_protection {
+            outcomes.push(outcome(CheckKind::DataProtection, c));
         }
         ReportFacts {
             agent_version: report.agent_version.clone(),

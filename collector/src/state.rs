@@ -9,7 +9,7 @@
 //! visible at the next scrape.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use fleetwatch_protocol::CheckStatus;
@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 
 use crate::exposition::text::push_label_value;
 use crate::policy::{ComplianceFacts, FailingSince, Outcomes, PolicyCheck};
-use crate::report_facts::{InventoryFacts, ReportFacts};
+use crate::report_facts::{CheckKind, InventoryFacts, ReportFacts};
 use crate::stable_hash::stable_hash;
 use crate::store::{EnrollOutcome, IngestOp, IngestOutcome, NodeKeyHash, StoredDevice};
 
@@ -74,7 +74,7 @@ const NOT_FAILING: i64 = i64::MIN;
 /// A scrape may see one device half updated; the next one is consistent.
 #[derive(Default)]
 pub struct VerdictCells {
-    outcomes: AtomicU32,
+    outcomes: AtomicU64,
     failing_since: [AtomicI64; PolicyCheck::COUNT],
 }
 
@@ -182,7 +182,7 @@ pub struct DeviceMetrics {
     /// From the latest good inventory.
     pub inventory: Option<Box<InventoryMetrics>>,
     /// Latest outcome per check, indexed by [`CheckKind::index`].
-    pub checks: [CheckSample; 4],
+    pub checks: [CheckSample; CheckKind::ALL.len()],
     /// Merged compliance facts (none before the first report).
     pub facts: Option<Arc<ComplianceFacts>>,
     /// Current policy verdicts and failing-since.
@@ -203,9 +203,16 @@ fn info_labels(hostname: &str, facts: Option<&InventoryFacts>) -> Box<str> {
     } else {
         hostname
     };
-    let pairs: [(&str, &str); 10] = [
+    // A device stored before the family was kept is Linux (as its agent was).
+    let family = if f.os_family.is_empty() && facts.is_some() {
+        "linux"
+    } else {
+        &f.os_family
+    };
+    let pairs: [(&str, &str); 11] = [
         ("hostname", host),
         ("fqdn", &f.fqdn),
+        ("os_family", family),
         ("os", &f.os),
         ("os_version", &f.os_version),
         ("os_name", &f.os_name),
@@ -257,8 +264,8 @@ fn inventory_metrics(f: &InventoryFacts) -> Box<InventoryMetrics> {
     })
 }
 
-fn check_samples(report: Option<&ReportFacts>) -> [CheckSample; 4] {
-    let mut checks = [CheckSample::default(); 4];
+fn check_samples(report: Option<&ReportFacts>) -> [CheckSample; CheckKind::ALL.len()] {
+    let mut checks = [CheckSample::default(); CheckKind::ALL.len()];
     for o in report.map(|r| r.outcomes.as_slice()).unwrap_or_default() {
         checks[o.check.index()] = CheckSample {
             status: Some(o.status),

@@ -143,12 +143,15 @@ async fn compliance_summary_and_csv_need_the_admin_token() {
         "attachment; filename=\"fleetwatch-compliance.csv\""
     );
     let text = csv.text();
-    assert!(text.starts_with("device_id,hostname,compliant,"), "{text}");
+    assert!(
+        text.starts_with("device_id,hostname,os_family,compliant,"),
+        "{text}"
+    );
     assert!(
         text.lines()
             .nth(1)
             .unwrap()
-            .starts_with(&format!("{},laptop-042,false,", dev.device_id)),
+            .starts_with(&format!("{},laptop-042,linux,false,", dev.device_id)),
         "{text}"
     );
 }

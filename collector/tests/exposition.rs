@@ -73,6 +73,7 @@ fn device(n: u8, last_seen: i64, with_inventory: bool) -> StoredDevice {
         inventory: with_inventory.then(|| InventoryFacts {
             hostname: format!("host-{n}"),
             fqdn: format!("host-{n}.corp.example"),
+            os_family: "linux".into(),
             os: "debian".into(),
             os_version: "12".into(),
             os_name: "Debian GNU/Linux 12 (bookworm)".into(),

@@ -115,8 +115,47 @@ fn every_dashboard_metric_is_exported() {
         "fleetwatch_backup_last_success_timestamp_seconds",
         "fleetwatch_password_policy_setting",
         "fleetwatch_device_last_seen_timestamp_seconds",
+        "fleetwatch_disk_encrypted",
+        "fleetwatch_firewall_enabled",
+        "fleetwatch_antivirus_signature_timestamp_seconds",
+        "fleetwatch_check_not_applicable",
     ] {
         assert!(used.contains(must), "no dashboard shows {must}");
+    }
+}
+
+#[test]
+fn fleet_dashboards_filter_by_os_family() {
+    for rel in [
+        "dashboards/fleet-overview.json",
+        "dashboards/compliance.json",
+    ] {
+        let d = load_dashboard(rel);
+        let var = d["templating"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == "os_family")
+            .unwrap_or_else(|| panic!("{rel}: no os_family variable"));
+        assert_eq!(
+            var["definition"], "label_values(fleetwatch_device_info, os_family)",
+            "{rel}"
+        );
+        assert_eq!(
+            (var["multi"].as_bool(), var["includeAll"].as_bool()),
+            (Some(true), Some(true))
+        );
+        let filtered = dashboard_exprs(rel)
+            .iter()
+            .filter(|e| {
+                e.raw
+                    .contains(r#"fleetwatch_device_info{os_family=~"$os_family"}"#)
+            })
+            .count();
+        assert!(
+            filtered >= 5,
+            "{rel}: only {filtered} expressions filter by $os_family"
+        );
     }
 }
 

@@ -28,6 +28,7 @@ const COLLECTOR_ALERTS: &[&str] = &[
     "FleetwatchSecurityUpdatesPending",
     "FleetwatchRebootRequired",
     "FleetwatchPasswordPolicyViolation",
+    "FleetwatchDataProtectionViolation",
     "FleetwatchCheckFailing",
     "FleetwatchManyDevicesNotReporting",
 ];
@@ -144,11 +145,15 @@ fn alert_rules_match_the_collector_alerts() {
             anchors.contains(anchor),
             "docs/operations.md has no heading for #{anchor}"
         );
-        // Per-device alerts carry the hostname from fleetwatch_device_info.
+        // Per-device alerts carry the hostname from fleetwatch_device_info
+        // (the setting-naming ones its os_family too).
         if rule.expr.contains("device_id") && rule.name != "FleetwatchManyDevicesNotReporting" {
             assert!(
                 rule.expr
-                    .contains("group_left (hostname) fleetwatch_device_info"),
+                    .contains("group_left (hostname) fleetwatch_device_info")
+                    || rule
+                        .expr
+                        .contains("group_left (hostname, os_family) fleetwatch_device_info"),
                 "{}: no hostname join",
                 rule.name
             );

@@ -128,7 +128,7 @@ fn failing_since_survives_a_restart_and_the_compliance_api_and_csv_answer() {
     let csv = csv.text().unwrap();
     let header = csv.lines().next().unwrap();
     assert!(
-        header.starts_with("device_id,hostname,compliant"),
+        header.starts_with("device_id,hostname,os_family,compliant"),
         "{header}"
     );
     assert!(csv.lines().any(|l| l.starts_with(&id)), "{csv}");

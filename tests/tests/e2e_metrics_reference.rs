@@ -66,6 +66,33 @@ fn scrape_with_a_full_device() -> String {
     .unwrap();
     let mut report: proto::Report = serde_json::from_str(&text).unwrap();
     report.device_id = e.device_id;
+    // The 0.1.0 shape has no data-protection section: add one with every
+    // fact, so each data-protection family is in the scrape.
+    report.checks.data_protection = Some(proto::CheckResult::ok(
+        0.3,
+        proto::DataProtection {
+            volumes: vec![proto::VolumeEncryption {
+                mount_point: "/".into(),
+                method: Some("luks2".into()),
+                state: proto::EncryptionState::Encrypted,
+                protection_on: Some(true),
+                system_volume: true,
+                ..Default::default()
+            }],
+            firewall: Some(proto::Firewall {
+                product: "nftables".into(),
+                enabled: Some(true),
+                profiles: Vec::new(),
+            }),
+            antivirus: Some(proto::Antivirus {
+                product: "clamav".into(),
+                real_time_protection: Some(false),
+                signatures_updated_at: Some(1_700_000_000),
+                signature_version: Some("27480".into()),
+            }),
+            ..Default::default()
+        },
+    ));
     report.collected_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

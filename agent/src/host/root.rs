@@ -125,6 +125,18 @@ impl SysRoot {
         std::fs::metadata(self.path(path)).map_err(|e| HostError::from_io(path, e))
     }
 
+    /// Reads at most `max` bytes from the start of a host file (a header of
+    /// a large binary file, say).
+    pub fn read_prefix(&self, path: &str, max: usize) -> Result<Vec<u8>, HostError> {
+        use std::io::Read;
+        let file = std::fs::File::open(self.path(path)).map_err(|e| HostError::from_io(path, e))?;
+        let mut buf = Vec::with_capacity(max);
+        file.take(max as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| HostError::from_io(path, e))?;
+        Ok(buf)
+    }
+
     /// Modification time of a host path in Unix seconds.
     pub fn mtime(&self, path: &str) -> Result<i64, HostError> {
         let meta = self.metadata(path)?;

@@ -1,10 +1,11 @@
 //! Linux: os-release, procfs, DMI, dpkg/rpm; apt/dnf/zypper/pacman; PAM,
-//! login.defs, pwquality and shadow.
+//! login.defs, pwquality and shadow; LUKS, firewalld/ufw/nftables and ClamAV.
 
 use fleetwatch_protocol::Checks;
 
 use super::{CheckPlan, Collection, disabled};
 use crate::checks::backup::BackupCheck;
+use crate::checks::data_protection::LinuxDataProtectionCheck;
 use crate::checks::inventory::InventoryCheck;
 use crate::checks::password_policy::PasswordPolicyCheck;
 use crate::checks::patches::PatchCheck;
@@ -29,9 +30,9 @@ pub(super) fn collect(ctx: &CheckContext<'_>, plan: CheckPlan<'_>) -> Collection
             password_policy: on
                 .password_policy
                 .then(|| run_check(&PasswordPolicyCheck::default(), ctx)),
-            // Linux data protection (LUKS volumes, nftables/ufw/firewalld) is
-            // not collected yet.
-            data_protection: None,
+            data_protection: on
+                .data_protection
+                .then(|| run_check(&LinuxDataProtectionCheck, ctx)),
         },
     }
 }

@@ -18,6 +18,8 @@ pub enum AlertName {
     RebootRequired,
     /// A password-policy check fails.
     PasswordPolicyViolation,
+    /// A data-protection check (disk encryption, firewall, antivirus) fails.
+    DataProtectionViolation,
     /// The agent could not collect a check.
     CheckFailing,
     /// A large fraction of the fleet stopped reporting (inhibits the per-device alerts).
@@ -26,12 +28,13 @@ pub enum AlertName {
 
 impl AlertName {
     /// All alerts, for configuration validation and docs.
-    pub const ALL: [AlertName; 7] = [
+    pub const ALL: [AlertName; 8] = [
         AlertName::DeviceNotReporting,
         AlertName::BackupOverdue,
         AlertName::SecurityUpdatesPending,
         AlertName::RebootRequired,
         AlertName::PasswordPolicyViolation,
+        AlertName::DataProtectionViolation,
         AlertName::CheckFailing,
         AlertName::ManyDevicesNotReporting,
     ];
@@ -44,6 +47,7 @@ impl AlertName {
             AlertName::SecurityUpdatesPending => "FleetwatchSecurityUpdatesPending",
             AlertName::RebootRequired => "FleetwatchRebootRequired",
             AlertName::PasswordPolicyViolation => "FleetwatchPasswordPolicyViolation",
+            AlertName::DataProtectionViolation => "FleetwatchDataProtectionViolation",
             AlertName::CheckFailing => "FleetwatchCheckFailing",
             AlertName::ManyDevicesNotReporting => "FleetwatchManyDevicesNotReporting",
         }

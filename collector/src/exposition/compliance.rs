@@ -13,12 +13,19 @@
 //! - gauges show the last known values, also when the latest collection of
 //!   their section failed (merge keeps them); `fleetwatch_check_passing`
 //!   says whether they were judged;
-//! - `fleetwatch_check_passing` is 1/0; an unknown or disabled check has no
-//!   sample (absent is not "passing", and 0 would page for a fact we lack);
+//! - `fleetwatch_check_passing` is 1/0; an unknown, not-applicable or
+//!   disabled check has no sample (absent is not "passing", and 0 would page
+//!   for a fact we lack); `fleetwatch_check_not_applicable` is 1 for the
+//!   checks with no meaning on the device (its OS family, or the policy)
+//!   and absent otherwise, so "unknown" is an enabled check with neither;
 //!   `fleetwatch_check_failing_since_timestamp_seconds` only for failing
 //!   checks; `fleetwatch_device_compliant` is omitted when unknown;
 //! - timestamps: `fleetwatch_backup_last_success_timestamp_seconds` is 0 for
-//!   a job that never succeeded; other unknown timestamps are omitted.
+//!   a job that never succeeded; other unknown timestamps are omitted;
+//! - data protection: `fleetwatch_disk_encrypted{volume}` 1 (encrypted,
+//!   protection on) / 0 (not, still converting, or protection off), absent
+//!   when unknown; `fleetwatch_firewall_enabled` and
+//!   `fleetwatch_antivirus_real_time_protection` absent when unknown.
 
 use std::sync::LazyLock;
 
@@ -26,6 +33,7 @@ use fleetwatch_protocol::BackupResult;
 
 use super::text::{DeviceIds, FamilyType, Sink, escape_label_value, header, line};
 use crate::policy::compliance_facts::{BackupJobFacts, ComplianceFacts, MAX_BACKUP_NAME_LEN};
+use crate::policy::protection_facts::MAX_VOLUME_NAME_LEN;
 use crate::policy::{FailingSince, Outcomes, PolicyCheck, VerdictKind};
 
 /// One device's inputs to the renderer.
@@ -62,8 +70,18 @@ pub enum ComplianceFamily {
     PasswordPolicySetting,
     /// `fleetwatch_password_accounts{state}`
     PasswordAccounts,
+    /// `fleetwatch_disk_encrypted{volume}`
+    DiskEncrypted,
+    /// `fleetwatch_firewall_enabled`
+    FirewallEnabled,
+    /// `fleetwatch_antivirus_real_time_protection`
+    AntivirusRealTime,
+    /// `fleetwatch_antivirus_signature_timestamp_seconds`
+    AntivirusSignatures,
     /// `fleetwatch_check_passing{check}`
     CheckPassing,
+    /// `fleetwatch_check_not_applicable{check}`
+    CheckNotApplicable,
     /// `fleetwatch_check_failing_since_timestamp_seconds{check}`
     CheckFailingSince,
     /// `fleetwatch_device_compliant`
@@ -71,7 +89,7 @@ pub enum ComplianceFamily {
 }
 
 /// Every per-device compliance family, in exposition order.
-pub const COMPLIANCE_FAMILIES: [ComplianceFamily; 13] = [
+pub const COMPLIANCE_FAMILIES: [ComplianceFamily; 18] = [
     ComplianceFamily::PatchesPending,
     ComplianceFamily::PatchLastInstall,
     ComplianceFamily::PatchCache,
@@ -82,7 +100,12 @@ pub const COMPLIANCE_FAMILIES: [ComplianceFamily; 13] = [
     ComplianceFamily::BackupSize,
     ComplianceFamily::PasswordPolicySetting,
     ComplianceFamily::PasswordAccounts,
+    ComplianceFamily::DiskEncrypted,
+    ComplianceFamily::FirewallEnabled,
+    ComplianceFamily::AntivirusRealTime,
+    ComplianceFamily::AntivirusSignatures,
     ComplianceFamily::CheckPassing,
+    ComplianceFamily::CheckNotApplicable,
     ComplianceFamily::CheckFailingSince,
     ComplianceFamily::DeviceCompliant,
 ];
@@ -131,7 +154,14 @@ impl ComplianceFamily {
             ComplianceFamily::BackupSize => p!("fleetwatch_backup_size_bytes"),
             ComplianceFamily::PasswordPolicySetting => p!("fleetwatch_password_policy_setting"),
             ComplianceFamily::PasswordAccounts => p!("fleetwatch_password_accounts"),
+            ComplianceFamily::DiskEncrypted => p!("fleetwatch_disk_encrypted"),
+            ComplianceFamily::FirewallEnabled => p!("fleetwatch_firewall_enabled"),
+            ComplianceFamily::AntivirusRealTime => p!("fleetwatch_antivirus_real_time_protection"),
+            ComplianceFamily::AntivirusSignatures => {
+                p!("fleetwatch_antivirus_signature_timestamp_seconds")
+            }
             ComplianceFamily::CheckPassing => p!("fleetwatch_check_passing"),
+            ComplianceFamily::CheckNotApplicable => p!("fleetwatch_check_not_applicable"),
             ComplianceFamily::CheckFailingSince => {
                 p!("fleetwatch_check_failing_since_timestamp_seconds")
             }
@@ -164,8 +194,23 @@ impl ComplianceFamily {
             ComplianceFamily::PasswordAccounts => {
                 "Local accounts by password state (empty, expired, locked, total)."
             }
+            ComplianceFamily::DiskEncrypted => {
+                "1 when a fixed volume is encrypted with protection on, 0 when it is not; absent when unknown."
+            }
+            ComplianceFamily::FirewallEnabled => {
+                "1 when the host firewall filters incoming traffic, 0 when it does not; absent when unknown."
+            }
+            ComplianceFamily::AntivirusRealTime => {
+                "1 when the antivirus's real-time protection is on, 0 when off; absent when unknown."
+            }
+            ComplianceFamily::AntivirusSignatures => {
+                "When the antivirus signatures were last updated."
+            }
             ComplianceFamily::CheckPassing => {
-                "1 when the policy check passes, 0 when it fails; absent when unknown."
+                "1 when the policy check passes, 0 when it fails; absent when unknown or not applicable."
+            }
+            ComplianceFamily::CheckNotApplicable => {
+                "1 when the policy check has no meaning on the device (its OS family, or the policy); absent otherwise."
             }
             ComplianceFamily::CheckFailingSince => "Since when the policy check has been failing.",
             ComplianceFamily::DeviceCompliant => {
@@ -189,13 +234,13 @@ pub fn render_compliance_families<'a>(
     ids: &DeviceIds,
 ) {
     let mut rows: Vec<ComplianceRow> = Vec::with_capacity(devices.len());
-    let mut backups = BackupRows::with_capacity(devices.len());
+    let mut tables = LabelledTables::with_capacity(devices.len());
     // The failing checks' since, back to back; `failing_ends[i]` is where
     // device `i`'s end.
     let mut failing: Vec<(PolicyCheck, i64)> = Vec::new();
     let mut failing_ends: Vec<usize> = Vec::with_capacity(devices.len());
     for d in devices {
-        rows.push(ComplianceRow::new(d.facts, d.outcomes, &mut backups));
+        rows.push(ComplianceRow::new(d.facts, d.outcomes, &mut tables));
         failing.extend(
             d.failing_since
                 .iter()
@@ -209,7 +254,7 @@ pub fn render_compliance_families<'a>(
         for (i, row) in rows.iter().enumerate() {
             out.maybe_flush();
             let end = failing_ends[i];
-            render_row(out, family, ids.get(i), row, &backups, &failing[start..end]);
+            render_row(out, family, ids.get(i), row, &tables, &failing[start..end]);
             start = end;
         }
     }
@@ -222,74 +267,130 @@ const LAST_INSTALL: usize = 2;
 const CACHE: usize = 3;
 const REBOOT: usize = 4;
 const REBOOT_SINCE: usize = 5;
-const SETTINGS: usize = 6;
+const FIREWALL: usize = 6;
+const AV_REAL_TIME: usize = 7;
+const AV_SIGNATURES: usize = 8;
+const SETTINGS: usize = 9;
 const ACCOUNTS: usize = SETTINGS + PASSWORD_SETTINGS.len();
 const SLOTS: usize = ACCOUNTS + ACCOUNT_STATES.len();
+const _: () = assert!(SLOTS <= 32, "ComplianceRow::present has 32 bits");
 
 /// The `state` label values of `fleetwatch_password_accounts`.
 const ACCOUNT_STATES: [&str; 4] = ["empty", "expired", "locked", "total"];
 
-/// The backup jobs of a scrape's devices, flattened as their rows are
-/// gathered: each name escaped once (not once per backup family) and all of
-/// them read back to back.
-#[derive(Debug, Default)]
-pub struct BackupRows {
-    /// Escaped, capped job names, back to back.
+/// Samples with one agent-named label (a backup job, a volume) of a
+/// scrape's devices, flattened as their rows are gathered: each name
+/// escaped once (not once per family) and all of them read back to back.
+#[derive(Debug)]
+pub struct LabelledRows<const N: usize> {
+    /// Escaped, capped names, back to back.
     names: Vec<u8>,
-    jobs: Vec<BackupRow>,
+    entries: Vec<LabelledRow<N>>,
 }
 
-/// One job: where its name is in [`BackupRows::names`], and its value in
-/// each backup family (in [`BACKUP_FAMILIES`] order; `None`: no sample).
+/// One entry: where its name is in [`LabelledRows::names`], and its value
+/// in each of the table's families (`None`: no sample).
 #[derive(Debug, Clone, Copy)]
-struct BackupRow {
+struct LabelledRow<const N: usize> {
     name: (usize, usize),
-    values: [Option<i64>; 3],
+    values: [Option<i64>; N],
 }
 
-/// The backup families, in the order of [`BackupRow::values`].
+impl<const N: usize> LabelledRows<N> {
+    /// Room for `entries` entries (a fleet has about one per device), so
+    /// the table is not regrown, and briefly held twice, while rows are
+    /// gathered.
+    pub fn with_capacity(entries: usize) -> Self {
+        LabelledRows {
+            names: Vec::with_capacity(entries * 8),
+            entries: Vec::with_capacity(entries),
+        }
+    }
+
+    fn push(&mut self, name: &str, max_len: usize, values: [Option<i64>; N]) {
+        let start = self.names.len();
+        escape_label_value(&mut self.names, name, max_len);
+        self.entries.push(LabelledRow {
+            name: (start, self.names.len()),
+            values,
+        });
+    }
+
+    /// Writes the samples of entries `range` for family number `which` of
+    /// the table, `label` being the label-set tail before the name
+    /// (`",backup="`).
+    fn render(
+        &self,
+        out: &mut Vec<u8>,
+        range: std::ops::Range<usize>,
+        which: usize,
+        prefix: &[u8],
+        id: &[u8],
+        label: &[u8],
+    ) {
+        let mut buf = itoa::Buffer::new();
+        for entry in &self.entries[range] {
+            if let Some(value) = entry.values[which] {
+                let name = &self.names[entry.name.0..entry.name.1];
+                let value = buf.format(value).as_bytes();
+                line(out, [prefix, id, label, name, b"\"} ", value, b"\n"]);
+            }
+        }
+    }
+}
+
+/// The labelled tables of one scrape: backup jobs and volumes.
+#[derive(Debug)]
+pub struct LabelledTables {
+    /// Backup jobs, values in [`BACKUP_FAMILIES`] order.
+    backups: LabelledRows<3>,
+    /// Volumes: `fleetwatch_disk_encrypted`.
+    volumes: LabelledRows<1>,
+}
+
+impl LabelledTables {
+    /// Room for about `devices` devices.
+    pub fn with_capacity(devices: usize) -> Self {
+        LabelledTables {
+            backups: LabelledRows::with_capacity(devices),
+            volumes: LabelledRows::with_capacity(devices * 2),
+        }
+    }
+
+    fn push_backup(&mut self, job: &BackupJobFacts) {
+        let last_run = match job.last_result {
+            BackupResult::Success => Some(1),
+            BackupResult::Failure => Some(0),
+            BackupResult::Unknown => None,
+        };
+        self.backups.push(
+            &job.name,
+            MAX_BACKUP_NAME_LEN,
+            [
+                Some(job.last_success_at.unwrap_or(0)),
+                last_run,
+                job.size_bytes.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
+            ],
+        );
+    }
+}
+
+/// The backup families, in the order of the backup table's values.
 const BACKUP_FAMILIES: [ComplianceFamily; 3] = [
     ComplianceFamily::BackupLastSuccess,
     ComplianceFamily::BackupLastRunSuccess,
     ComplianceFamily::BackupSize,
 ];
 
-impl BackupRows {
-    /// Room for `jobs` jobs (a fleet has about one per device), so the
-    /// table is not regrown, and briefly held twice, while rows are gathered.
-    pub fn with_capacity(jobs: usize) -> Self {
-        BackupRows {
-            names: Vec::with_capacity(jobs * 8),
-            jobs: Vec::with_capacity(jobs),
-        }
-    }
-
-    fn push(&mut self, job: &BackupJobFacts) {
-        let start = self.names.len();
-        escape_label_value(&mut self.names, &job.name, MAX_BACKUP_NAME_LEN);
-        let last_run = match job.last_result {
-            BackupResult::Success => Some(1),
-            BackupResult::Failure => Some(0),
-            BackupResult::Unknown => None,
-        };
-        self.jobs.push(BackupRow {
-            name: (start, self.names.len()),
-            values: [
-                Some(job.last_success_at.unwrap_or(0)),
-                last_run,
-                job.size_bytes.map(|s| i64::try_from(s).unwrap_or(i64::MAX)),
-            ],
-        });
-    }
-}
-
 /// One device's compliance values, read once from its facts: a scrape
 /// gathers these for every device, then each family pass reads this flat
 /// row instead of following the facts' pointers again.
 #[derive(Debug, Clone)]
 pub struct ComplianceRow {
-    /// The device's jobs in the [`BackupRows`] it was gathered with.
+    /// The device's jobs in the [`LabelledTables`] it was gathered with.
     jobs: std::ops::Range<usize>,
+    /// The device's volumes there.
+    volumes: std::ops::Range<usize>,
     values: [i64; SLOTS],
     /// Bit `i` set: `values[i]` has a sample.
     present: u32,
@@ -298,14 +399,23 @@ pub struct ComplianceRow {
 
 impl ComplianceRow {
     /// The row of a device with `facts` and current `outcomes`; its backup
-    /// jobs go to `backups`.
-    pub fn new(facts: &ComplianceFacts, outcomes: Outcomes, backups: &mut BackupRows) -> Self {
-        let first_job = backups.jobs.len();
+    /// jobs and volumes go to `tables`.
+    pub fn new(facts: &ComplianceFacts, outcomes: Outcomes, tables: &mut LabelledTables) -> Self {
+        let first_job = tables.backups.entries.len();
         for job in facts.backup.data.iter().flat_map(|b| &b.jobs) {
-            backups.push(job);
+            tables.push_backup(job);
+        }
+        let first_volume = tables.volumes.entries.len();
+        let protection = facts.data_protection.data.as_ref();
+        for v in protection.iter().flat_map(|d| &d.volumes) {
+            let encrypted = v.protected().map(i64::from);
+            tables
+                .volumes
+                .push(&v.mount_point, MAX_VOLUME_NAME_LEN, [encrypted]);
         }
         let mut row = ComplianceRow {
-            jobs: first_job..backups.jobs.len(),
+            jobs: first_job..tables.backups.entries.len(),
+            volumes: first_volume..tables.volumes.entries.len(),
             values: [0; SLOTS],
             present: 0,
             outcomes,
@@ -320,9 +430,21 @@ impl ComplianceRow {
             row.set(PENDING_OTHER, Some(i64::from(other)));
             row.set(LAST_INSTALL, p.last_install_at);
             row.set(CACHE, p.cache_updated_at);
-            row.set(REBOOT, Some(i64::from(p.reboot_required)));
+            // Unknown is an absent sample, not 0.
+            row.set(
+                REBOOT,
+                (!p.reboot_unknown).then(|| i64::from(p.reboot_required)),
+            );
             if p.reboot_required {
                 row.set(REBOOT_SINCE, p.reboot_required_since);
+            }
+        }
+        if let Some(d) = protection {
+            let firewall = d.firewall.as_ref().and_then(|f| f.enabled);
+            row.set(FIREWALL, firewall.map(i64::from));
+            if let Some(av) = d.antivirus.as_ref() {
+                row.set(AV_REAL_TIME, av.real_time_protection.map(i64::from));
+                row.set(AV_SIGNATURES, av.signatures_updated_at);
             }
         }
         if let Some(p) = facts.password.data.as_ref() {
@@ -387,14 +509,14 @@ static SUFFIXES: LazyLock<Suffixes> = LazyLock::new(|| {
 
 /// Writes one device's samples of one family (no header) from its row;
 /// `id` is the escaped device id, `failing` the failing checks with their
-/// since (only read for that family), `backups` the jobs the row was
-/// gathered with.
+/// since (only read for that family), `tables` the labelled entries the row
+/// was gathered with.
 fn render_row(
     out: &mut Vec<u8>,
     family: ComplianceFamily,
     id: &[u8],
     row: &ComplianceRow,
-    backups: &BackupRows,
+    tables: &LabelledTables,
     failing: &[(PolicyCheck, i64)],
 ) {
     let prefix = family.prefix().as_bytes();
@@ -419,18 +541,22 @@ fn render_row(
         ComplianceFamily::BackupLastSuccess
         | ComplianceFamily::BackupLastRunSuccess
         | ComplianceFamily::BackupSize => {
-            let which = BACKUP_FAMILIES.iter().position(|f| *f == family);
-            for job in &backups.jobs[row.jobs.clone()] {
-                if let Some(value) = which.and_then(|w| job.values[w]) {
-                    let name = &backups.names[job.name.0..job.name.1];
-                    let value = buf.format(value).as_bytes();
-                    line(
-                        out,
-                        [prefix, id, b"\",backup=\"", name, b"\"} ", value, b"\n"],
-                    );
-                }
-            }
+            let which = BACKUP_FAMILIES
+                .iter()
+                .position(|f| *f == family)
+                .unwrap_or_default();
+            tables
+                .backups
+                .render(out, row.jobs.clone(), which, prefix, id, b"\",backup=\"");
         }
+        ComplianceFamily::DiskEncrypted => {
+            tables
+                .volumes
+                .render(out, row.volumes.clone(), 0, prefix, id, b"\",volume=\"");
+        }
+        ComplianceFamily::FirewallEnabled => slot(out, NO_LABELS, FIREWALL),
+        ComplianceFamily::AntivirusRealTime => slot(out, NO_LABELS, AV_REAL_TIME),
+        ComplianceFamily::AntivirusSignatures => slot(out, NO_LABELS, AV_SIGNATURES),
         ComplianceFamily::PasswordPolicySetting => {
             for (i, suffix) in SUFFIXES.setting.iter().enumerate() {
                 slot(out, suffix, SETTINGS + i);
@@ -446,9 +572,16 @@ fn render_row(
                 let value = match verdict {
                     VerdictKind::Passing => 1,
                     VerdictKind::Failing => 0,
-                    VerdictKind::Unknown => continue,
+                    VerdictKind::Unknown | VerdictKind::NotApplicable => continue,
                 };
                 put(out, &SUFFIXES.check[check.index()], value);
+            }
+        }
+        ComplianceFamily::CheckNotApplicable => {
+            for (check, verdict) in row.outcomes.iter() {
+                if verdict == VerdictKind::NotApplicable {
+                    put(out, &SUFFIXES.check[check.index()], 1);
+                }
             }
         }
         ComplianceFamily::CheckFailingSince => {
@@ -467,29 +600,23 @@ fn render_row(
 /// The label-set tail of a sample with only `device_id`.
 const NO_LABELS: &[u8] = b"\"} ";
 
-/// Per check, how many devices pass, fail, or are unknown.
+/// Per check, how many devices pass, fail, are unknown or not applicable.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FleetCheckCounts {
-    counts: [[u64; 3]; PolicyCheck::COUNT],
+    counts: [[u64; VerdictKind::ALL.len()]; PolicyCheck::COUNT],
 }
 
 impl FleetCheckCounts {
     /// Counts one device's verdicts (disabled checks are not counted).
     pub fn add(&mut self, outcomes: Outcomes) {
         for (check, verdict) in outcomes.iter() {
-            let slot = match verdict {
-                VerdictKind::Passing => 0,
-                VerdictKind::Failing => 1,
-                VerdictKind::Unknown => 2,
-            };
-            self.counts[check.index()][slot] += 1;
+            self.counts[check.index()][verdict.index()] += 1;
         }
     }
 
-    /// `(passing, failing, unknown)` for one check.
-    pub fn get(&self, check: PolicyCheck) -> (u64, u64, u64) {
-        let [p, f, u] = self.counts[check.index()];
-        (p, f, u)
+    /// Devices with `verdict` on `check`.
+    pub fn get(&self, check: PolicyCheck, verdict: VerdictKind) -> u64 {
+        self.counts[check.index()][verdict.index()]
     }
 }
 
@@ -503,11 +630,11 @@ pub fn render_fleet_checks(out: &mut Vec<u8>, counts: &FleetCheckCounts) {
         out,
         FLEET_CHECKS,
         FamilyType::Gauge,
-        "Devices per policy check and result (passing, failing, unknown).",
+        "Devices per policy check and result (passing, failing, unknown, not_applicable).",
     );
     for check in PolicyCheck::ALL {
-        let (p, f, u) = counts.get(check);
-        for (result, n) in [("passing", p), ("failing", f), ("unknown", u)] {
+        for verdict in VerdictKind::ALL {
+            let (result, n) = (verdict.as_str(), counts.get(check, verdict));
             out.extend_from_slice(FLEET_CHECKS.as_bytes());
             out.extend_from_slice(b"{check=\"");
             out.extend_from_slice(check.as_str().as_bytes());

@@ -57,7 +57,7 @@ struct Row {
     values: [i64; GAUGES.len()],
     /// Bit `i` set: `values[i]` is known.
     present: u8,
-    checks: [CheckSample; 4],
+    checks: [CheckSample; CheckKind::ALL.len()],
 }
 
 impl Row {

@@ -28,8 +28,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/compliance.csv", get(csv))
 }
 
-/// Every visible device (not retired, not past retirement) judged now.
-fn judged(app: &AppState) -> Vec<(Box<str>, Box<str>, Judgement)> {
+/// Every visible device (not retired, not past retirement) judged now:
+/// id, host name, OS family, judgement.
+fn judged(app: &AppState) -> Vec<(Box<str>, Box<str>, &'static str, Judgement)> {
     let now = unix_now();
     let policy = app.judge.policy().current();
     let retire_after = app.settings.retire_after_secs as i64;
@@ -42,16 +43,20 @@ fn judged(app: &AppState) -> Vec<(Box<str>, Box<str>, Judgement)> {
             (
                 d.device_id.clone(),
                 d.hostname.clone(),
+                d.compliance_facts().os_family().as_str(),
                 judge_device(d, &policy, now),
             )
         })
         .collect()
 }
 
-fn rows(judged: &[(Box<str>, Box<str>, Judgement)]) -> impl Iterator<Item = DeviceRow<'_>> {
-    judged.iter().map(|(id, host, j)| DeviceRow {
+fn rows<'a>(
+    judged: &'a [(Box<str>, Box<str>, &'static str, Judgement)],
+) -> impl Iterator<Item = DeviceRow<'a>> {
+    judged.iter().map(|(id, host, family, j)| DeviceRow {
         device_id: id,
         hostname: host,
+        os_family: family,
         findings: &j.findings,
         failing_since: &j.failing_since,
     })

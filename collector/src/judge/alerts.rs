@@ -17,6 +17,7 @@
 use std::collections::BTreeMap;
 
 use crate::alerts::{AlertName, AlertSpec, AlertsConfig};
+use crate::policy::remediation::remediation;
 use crate::policy::{Policy, PolicyCheck, Verdict};
 use crate::state::DeviceMetrics;
 
@@ -71,9 +72,15 @@ impl<'a> AlertBuilder<'a> {
         if !raises {
             return;
         }
+        let family = d.compliance_facts().os_family();
         for (check, verdict) in j.findings().iter() {
             let Verdict::Failing { reason, .. } = verdict else {
                 continue;
+            };
+            // The description ends with the setting to change on this OS.
+            let description = match remediation(check, family) {
+                Some(fix) => format!("{reason}. Fix ({}): {fix}", family.as_str()),
+                None => reason.clone(),
             };
             let Some(name) = check.alert_name().and_then(AlertName::parse) else {
                 continue;
@@ -93,7 +100,7 @@ impl<'a> AlertBuilder<'a> {
                     labels,
                     annotations: BTreeMap::from([
                         ("summary".to_string(), summary),
-                        ("description".to_string(), reason.clone()),
+                        ("description".to_string(), description.clone()),
                     ]),
                     starts_at,
                 }

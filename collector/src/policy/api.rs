@@ -14,6 +14,8 @@ pub struct DeviceRow<'a> {
     pub device_id: &'a str,
     /// Host name from the latest inventory ("" when unknown).
     pub hostname: &'a str,
+    /// OS family the device is judged as (`linux`, `macos`, `windows`).
+    pub os_family: &'a str,
     /// Current findings.
     pub findings: &'a Findings,
     /// Stored failing-since state.
@@ -55,6 +57,8 @@ pub struct CheckSummary {
     pub failing: u64,
     /// Devices unknown.
     pub unknown: u64,
+    /// Devices on which the check has no meaning (their OS, or the policy).
+    pub not_applicable: u64,
     /// Failing devices, oldest failure first, at most the limit given.
     pub failing_devices: Vec<FailingDevice>,
     /// True when `failing_devices` was cut at the limit.
@@ -93,6 +97,7 @@ pub fn compliance_summary<'a>(
             passing: 0,
             failing: 0,
             unknown: 0,
+            not_applicable: 0,
             failing_devices: Vec::new(),
             failing_devices_truncated: false,
         })
@@ -110,6 +115,7 @@ pub fn compliance_summary<'a>(
             match verdict {
                 Verdict::Passing => s.passing += 1,
                 Verdict::Unknown { .. } => s.unknown += 1,
+                Verdict::NotApplicable { .. } => s.not_applicable += 1,
                 Verdict::Failing { reason, .. } => {
                     s.failing += 1;
                     let since = d.failing_since.get(check);
@@ -162,9 +168,9 @@ pub struct DeviceFindings {
 pub struct DeviceCheck {
     /// Check name.
     pub check: &'static str,
-    /// `passing`, `failing` or `unknown`.
+    /// `passing`, `failing`, `unknown` or `not_applicable`.
     pub result: &'static str,
-    /// Why failing/unknown.
+    /// Why failing, unknown or not applicable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Failing since (Unix seconds).
@@ -203,10 +209,10 @@ pub fn device_findings(findings: &Findings, failing_since: &FailingSince) -> Dev
 /// Content type of the CSV export.
 pub const CSV_CONTENT_TYPE: &str = "text/csv; charset=utf-8";
 
-/// Writes the CSV header row: device_id, hostname, compliant, then per check
-/// `<check>` and `<check>_failing_since`.
+/// Writes the CSV header row: device_id, hostname, os_family, compliant,
+/// then per check `<check>` and `<check>_failing_since`.
 pub fn csv_header(out: &mut String) {
-    out.push_str("device_id,hostname,compliant");
+    out.push_str("device_id,hostname,os_family,compliant");
     for c in PolicyCheck::ALL {
         out.push(',');
         out.push_str(c.as_str());
@@ -218,12 +224,14 @@ pub fn csv_header(out: &mut String) {
 }
 
 /// Writes one device's CSV row (RFC 4180, CRLF). Check cells are
-/// `passing`/`failing`/`unknown`/`disabled`; failing-since is ISO-8601 UTC
-/// or empty.
+/// `passing`/`failing`/`unknown`/`not_applicable`/`disabled`; failing-since
+/// is ISO-8601 UTC or empty.
 pub fn csv_row(out: &mut String, d: &DeviceRow<'_>) {
     csv_field(out, d.device_id);
     out.push(',');
     csv_field(out, d.hostname);
+    out.push(',');
+    csv_field(out, d.os_family);
     out.push(',');
     out.push_str(match d.findings.compliant {
         Some(true) => "true",
@@ -315,6 +323,7 @@ mod tests {
         f.iter().map(|(id, host, findings, since)| DeviceRow {
             device_id: id,
             hostname: host,
+            os_family: "linux",
             findings,
             failing_since: since,
         })
@@ -384,13 +393,13 @@ mod tests {
         let csv = compliance_csv(rows(&f));
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert!(lines[0].starts_with(
-            "device_id,hostname,compliant,reporting,reporting_failing_since,agent_checks,"
+            "device_id,hostname,os_family,compliant,reporting,reporting_failing_since,agent_checks,"
         ));
-        assert_eq!(lines[0].split(',').count(), 3 + 2 * PolicyCheck::COUNT);
-        assert!(lines[1].starts_with("d0,ok-host,true,passing,,passing,,"));
-        assert!(csv.contains("d1,\"evil,\"\"host\"\"\nx\",false,"));
+        assert_eq!(lines[0].split(',').count(), 4 + 2 * PolicyCheck::COUNT);
+        assert!(lines[1].starts_with("d0,ok-host,linux,true,passing,,passing,,"));
+        assert!(csv.contains("d1,\"evil,\"\"host\"\"\nx\",linux,false,"));
         assert!(lines[2].contains(",failing,2023-11-14T22:13:19Z,"), "{csv}");
-        assert!(csv.contains("d2,\"'=cmd|' /C calc'!A0\",false,"));
+        assert!(csv.contains("d2,\"'=cmd|' /C calc'!A0\",linux,false,"));
         assert!(csv.contains(",patch_cache,patch_cache_failing_since,"));
         assert!(
             lines[1].contains(",disabled,,"),
@@ -426,7 +435,7 @@ mod tests {
         rows_out.pop(); // after the final CRLF
         assert_eq!(rows_out.len(), 4);
         for row in &rows_out {
-            assert_eq!(row.len(), 3 + 2 * PolicyCheck::COUNT, "{row:?}");
+            assert_eq!(row.len(), 4 + 2 * PolicyCheck::COUNT, "{row:?}");
         }
         assert_eq!(rows_out[2][1], "evil,\"host\"\nx");
     }

@@ -1,6 +1,7 @@
 //! The collector's fixed list of policy checks. Their names are the only
 //! values the `check` label ever takes, so agents cannot mint label values.
 
+use fleetwatch_protocol::OsFamily;
 use serde::{Deserialize, Serialize};
 
 /// One policy check the collector judges on every device.
@@ -33,11 +34,17 @@ pub enum PolicyCheck {
     EmptyPasswords,
     /// No usable account whose password is past its maximum age.
     ExpiredPasswords,
+    /// Every fixed volume in scope encrypted, with protection on.
+    DiskEncryption,
+    /// The host firewall filters incoming traffic.
+    Firewall,
+    /// Antivirus with real-time protection and fresh signatures.
+    Antivirus,
 }
 
 impl PolicyCheck {
     /// Number of checks; arrays indexed by [`PolicyCheck::index`] have this length.
-    pub const COUNT: usize = 13;
+    pub const COUNT: usize = 16;
 
     /// Every check, in label/report order.
     pub const ALL: [PolicyCheck; Self::COUNT] = [
@@ -54,6 +61,9 @@ impl PolicyCheck {
         PolicyCheck::PasswordMaxAge,
         PolicyCheck::EmptyPasswords,
         PolicyCheck::ExpiredPasswords,
+        PolicyCheck::DiskEncryption,
+        PolicyCheck::Firewall,
+        PolicyCheck::Antivirus,
     ];
 
     /// The `check` label value (and JSON/CSV name).
@@ -72,6 +82,9 @@ impl PolicyCheck {
             PolicyCheck::PasswordMaxAge => "password_max_age",
             PolicyCheck::EmptyPasswords => "empty_passwords",
             PolicyCheck::ExpiredPasswords => "expired_passwords",
+            PolicyCheck::DiskEncryption => "disk_encryption",
+            PolicyCheck::Firewall => "firewall",
+            PolicyCheck::Antivirus => "antivirus",
         }
     }
 
@@ -103,7 +116,31 @@ impl PolicyCheck {
             | PolicyCheck::PasswordMaxAge
             | PolicyCheck::EmptyPasswords
             | PolicyCheck::ExpiredPasswords => "FleetwatchPasswordPolicyViolation",
+            PolicyCheck::DiskEncryption | PolicyCheck::Firewall | PolicyCheck::Antivirus => {
+                "FleetwatchDataProtectionViolation"
+            }
         })
+    }
+
+    /// Why this check has no meaning on devices of `family`, if it has none
+    /// there (the policy can rule out more: see `antivirus_required_on`).
+    /// Such a verdict is "not applicable": neither failing nor unknown.
+    pub fn not_applicable_on(self, family: OsFamily) -> Option<&'static str> {
+        match (self, family) {
+            // The Windows agent asks Windows Update itself at every report
+            // (a search, never a cached list): no cache can go stale, and a
+            // search that fails fails the patches section instead.
+            (PolicyCheck::PatchCache, OsFamily::Windows) => Some(
+                "Windows Update is searched at every report: there is no package cache to go stale",
+            ),
+            // Whether a macOS password is empty is only in the account's
+            // ShadowHashData, which the agent never reads; the minimum
+            // length (pwpolicy minChars) rules empty passwords out.
+            (PolicyCheck::EmptyPasswords, OsFamily::Macos) => Some(
+                "macOS keeps whether a password is empty only in the account's password hash, which the agent never reads; password_length covers it",
+            ),
+            _ => None,
+        }
     }
 }
 
@@ -156,5 +193,40 @@ mod tests {
             Some("FleetwatchCheckFailing")
         );
         assert_eq!(PolicyCheck::PatchCache.alert_name(), None);
+        for c in [
+            PolicyCheck::DiskEncryption,
+            PolicyCheck::Firewall,
+            PolicyCheck::Antivirus,
+        ] {
+            assert_eq!(c.alert_name(), Some("FleetwatchDataProtectionViolation"));
+        }
+    }
+
+    #[test]
+    fn every_check_applies_on_linux() {
+        for c in PolicyCheck::ALL {
+            assert_eq!(c.not_applicable_on(OsFamily::Linux), None, "{c}");
+            assert_eq!(c.not_applicable_on(OsFamily::Other), None, "{c}");
+        }
+        assert!(
+            PolicyCheck::PatchCache
+                .not_applicable_on(OsFamily::Windows)
+                .is_some()
+        );
+        assert!(
+            PolicyCheck::PatchCache
+                .not_applicable_on(OsFamily::Macos)
+                .is_none()
+        );
+        assert!(
+            PolicyCheck::EmptyPasswords
+                .not_applicable_on(OsFamily::Macos)
+                .is_some()
+        );
+        assert!(
+            PolicyCheck::EmptyPasswords
+                .not_applicable_on(OsFamily::Windows)
+                .is_none()
+        );
     }
 }

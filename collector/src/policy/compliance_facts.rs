@@ -7,7 +7,7 @@
 //!
 //! ## Merge rule ([`ComplianceFacts::merge`])
 //!
-//! Per section (inventory, patches, backup, password policy):
+//! Per section (inventory, patches, backup, password policy, data protection):
 //! - the new report does not carry the section (`None`: the agent did not
 //!   run it, e.g. a backup-only report after a marker file changed): the
 //!   previous section is kept as it was;
@@ -24,10 +24,12 @@
 //! the first report that showed the condition, kept while it lasts.
 
 use fleetwatch_protocol::{
-    AccountPasswordState, BackupJob, BackupResult, CheckResult, CheckStatus, PasswordPolicy,
-    Patches, Report,
+    AccountPasswordState, BackupJob, BackupResult, CheckResult, CheckStatus, OsFamily,
+    PasswordPolicy, Patches, Report,
 };
 use serde::{Deserialize, Serialize};
+
+use super::protection_facts::DataProtectionFacts;
 
 /// Cap for error strings kept per section (bytes).
 const MAX_ERROR_LEN: usize = 200;
@@ -147,9 +149,14 @@ impl<T> Section<T> {
     }
 }
 
-/// Section data for sections whose content the policy does not use.
+/// What the policy needs of the inventory: the OS family, which decides
+/// the checks that apply.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Collected {}
+pub struct DeviceOs {
+    /// `None` from agents older than the field (all of them Linux).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family: Option<OsFamily>,
+}
 
 /// Patch facts needed by evaluation and metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,6 +173,9 @@ pub struct PatchFacts {
     pub last_install_at: Option<i64>,
     /// The system asks for a reboot.
     pub reboot_required: bool,
+    /// The agent could not tell whether a reboot is required.
+    #[serde(default)]
+    pub reboot_unknown: bool,
     /// Since when: the agent's value, else carried by merge.
     pub reboot_required_since: Option<i64>,
 }
@@ -179,6 +189,7 @@ impl PatchFacts {
             cache_updated_at: p.cache_updated_at,
             last_install_at: p.last_install_at,
             reboot_required: p.reboot_required,
+            reboot_unknown: p.reboot_required_state().is_none(),
             reboot_required_since: if p.reboot_required {
                 Some(p.reboot_required_since.unwrap_or(as_of))
             } else {
@@ -461,9 +472,9 @@ pub struct ComplianceFacts {
     /// look fresher than they are. 0 = no report yet.
     #[serde(default)]
     pub as_of: i64,
-    /// Inventory outcome (only its status matters here).
+    /// Inventory outcome and the OS family.
     #[serde(default)]
-    pub inventory: Section<Collected>,
+    pub inventory: Section<DeviceOs>,
     /// Patch levels.
     #[serde(default)]
     pub patches: Section<PatchFacts>,
@@ -473,6 +484,9 @@ pub struct ComplianceFacts {
     /// Password policy and accounts.
     #[serde(default)]
     pub password: Section<PasswordFacts>,
+    /// Disk encryption, firewall, antivirus.
+    #[serde(default)]
+    pub data_protection: Section<DataProtectionFacts>,
 }
 
 impl ComplianceFacts {
@@ -486,7 +500,9 @@ impl ComplianceFacts {
         let checks = &report.checks;
         ComplianceFacts {
             as_of,
-            inventory: Section::from_result(Some(&report.inventory), as_of, |_| Collected {}),
+            inventory: Section::from_result(Some(&report.inventory), as_of, |inv| DeviceOs {
+                family: inv.os.family,
+            }),
             patches: Section::from_result(checks.patches.as_ref(), as_of, |p| {
                 PatchFacts::from_patches(p, as_of)
             }),
@@ -498,7 +514,22 @@ impl ComplianceFacts {
                 as_of,
                 PasswordFacts::from_policy,
             ),
+            data_protection: Section::from_result(
+                checks.data_protection.as_ref(),
+                as_of,
+                DataProtectionFacts::from_section,
+            ),
         }
+    }
+
+    /// The device's OS family from its latest good inventory; a device
+    /// that has not told yet (or an agent older than the field) is judged
+    /// as Linux, where every check applies.
+    pub fn os_family(&self) -> OsFamily {
+        self.inventory
+            .data
+            .and_then(|d| d.family)
+            .unwrap_or(OsFamily::Linux)
     }
 
     /// Merges a new report's facts into the stored ones (rule in the module docs).
@@ -519,6 +550,7 @@ impl ComplianceFacts {
             patches: Section::merge(previous.patches, patches),
             backup: Section::merge(previous.backup, new.backup),
             password: Section::merge(previous.password, new.password),
+            data_protection: Section::merge(previous.data_protection, new.data_protection),
         }
     }
 
@@ -543,8 +575,14 @@ impl ComplianceFacts {
             + err(&self.patches.error)
             + err(&self.backup.error)
             + err(&self.password.error)
+            + err(&self.data_protection.error)
             + backup
             + password
+            + self
+                .data_protection
+                .data
+                .as_ref()
+                .map_or(0, DataProtectionFacts::heap_bytes)
     }
 }
 
@@ -573,7 +611,10 @@ pub(crate) fn cap(s: &str, max: usize) -> Box<str> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use fleetwatch_protocol::{BackupStatus, Checks, Inventory, PasswordSettings};
+    use fleetwatch_protocol::{
+        BackupStatus, Checks, DataProtection, EncryptionState, Firewall, Inventory,
+        PasswordSettings, VolumeEncryption,
+    };
 
     /// A report with every section ok, compliant under the default policy at `t`.
     pub(crate) fn full_report(t: i64) -> Report {
@@ -649,7 +690,35 @@ pub(crate) mod tests {
                         ..PasswordPolicy::default()
                     },
                 )),
-                data_protection: None,
+                data_protection: Some(CheckResult::ok(
+                    0.1,
+                    DataProtection {
+                        volumes: vec![
+                            VolumeEncryption {
+                                mount_point: "/".into(),
+                                device: Some("/dev/mapper/vg-root".into()),
+                                method: Some("luks2".into()),
+                                state: EncryptionState::Encrypted,
+                                protection_on: Some(true),
+                                system_volume: true,
+                            },
+                            VolumeEncryption {
+                                mount_point: "/boot".into(),
+                                device: Some("/dev/nvme0n1p2".into()),
+                                method: None,
+                                state: EncryptionState::NotEncrypted,
+                                protection_on: Some(false),
+                                system_volume: false,
+                            },
+                        ],
+                        firewall: Some(Firewall {
+                            product: "nftables".into(),
+                            enabled: Some(true),
+                            profiles: Vec::new(),
+                        }),
+                        ..DataProtection::default()
+                    },
+                )),
             },
         }
     }

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
+use fleetwatch_protocol::OsFamily;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -49,6 +50,18 @@ pub struct Policy {
     pub forbid_empty_passwords: bool,
     /// An account with an expired password fails `expired_passwords`.
     pub forbid_expired_passwords: bool,
+    /// Which volumes `disk_encryption` judges.
+    pub disk_encryption_scope: DiskEncryptionScope,
+    /// Mount points `disk_encryption` leaves out (the boot partitions a
+    /// boot loader must read unencrypted).
+    pub disk_encryption_exclude: Vec<String>,
+    /// OS families on which an antivirus is required; elsewhere the
+    /// `antivirus` check is not applicable.
+    pub antivirus_required_on: Vec<OsFamily>,
+    /// Antivirus signatures must be younger than this.
+    pub antivirus_signature_max_age_secs: i64,
+    /// Real-time (on-access) protection must be on.
+    pub antivirus_require_real_time: bool,
     /// Per-check switches from `[policy.checks.<name>] enabled = ...`,
     /// indexed by [`PolicyCheck::index`]; prefer [`Policy::is_enabled`].
     pub switches: [bool; PolicyCheck::COUNT],
@@ -71,7 +84,40 @@ impl Default for Policy {
             password_max_age_days: 365,
             forbid_empty_passwords: true,
             forbid_expired_passwords: true,
+            disk_encryption_scope: DiskEncryptionScope::AllFixed,
+            disk_encryption_exclude: DEFAULT_DISK_ENCRYPTION_EXCLUDE
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
+            antivirus_required_on: vec![OsFamily::Windows, OsFamily::Macos],
+            antivirus_signature_max_age_secs: 3 * DAY,
+            antivirus_require_real_time: true,
             switches: [true; PolicyCheck::COUNT],
+        }
+    }
+}
+
+/// Mount points left out of `disk_encryption` by default: `/boot` and the
+/// EFI system partition, which the boot loader reads before any volume is
+/// unlocked.
+pub const DEFAULT_DISK_ENCRYPTION_EXCLUDE: [&str; 3] = ["/boot", "/boot/efi", "/efi"];
+
+/// Which volumes must be encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiskEncryptionScope {
+    /// Only the volume holding the operating system.
+    System,
+    /// Every fixed volume the agent reports (swap included), less the
+    /// excluded mount points.
+    AllFixed,
+}
+
+impl DiskEncryptionScope {
+    /// The config value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiskEncryptionScope::System => "system",
+            DiskEncryptionScope::AllFixed => "all_fixed",
         }
     }
 }
@@ -243,6 +289,11 @@ pub struct RawPolicy {
     pub password_max_age_days: Option<Spanned<i64>>,
     pub forbid_empty_passwords: Option<bool>,
     pub forbid_expired_passwords: Option<bool>,
+    pub disk_encryption_scope: Option<Spanned<String>>,
+    pub disk_encryption_exclude: Option<Vec<String>>,
+    pub antivirus_required_on: Option<Vec<Spanned<String>>>,
+    pub antivirus_signature_max_age: Option<Spanned<RawDuration>>,
+    pub antivirus_require_real_time: Option<bool>,
     pub checks: Option<BTreeMap<Spanned<String>, RawCheckSwitch>>,
 }
 
@@ -355,6 +406,46 @@ impl RawPolicy {
             365,
         );
 
+        let signature_max_age = v.duration(
+            "antivirus_signature_max_age",
+            &self.antivirus_signature_max_age,
+            3_600,
+            365 * DAY,
+        );
+        let scope = match self.disk_encryption_scope.as_ref() {
+            None => d.disk_encryption_scope,
+            Some(raw) => match raw.get_ref().as_str() {
+                "system" => DiskEncryptionScope::System,
+                "all_fixed" => DiskEncryptionScope::AllFixed,
+                other => {
+                    v.problem(
+                        "disk_encryption_scope",
+                        Some(raw.span().start),
+                        format!("must be \"system\" or \"all_fixed\", got {other:?}"),
+                    );
+                    d.disk_encryption_scope
+                }
+            },
+        };
+        let mut required_on = Vec::new();
+        for raw in self.antivirus_required_on.iter().flatten() {
+            match [OsFamily::Linux, OsFamily::Macos, OsFamily::Windows]
+                .into_iter()
+                .find(|f| f.as_str() == raw.get_ref())
+            {
+                Some(f) if !required_on.contains(&f) => required_on.push(f),
+                Some(_) => {}
+                None => v.problem(
+                    "antivirus_required_on",
+                    Some(raw.span().start),
+                    format!(
+                        "unknown OS family {:?}, expected linux, macos or windows",
+                        raw.get_ref()
+                    ),
+                ),
+            }
+        }
+
         let mut switches = [true; PolicyCheck::COUNT];
         for (name, switch) in self.checks.iter().flatten() {
             match PolicyCheck::from_name(name.get_ref()) {
@@ -396,6 +487,21 @@ impl RawPolicy {
             forbid_expired_passwords: self
                 .forbid_expired_passwords
                 .unwrap_or(d.forbid_expired_passwords),
+            disk_encryption_scope: scope,
+            disk_encryption_exclude: self
+                .disk_encryption_exclude
+                .clone()
+                .unwrap_or(d.disk_encryption_exclude),
+            antivirus_required_on: if self.antivirus_required_on.is_some() {
+                required_on
+            } else {
+                d.antivirus_required_on
+            },
+            antivirus_signature_max_age_secs: signature_max_age
+                .unwrap_or(d.antivirus_signature_max_age_secs),
+            antivirus_require_real_time: self
+                .antivirus_require_real_time
+                .unwrap_or(d.antivirus_require_real_time),
             switches,
         })
     }
@@ -534,6 +640,46 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("nope")
+        );
+    }
+
+    #[test]
+    fn data_protection_settings() {
+        let p = Policy::from_collector_config_str(
+            "[policy]\ndisk_encryption_scope = \"system\"\ndisk_encryption_exclude = []\nantivirus_required_on = [\"windows\", \"linux\", \"windows\"]\nantivirus_signature_max_age = \"1d\"\nantivirus_require_real_time = false\n",
+            "p",
+        )
+        .unwrap();
+        assert_eq!(p.disk_encryption_scope, DiskEncryptionScope::System);
+        assert!(p.disk_encryption_exclude.is_empty());
+        assert_eq!(
+            p.antivirus_required_on,
+            [OsFamily::Windows, OsFamily::Linux]
+        );
+        assert_eq!(p.antivirus_signature_max_age_secs, DAY);
+        assert!(!p.antivirus_require_real_time);
+        let d = Policy::default();
+        assert_eq!(d.disk_encryption_exclude, ["/boot", "/boot/efi", "/efi"]);
+        assert_eq!(
+            d.antivirus_required_on,
+            [OsFamily::Windows, OsFamily::Macos]
+        );
+        let err = Policy::from_collector_config_str(
+            "[policy]\ndisk_encryption_scope = \"everything\"\nantivirus_required_on = [\"beos\"]\nantivirus_signature_max_age = \"10m\"\n",
+            "p",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("policy.disk_encryption_scope (line 2): must be \"system\" or \"all_fixed\", got \"everything\""), "{err}");
+        assert!(
+            err.contains("policy.antivirus_required_on (line 3): unknown OS family \"beos\""),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "policy.antivirus_signature_max_age (line 4): must be between 1h and 365d"
+            ),
+            "{err}"
         );
     }
 

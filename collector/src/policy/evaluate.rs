@@ -6,13 +6,18 @@
 //!   older than `stale_after` is **unknown**, never passing;
 //! - age limits are inclusive: exactly at the limit still passes;
 //! - a disabled check has no verdict at all (`Findings::get` is `None`) and
-//!   does not count towards `compliant`.
+//!   does not count towards `compliant`;
+//! - a check with no meaning on the device's OS family
+//!   ([`PolicyCheck::not_applicable_on`]), or that the policy does not ask
+//!   of that family (`antivirus_required_on`), is **not applicable**:
+//!   neither failing nor unknown, and it does not count towards `compliant`.
 //!
 //! `compliant` is `Some(false)` when any enabled check fails, `None` when
 //! nothing fails but something is unknown, `Some(true)` otherwise.
 
 use std::collections::HashMap;
 
+use fleetwatch_protocol::OsFamily;
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::checks::PolicyCheck;
@@ -45,6 +50,11 @@ pub enum Verdict {
         /// Why not.
         reason: String,
     },
+    /// The check has no meaning on this device; counts neither way.
+    NotApplicable {
+        /// Why not.
+        reason: String,
+    },
 }
 
 impl Verdict {
@@ -54,10 +64,11 @@ impl Verdict {
             Verdict::Passing => VerdictKind::Passing,
             Verdict::Failing { .. } => VerdictKind::Failing,
             Verdict::Unknown { .. } => VerdictKind::Unknown,
+            Verdict::NotApplicable { .. } => VerdictKind::NotApplicable,
         }
     }
 
-    /// `passing`, `failing` or `unknown`.
+    /// `passing`, `failing`, `unknown` or `not_applicable`.
     pub fn as_str(&self) -> &'static str {
         self.kind().as_str()
     }
@@ -72,11 +83,13 @@ impl Verdict {
         matches!(self, Verdict::Failing { .. })
     }
 
-    /// The reason, for failing and unknown verdicts.
+    /// The reason, for failing, unknown and not-applicable verdicts.
     pub fn reason(&self) -> Option<&str> {
         match self {
             Verdict::Passing => None,
-            Verdict::Failing { reason, .. } | Verdict::Unknown { reason } => Some(reason),
+            Verdict::Failing { reason, .. }
+            | Verdict::Unknown { reason }
+            | Verdict::NotApplicable { reason } => Some(reason),
         }
     }
 }
@@ -117,7 +130,7 @@ impl Findings {
                     break;
                 }
                 Verdict::Unknown { .. } => compliant = None,
-                Verdict::Passing => {}
+                Verdict::Passing | Verdict::NotApplicable { .. } => {}
             }
         }
         Findings {
@@ -207,13 +220,49 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn evaluate(&self, facts: &ComplianceFacts, last_seen: i64) -> Findings {
         let policy = self.policy;
+        let family = facts.os_family();
         let mut verdicts: [Option<Verdict>; PolicyCheck::COUNT] = Default::default();
         for check in PolicyCheck::ALL {
             if policy.is_enabled(check) {
-                verdicts[check.index()] = Some(self.judge(check, facts, last_seen));
+                let verdict = match self.not_applicable(check, family) {
+                    Some(v) => v,
+                    None => self.judge(check, facts, last_seen),
+                };
+                verdicts[check.index()] = Some(verdict);
             }
         }
         Findings::from_verdicts(verdicts)
+    }
+
+    /// The not-applicable verdict of `check` on a device of `family`, if
+    /// the check has no meaning there or the policy does not ask it there.
+    fn not_applicable(&self, check: PolicyCheck, family: OsFamily) -> Option<Verdict> {
+        if let Some(why) = check.not_applicable_on(family) {
+            return Some(Verdict::NotApplicable {
+                reason: self.reason(|| format!("not applicable on {}: {why}", family.as_str())),
+            });
+        }
+        let required = &self.policy.antivirus_required_on;
+        // A family the policy cannot name (a newer agent's) is judged.
+        if check == PolicyCheck::Antivirus
+            && family != OsFamily::Other
+            && !required.contains(&family)
+        {
+            return Some(Verdict::NotApplicable {
+                reason: self.reason(|| {
+                    format!(
+                        "not applicable on {}: the policy requires an antivirus on {} only (antivirus_required_on)",
+                        family.as_str(),
+                        required
+                            .iter()
+                            .map(|f| f.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }),
+            });
+        }
+        None
     }
 
     /// A failing verdict; `reason` runs only when reasons are wanted.
@@ -257,6 +306,9 @@ impl Ctx<'_> {
                 })
             }),
             PolicyCheck::Reboot => self.with(&facts.patches, "patches", |d, data_as_of| {
+                if d.reboot_unknown {
+                    return self.unknown(|| "the agent cannot tell whether a reboot is required".into());
+                }
                 if !d.reboot_required {
                     return Verdict::Passing;
                 }
@@ -352,6 +404,15 @@ impl Ctx<'_> {
             PolicyCheck::ExpiredPasswords => self.with(&facts.password, "password_policy", |d, _| {
                 self.accounts(d, |a| (a.expired, &a.expired_names), "with an expired password")
             }),
+            PolicyCheck::DiskEncryption => {
+                self.with(&facts.data_protection, "data_protection", |d, _| self.disk_encryption(d))
+            }
+            PolicyCheck::Firewall => {
+                self.with(&facts.data_protection, "data_protection", |d, _| self.firewall(d))
+            }
+            PolicyCheck::Antivirus => {
+                self.with(&facts.data_protection, "data_protection", |d, _| self.antivirus(d))
+            }
         }
     }
 
@@ -381,7 +442,7 @@ impl Ctx<'_> {
         if f.as_of == 0 {
             return self.unknown(|| "no report received yet".into());
         }
-        let sections: [(&str, SectionStatus, i64, Option<&str>); 4] = [
+        let sections: [(&str, SectionStatus, i64, Option<&str>); 5] = [
             (
                 "inventory",
                 f.inventory.status,
@@ -405,6 +466,12 @@ impl Ctx<'_> {
                 f.password.status,
                 f.password.as_of,
                 f.password.error.as_deref(),
+            ),
+            (
+                "data_protection",
+                f.data_protection.status,
+                f.data_protection.as_of,
+                f.data_protection.error.as_deref(),
             ),
         ];
         let mut failed = sections
@@ -698,6 +765,7 @@ impl CheckStateTracker {
             let value = match findings.get(check) {
                 None | Some(Verdict::Passing) => None,
                 Some(Verdict::Unknown { .. }) => prev,
+                Some(Verdict::NotApplicable { .. }) => None,
                 Some(Verdict::Failing { since, .. }) => {
                     // A hint in the future (clock skew) must not postpone the start.
                     let hint = since.unwrap_or(now).min(now);
@@ -709,6 +777,8 @@ impl CheckStateTracker {
         next
     }
 }
+
+mod data_protection;
 
 #[cfg(test)]
 mod tests;

@@ -33,7 +33,9 @@ pub mod compliance_facts;
 pub mod config;
 pub mod evaluate;
 pub mod outcomes;
+pub mod protection_facts;
 pub mod reload;
+pub mod remediation;
 
 pub use checks::PolicyCheck;
 pub use compliance_facts::ComplianceFacts;

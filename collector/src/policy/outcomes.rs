@@ -1,5 +1,5 @@
 //! [`Outcomes`]: the verdict of every check without its reason, packed in
-//! 32 bits. It is what the collector keeps per device between evaluations
+//! 64 bits. It is what the collector keeps per device between evaluations
 //! (100,000 devices) and what the scrape and the fleet counts need; reasons
 //! are produced again by evaluation when someone asks for them (API, alert
 //! annotations). Evaluation builds these (`Findings::outcomes`); this module
@@ -16,26 +16,46 @@ pub enum VerdictKind {
     Failing,
     /// Cannot be judged.
     Unknown,
+    /// The check has no meaning on this device (its OS, or the policy).
+    NotApplicable,
 }
 
 impl VerdictKind {
-    /// `passing`, `failing` or `unknown`.
+    /// `passing`, `failing`, `unknown` or `not_applicable`.
     pub fn as_str(self) -> &'static str {
         match self {
             VerdictKind::Passing => "passing",
             VerdictKind::Failing => "failing",
             VerdictKind::Unknown => "unknown",
+            VerdictKind::NotApplicable => "not_applicable",
         }
+    }
+
+    /// Every kind, in the order of the `result` label values.
+    pub const ALL: [VerdictKind; 4] = [
+        VerdictKind::Passing,
+        VerdictKind::Failing,
+        VerdictKind::Unknown,
+        VerdictKind::NotApplicable,
+    ];
+
+    /// Position in [`VerdictKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
     }
 }
 
-/// Two bits per check (0 = disabled or not evaluated yet) and two bits for
-/// `compliant` (0 = unknown, 1 = true, 2 = false). The default value is a
-/// device not evaluated yet: no verdicts, compliance unknown.
+/// Three bits per check (0 = disabled or not evaluated yet) and two bits
+/// for `compliant` (0 = unknown, 1 = true, 2 = false). The default value is
+/// a device not evaluated yet: no verdicts, compliance unknown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Outcomes(u32);
+pub struct Outcomes(u64);
 
-const COMPLIANT_SHIFT: usize = 2 * PolicyCheck::COUNT;
+/// Bits per check.
+const BITS: usize = 3;
+const MASK: u64 = (1 << BITS) - 1;
+const COMPLIANT_SHIFT: usize = BITS * PolicyCheck::COUNT;
+const _: () = assert!(COMPLIANT_SHIFT + 2 <= 64, "too many checks for Outcomes");
 
 impl Outcomes {
     /// The verdicts of the enabled checks and `compliant` (as
@@ -44,14 +64,10 @@ impl Outcomes {
         verdicts: impl IntoIterator<Item = (PolicyCheck, VerdictKind)>,
         compliant: Option<bool>,
     ) -> Self {
-        let mut bits = 0u32;
+        let mut bits = 0u64;
         for (check, kind) in verdicts {
-            let code = match kind {
-                VerdictKind::Passing => 1,
-                VerdictKind::Failing => 2,
-                VerdictKind::Unknown => 3,
-            };
-            bits |= code << (2 * check.index());
+            let code = kind.index() as u64 + 1;
+            bits |= code << (BITS * check.index());
         }
         let compliant = match compliant {
             None => 0,
@@ -63,12 +79,10 @@ impl Outcomes {
 
     /// The verdict of a check; `None` when disabled (or not evaluated).
     pub fn get(self, check: PolicyCheck) -> Option<VerdictKind> {
-        match (self.0 >> (2 * check.index())) & 3 {
-            1 => Some(VerdictKind::Passing),
-            2 => Some(VerdictKind::Failing),
-            3 => Some(VerdictKind::Unknown),
-            _ => None,
-        }
+        let code = (self.0 >> (BITS * check.index())) & MASK;
+        VerdictKind::ALL
+            .get((code as usize).checked_sub(1)?)
+            .copied()
     }
 
     /// Whether `check` is failing.
@@ -99,12 +113,12 @@ impl Outcomes {
     }
 
     /// The raw bits (for an atomic cell).
-    pub fn to_bits(self) -> u32 {
+    pub fn to_bits(self) -> u64 {
         self.0
     }
 
     /// From [`Outcomes::to_bits`].
-    pub fn from_bits(bits: u32) -> Self {
+    pub fn from_bits(bits: u64) -> Self {
         Outcomes(bits)
     }
 }

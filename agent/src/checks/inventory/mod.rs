@@ -51,13 +51,7 @@ impl Check for InventoryCheck {
                 .read_optional("/proc/meminfo")?
                 .map(|t| procfs::parse_meminfo(&t))
                 .unwrap_or_default(),
-            disks: if live {
-                disks::live_disks(root)
-            } else {
-                root.read_optional("/proc/mounts")?
-                    .map(|t| disks::parse_mounts(&t))
-                    .unwrap_or_default()
-            },
+            disks: disks::read_disks(root)?,
             network: if live {
                 network::live_interfaces()
             } else {
@@ -121,6 +115,8 @@ fn read_packages(ctx: &CheckContext<'_>) -> Result<Option<Packages>, CheckError>
             });
         }
         ("rpm", packages::parse_rpm_qa(&out.stdout_text()))
+    } else if root.exists(packages::PACMAN_LOCAL_DB) {
+        ("pacman", packages::read_pacman_local(root)?)
     } else {
         return Ok(None);
     };

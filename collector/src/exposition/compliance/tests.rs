@@ -51,6 +51,9 @@ fn devices() -> Vec<Device> {
             r.checks.password_policy = Some(CheckResult::failed(1.0, "pam parse error"));
             r.checks.patches = Some(CheckResult::unsupported(0.0, "no apt"));
         }
+        if i == 2 {
+            windows_protection(&mut r);
+        }
         let facts = ComplianceFacts::from_report(&r, T);
         let findings = evaluate(&facts, T, &Policy::default(), T + 60);
         let since = CheckStateTracker::update(&FailingSince::default(), &findings, T + 60);
@@ -62,6 +65,50 @@ fn devices() -> Vec<Device> {
         });
     }
     out
+}
+
+/// dev-2 is a Windows laptop: BitLocker on C:, suspended on D:, a volume
+/// of unknown state with a hostile name, a firewall profile off, Defender
+/// with stale signatures.
+fn windows_protection(r: &mut fleetwatch_protocol::Report) {
+    use fleetwatch_protocol::{
+        Antivirus, DataProtection, EncryptionState, Firewall, FirewallProfile, OsFamily,
+        VolumeEncryption,
+    };
+    r.inventory.data.as_mut().unwrap().os.family = Some(OsFamily::Windows);
+    let vol = |m: &str, state, on| VolumeEncryption {
+        mount_point: m.into(),
+        method: Some("bitlocker".into()),
+        state,
+        protection_on: on,
+        system_volume: m == "C:",
+        ..VolumeEncryption::default()
+    };
+    r.checks.data_protection = Some(CheckResult::ok(
+        0.2,
+        DataProtection {
+            volumes: vec![
+                vol("C:", EncryptionState::Encrypted, Some(true)),
+                vol("D:", EncryptionState::Encrypted, Some(false)),
+                vol("E:\\\"x\"\n", EncryptionState::Unknown, None),
+            ],
+            firewall: Some(Firewall {
+                product: "windows_firewall".into(),
+                enabled: Some(false),
+                profiles: vec![FirewallProfile {
+                    name: "public".into(),
+                    enabled: Some(false),
+                }],
+            }),
+            antivirus: Some(Antivirus {
+                product: "microsoft_defender".into(),
+                real_time_protection: Some(true),
+                signatures_updated_at: Some(T - 10 * 86_400),
+                signature_version: None,
+            }),
+            ..DataProtection::default()
+        },
+    ));
 }
 
 fn render(devs: &[Device]) -> String {
@@ -187,6 +234,53 @@ fn check_passing_omits_unknown_and_compliant_omits_unknown() {
             1
         );
     }
+}
+
+#[test]
+fn data_protection_families_and_not_applicable_checks() {
+    let text = render(&devices());
+    // dev-0 (Linux): LUKS root, plain /boot, nftables on; no antivirus asked.
+    assert!(text.contains("fleetwatch_disk_encrypted{device_id=\"dev-0\",volume=\"/\"} 1\n"));
+    assert!(text.contains("fleetwatch_disk_encrypted{device_id=\"dev-0\",volume=\"/boot\"} 0\n"));
+    assert!(text.contains("fleetwatch_firewall_enabled{device_id=\"dev-0\"} 1\n"));
+    assert!(!text.contains("fleetwatch_antivirus_real_time_protection{device_id=\"dev-0\"}"));
+    assert!(
+        text.contains(
+            "fleetwatch_check_not_applicable{device_id=\"dev-0\",check=\"antivirus\"} 1\n"
+        )
+    );
+    assert!(!text.contains("fleetwatch_check_passing{device_id=\"dev-0\",check=\"antivirus\"}"));
+    assert!(
+        text.contains(
+            "fleetwatch_check_passing{device_id=\"dev-0\",check=\"disk_encryption\"} 1\n"
+        )
+    );
+    // dev-2 (Windows): suspended D: is 0, the unknown volume has no sample.
+    assert!(text.contains("fleetwatch_disk_encrypted{device_id=\"dev-2\",volume=\"C:\"} 1\n"));
+    assert!(text.contains("fleetwatch_disk_encrypted{device_id=\"dev-2\",volume=\"D:\"} 0\n"));
+    assert!(!text.contains("volume=\"E:"));
+    assert!(text.contains("fleetwatch_firewall_enabled{device_id=\"dev-2\"} 0\n"));
+    assert!(text.contains("fleetwatch_antivirus_real_time_protection{device_id=\"dev-2\"} 1\n"));
+    assert!(text.contains(&format!(
+        "fleetwatch_antivirus_signature_timestamp_seconds{{device_id=\"dev-2\"}} {}\n",
+        T - 10 * 86_400
+    )));
+    for check in ["disk_encryption", "firewall", "antivirus"] {
+        assert!(
+            text.contains(&format!(
+                "fleetwatch_check_passing{{device_id=\"dev-2\",check=\"{check}\"}} 0\n"
+            )),
+            "{check}"
+        );
+    }
+    assert!(
+        !text.contains("fleetwatch_check_not_applicable{device_id=\"dev-2\",check=\"antivirus\"}")
+    );
+    assert!(
+        text.contains("fleetwatch_fleet_checks{check=\"antivirus\",result=\"not_applicable\"} 3\n")
+    );
+    assert!(text.contains("fleetwatch_fleet_checks{check=\"antivirus\",result=\"failing\"} 1\n"));
+    assert!(text.contains("fleetwatch_fleet_checks{check=\"firewall\",result=\"passing\"} 3\n"));
 }
 
 #[test]

@@ -76,6 +76,11 @@ fn a_full_compliant_report_passes_everything() {
     let f = facts(&full_report(T));
     let findings = eval(&f, T + 60);
     for (check, v) in findings.iter() {
+        if check == PolicyCheck::Antivirus {
+            // Not required on Linux by default.
+            assert_eq!(v.kind(), VerdictKind::NotApplicable, "{v:?}");
+            continue;
+        }
         assert!(v.is_passing(), "{check}: {v:?}");
     }
     assert_eq!(findings.compliant, Some(true));
@@ -683,4 +688,302 @@ fn outcomes_keep_every_verdict_and_compliance() {
     assert!(o.any_failing());
     assert_eq!(Outcomes::default().compliant(), None);
     assert_eq!(Outcomes::default().iter().count(), 0);
+}
+
+// ---- data protection and OS families ----
+
+fn protection(r: &mut Report) -> &mut fleetwatch_protocol::DataProtection {
+    r.checks
+        .data_protection
+        .as_mut()
+        .unwrap()
+        .data
+        .as_mut()
+        .unwrap()
+}
+
+fn with_family(r: &mut Report, family: fleetwatch_protocol::OsFamily) {
+    r.inventory.data.as_mut().unwrap().os.family = Some(family);
+}
+
+fn volume(
+    mount: &str,
+    state: fleetwatch_protocol::EncryptionState,
+    on: Option<bool>,
+    system: bool,
+) -> fleetwatch_protocol::VolumeEncryption {
+    fleetwatch_protocol::VolumeEncryption {
+        mount_point: mount.into(),
+        state,
+        protection_on: on,
+        system_volume: system,
+        ..Default::default()
+    }
+}
+
+#[test]
+fn disk_encryption_judges_every_fixed_volume_but_the_boot_partitions() {
+    use fleetwatch_protocol::EncryptionState::*;
+    let mut r = full_report(T);
+    // full_report's /boot is plain: excluded by default.
+    assert!(verdict(&facts(&r), PolicyCheck::DiskEncryption, T).is_passing());
+    protection(&mut r).volumes.extend([
+        volume("/home", EncryptionInProgress, Some(false), false),
+        volume("[SWAP]", NotEncrypted, Some(false), false),
+    ]);
+    let v = verdict(&facts(&r), PolicyCheck::DiskEncryption, T);
+    assert_failing(&v, "/home is still being encrypted");
+    assert_failing(&v, "[SWAP] is not encrypted");
+    assert_failing(&v, "policy: every fixed volume encrypted");
+    // Scope "system": only / counts.
+    let p = Policy {
+        disk_encryption_scope: crate::policy::config::DiskEncryptionScope::System,
+        ..Policy::default()
+    };
+    assert!(
+        evaluate(&facts(&r), T, &p, T)
+            .get(PolicyCheck::DiskEncryption)
+            .unwrap()
+            .is_passing()
+    );
+    // Nothing excluded: /boot fails too.
+    let p = Policy {
+        disk_encryption_exclude: Vec::new(),
+        ..Policy::default()
+    };
+    let v = evaluate(&facts(&full_report(T)), T, &p, T);
+    assert_failing(
+        v.get(PolicyCheck::DiskEncryption).unwrap(),
+        "/boot is not encrypted",
+    );
+}
+
+#[test]
+fn disk_encryption_unknown_never_passes() {
+    use fleetwatch_protocol::EncryptionState::*;
+    let mut r = full_report(T);
+    protection(&mut r).volumes[0] = volume("/", Encrypted, None, true);
+    assert_unknown(
+        &verdict(&facts(&r), PolicyCheck::DiskEncryption, T),
+        "encryption unknown for /",
+    );
+    protection(&mut r).volumes = vec![volume("C:", Unknown, None, true)];
+    assert_unknown(&verdict(&facts(&r), PolicyCheck::DiskEncryption, T), "C:");
+    // A known violation beside an unknown still fails.
+    protection(&mut r)
+        .volumes
+        .push(volume("D:", Encrypted, Some(false), false));
+    assert_failing(
+        &verdict(&facts(&r), PolicyCheck::DiskEncryption, T),
+        "D: has its protection off",
+    );
+    protection(&mut r).volumes.clear();
+    assert_unknown(
+        &verdict(&facts(&r), PolicyCheck::DiskEncryption, T),
+        "no volume",
+    );
+    // No section at all (an older agent): unknown.
+    let mut r = full_report(T);
+    r.checks.data_protection = None;
+    assert_unknown(
+        &verdict(&facts(&r), PolicyCheck::DiskEncryption, T),
+        "has not reported the data_protection check",
+    );
+}
+
+#[test]
+fn firewall_on_off_and_unknown() {
+    use fleetwatch_protocol::{Firewall, FirewallProfile};
+    let mut r = full_report(T);
+    assert!(verdict(&facts(&r), PolicyCheck::Firewall, T).is_passing());
+    protection(&mut r).firewall = Some(Firewall {
+        product: "windows_firewall".into(),
+        enabled: Some(false),
+        profiles: vec![
+            FirewallProfile {
+                name: "domain".into(),
+                enabled: Some(true),
+            },
+            FirewallProfile {
+                name: "public".into(),
+                enabled: Some(false),
+            },
+        ],
+    });
+    assert_failing(
+        &verdict(&facts(&r), PolicyCheck::Firewall, T),
+        "windows_firewall is off for the public profile(s)",
+    );
+    protection(&mut r).firewall = Some(Firewall {
+        product: "ufw".into(),
+        enabled: None,
+        profiles: Vec::new(),
+    });
+    assert_unknown(
+        &verdict(&facts(&r), PolicyCheck::Firewall, T),
+        "ufw state unknown",
+    );
+    protection(&mut r).firewall = None;
+    protection(&mut r).firewall_error = Some("ufw: ufw status exited with 1".into());
+    assert_unknown(
+        &verdict(&facts(&r), PolicyCheck::Firewall, T),
+        "firewall state unknown: ufw: ufw status exited with 1",
+    );
+}
+
+#[test]
+fn antivirus_real_time_and_signature_age() {
+    use fleetwatch_protocol::{Antivirus, OsFamily};
+    let mut r = full_report(T);
+    with_family(&mut r, OsFamily::Windows);
+    // Required on Windows: none found fails, an unreadable one is unknown.
+    assert_failing(
+        &verdict(&facts(&r), PolicyCheck::Antivirus, T),
+        "no antivirus found",
+    );
+    protection(&mut r).antivirus_error = Some("MSFT_MpComputerStatus: access denied".into());
+    assert_unknown(
+        &verdict(&facts(&r), PolicyCheck::Antivirus, T),
+        "access denied",
+    );
+    let max = Policy::default().antivirus_signature_max_age_secs;
+    protection(&mut r).antivirus = Some(Antivirus {
+        product: "microsoft_defender".into(),
+        real_time_protection: Some(true),
+        signatures_updated_at: Some(T - max),
+        signature_version: Some("1.403.1".into()),
+    });
+    // Exactly at the limit still passes.
+    assert!(verdict(&facts(&r), PolicyCheck::Antivirus, T).is_passing());
+    let v = verdict(&facts(&r), PolicyCheck::Antivirus, T + 1);
+    assert_failing(&v, "signatures updated 3d ago");
+    assert!(matches!(v, Verdict::Failing { since: Some(s), .. } if s == T));
+    protection(&mut r)
+        .antivirus
+        .as_mut()
+        .unwrap()
+        .real_time_protection = Some(false);
+    assert_failing(
+        &verdict(&facts(&r), PolicyCheck::Antivirus, T),
+        "real-time protection is off",
+    );
+    protection(&mut r)
+        .antivirus
+        .as_mut()
+        .unwrap()
+        .real_time_protection = None;
+    assert_unknown(
+        &verdict(&facts(&r), PolicyCheck::Antivirus, T),
+        "real-time protection state unknown",
+    );
+    let p = Policy {
+        antivirus_require_real_time: false,
+        ..Policy::default()
+    };
+    assert!(
+        evaluate(&facts(&r), T, &p, T)
+            .get(PolicyCheck::Antivirus)
+            .unwrap()
+            .is_passing()
+    );
+    protection(&mut r)
+        .antivirus
+        .as_mut()
+        .unwrap()
+        .signatures_updated_at = None;
+    assert_unknown(
+        evaluate(&facts(&r), T, &p, T)
+            .get(PolicyCheck::Antivirus)
+            .unwrap(),
+        "signature age unknown",
+    );
+    // XProtect has no real-time switch: it is on whenever macOS runs.
+    with_family(&mut r, OsFamily::Macos);
+    protection(&mut r).antivirus = Some(Antivirus {
+        product: "xprotect".into(),
+        real_time_protection: None,
+        signatures_updated_at: Some(T - 3_600),
+        signature_version: Some("5281".into()),
+    });
+    assert!(verdict(&facts(&r), PolicyCheck::Antivirus, T).is_passing());
+}
+
+#[test]
+fn checks_without_meaning_on_an_os_are_not_applicable_and_do_not_count() {
+    use fleetwatch_protocol::OsFamily;
+    let mut r = full_report(T);
+    with_family(&mut r, OsFamily::Windows);
+    protection(&mut r).antivirus = Some(fleetwatch_protocol::Antivirus {
+        product: "microsoft_defender".into(),
+        real_time_protection: Some(true),
+        signatures_updated_at: Some(T - 3_600),
+        signature_version: None,
+    });
+    patches(&mut r).cache_updated_at = None;
+    let p = Policy {
+        patch_cache_max_age_secs: Some(86_400),
+        ..Policy::default()
+    };
+    let f = facts(&r);
+    let findings = evaluate(&f, T, &p, T);
+    let v = findings.get(PolicyCheck::PatchCache).unwrap();
+    assert_eq!(v.kind(), VerdictKind::NotApplicable);
+    assert!(v.reason().unwrap().starts_with("not applicable on windows"));
+    assert!(findings.get(PolicyCheck::Antivirus).unwrap().is_passing());
+    assert_eq!(
+        findings.compliant,
+        Some(true),
+        "not applicable counts neither way"
+    );
+    // The same facts from a Linux device: the cache age is unknown.
+    with_family(&mut r, OsFamily::Linux);
+    assert_unknown(
+        evaluate(&facts(&r), T, &p, T)
+            .get(PolicyCheck::PatchCache)
+            .unwrap(),
+        "does not know when the package cache",
+    );
+    // macOS: empty passwords cannot be read without the hash.
+    with_family(&mut r, OsFamily::Macos);
+    password(&mut r).accounts = None;
+    let findings = evaluate(&facts(&r), T, &p, T);
+    assert_eq!(
+        findings.get(PolicyCheck::EmptyPasswords).unwrap().kind(),
+        VerdictKind::NotApplicable
+    );
+    assert_eq!(
+        findings.get(PolicyCheck::ExpiredPasswords).unwrap().kind(),
+        VerdictKind::Unknown
+    );
+    // Failing-since never starts on a not-applicable check.
+    let mut before = FailingSince::default();
+    before.set(PolicyCheck::EmptyPasswords, Some(T - 10));
+    let after = CheckStateTracker::update(&before, &findings, T);
+    assert_eq!(after.get(PolicyCheck::EmptyPasswords), None);
+    // An agent older than the family field is Linux: everything applies.
+    let mut r = full_report(T);
+    r.inventory.data.as_mut().unwrap().os.family = None;
+    assert_eq!(facts(&r).os_family(), OsFamily::Linux);
+}
+
+#[test]
+fn outcomes_keep_not_applicable_apart() {
+    let findings = findings_with(
+        PolicyCheck::Antivirus,
+        Some(Verdict::NotApplicable { reason: "x".into() }),
+    );
+    let o = findings.outcomes();
+    assert_eq!(
+        o.get(PolicyCheck::Antivirus),
+        Some(VerdictKind::NotApplicable)
+    );
+    assert_eq!(o.get(PolicyCheck::Firewall), None);
+    assert_eq!(o.compliant(), Some(true));
+    assert_eq!(Outcomes::from_bits(o.to_bits()), o);
+    // Every check and kind round-trips through the packed form.
+    for kind in VerdictKind::ALL {
+        let o = Outcomes::new(PolicyCheck::ALL.into_iter().map(|c| (c, kind)), Some(false));
+        assert!(PolicyCheck::ALL.into_iter().all(|c| o.get(c) == Some(kind)));
+        assert_eq!(o.compliant(), Some(false));
+    }
 }

@@ -9,17 +9,27 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::checks::backup::BackupJobConfig;
+use crate::host::{CommandRunner, RecordedRunner, SystemRunner};
 use crate::upload::tls::{Fingerprint, FingerprintError, Trust};
 
 /// Default config file; a missing default file is fine.
+#[cfg(not(target_os = "macos"))]
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/fleetwatch/agent.toml";
 /// Default state directory.
+#[cfg(not(target_os = "macos"))]
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/fleetwatch-agent";
+/// Default config file on macOS (deploy/macos installs it there).
+#[cfg(target_os = "macos")]
+pub const DEFAULT_CONFIG_PATH: &str = "/Library/Application Support/fleetwatch/agent.toml";
+/// Default state directory on macOS.
+#[cfg(target_os = "macos")]
+pub const DEFAULT_STATE_DIR: &str = "/Library/Application Support/fleetwatch/state";
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +90,19 @@ pub struct FileConfig {
     /// Backup jobs to watch.
     #[serde(default)]
     pub backup: Vec<BackupJobConfig>,
+    /// macOS-only settings.
+    #[serde(default)]
+    pub macos: MacosConfig,
+}
+
+/// `[macos]` settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MacosConfig {
+    /// Run `softwareupdate --list` for pending updates. It contacts Apple's
+    /// update servers, so it is off by default and the cached result of the
+    /// Mac's own background check is reported instead.
+    pub softwareupdate_scan: bool,
 }
 
 /// `[checks]` enable switches; all on by default.
@@ -125,6 +148,9 @@ pub struct Overrides {
     pub state_dir: Option<PathBuf>,
     /// `--root`.
     pub root: Option<PathBuf>,
+    /// `--recorded-commands` (tests only): replay recorded command outputs
+    /// from this directory instead of running commands.
+    pub recorded_commands: Option<PathBuf>,
 }
 
 /// The validated configuration the agent runs with.
@@ -152,6 +178,21 @@ pub struct AgentConfig {
     pub checks: ChecksConfig,
     /// Backup jobs.
     pub backup: Vec<BackupJobConfig>,
+    /// macOS-only settings.
+    pub macos: MacosConfig,
+    /// Recorded command outputs replacing real commands (tests only).
+    pub recorded_commands: Option<RecordedRunner>,
+}
+
+impl AgentConfig {
+    /// The runner every check and the enrollment use: the recordings when
+    /// configured, else the real commands of this machine.
+    pub fn command_runner(&self) -> Arc<dyn CommandRunner> {
+        match &self.recorded_commands {
+            Some(recorded) => Arc::new(recorded.clone()),
+            None => Arc::new(SystemRunner::new()),
+        }
+    }
 }
 
 /// Parses config text; `path` is only used in error messages.
@@ -276,6 +317,16 @@ pub fn build(file: FileConfig, o: &Overrides) -> Result<AgentConfig, ConfigError
         spool_max_reports,
         checks: file.checks,
         backup: file.backup,
+        macos: file.macos,
+        recorded_commands: match &o.recorded_commands {
+            Some(dir) => Some(
+                RecordedRunner::from_dir(dir).map_err(|e| ConfigError::Invalid {
+                    key: "recorded_commands",
+                    message: format!("{}: {e}", dir.display()),
+                })?,
+            ),
+            None => None,
+        },
     })
 }
 
@@ -303,6 +354,7 @@ mod tests {
         let dirs = [
             concat!(env!("CARGO_MANIFEST_DIR")),
             concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/macos"),
         ];
         let mut n = 0;
         for dir in dirs {

@@ -53,6 +53,10 @@ struct CommonArgs {
     /// Host root, for fixture trees and containers.
     #[arg(long, value_name = "DIR", hide = true)]
     root: Option<PathBuf>,
+    /// Replay recorded command outputs from DIR/commands.toml instead of
+    /// running commands (tests: a macOS fixture root on a Linux machine).
+    #[arg(long, value_name = "DIR", hide = true)]
+    recorded_commands: Option<PathBuf>,
     /// On exit, print the agent's own CPU time and peak RSS (external commands excluded) on stderr.
     #[arg(long, hide = true)]
     self_usage: bool,
@@ -67,6 +71,7 @@ impl CommonArgs {
             enroll_secret_file: self.enroll_secret_file.clone(),
             state_dir: self.state_dir.clone(),
             root: self.root.clone(),
+            recorded_commands: self.recorded_commands.clone(),
         };
         Ok(config::load(self.config.as_deref(), &overrides)?)
     }

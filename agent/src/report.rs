@@ -8,8 +8,8 @@ use rand::RngCore;
 
 use crate::checks::CheckContext;
 use crate::checks::backup::BackupJobConfig;
-use crate::config::{AgentConfig, ChecksConfig};
-use crate::host::{CommandRunner, SysRoot, SystemRunner, unix_seconds};
+use crate::config::{AgentConfig, ChecksConfig, MacosConfig};
+use crate::host::{CommandRunner, SysRoot, unix_seconds};
 use crate::platform::{self, CheckPlan, Collection, Platform};
 
 /// Version of this agent, sent in every report.
@@ -26,18 +26,21 @@ pub struct ReportBuilder {
     pub checks: ChecksConfig,
     /// Backup jobs.
     pub backup: Vec<BackupJobConfig>,
+    /// macOS-only settings.
+    pub macos: MacosConfig,
     /// Limit per external command.
     pub command_timeout: std::time::Duration,
 }
 
 impl ReportBuilder {
-    /// A builder for the configured host with real commands.
+    /// A builder for the configured host and runner.
     pub fn from_config(cfg: &AgentConfig) -> Self {
         ReportBuilder {
             root: SysRoot::new(&cfg.root),
-            runner: Arc::new(SystemRunner::new()),
+            runner: cfg.command_runner(),
             checks: cfg.checks,
             backup: cfg.backup.clone(),
+            macos: cfg.macos,
             command_timeout: cfg.command_timeout,
         }
     }
@@ -53,6 +56,7 @@ impl ReportBuilder {
         let plan = CheckPlan {
             checks: self.checks,
             backup: &self.backup,
+            macos: self.macos,
         };
         let Collection {
             mut inventory,
@@ -119,6 +123,7 @@ mod tests {
             runner: Arc::new(RecordedRunner::new()),
             checks,
             backup: Vec::new(),
+            macos: MacosConfig::default(),
             command_timeout: std::time::Duration::from_secs(5),
         }
     }

@@ -74,25 +74,35 @@ fn hung_package_tool_fails_with_the_reason() {
 
     let dir = host(&[("/etc/os-release", "ID=rocky\n")]);
     let root = SysRoot::new(dir.path());
-    let runner = RecordedRunner::new()
-        .with(&["dnf", "-q", "check-update"], 0, "")
-        .with_timeout(&["needs-restarting", "-r"]);
+    let runner = RecordedRunner::new().with_timeout(&["dnf", "-C", "check-update"]);
     let r = run_check(&PatchCheck, &ctx(&root, &runner));
     assert_eq!(r.status, CheckStatus::Failed);
-    assert!(r.error.unwrap().contains("needs-restarting did not finish"));
+    assert!(r.error.unwrap().contains("dnf did not finish"));
+}
+
+#[test]
+fn hung_needs_restarting_makes_the_reboot_state_unknown_not_false() {
+    let dir = host(&[("/etc/os-release", "ID=rocky\n")]);
+    let root = SysRoot::new(dir.path());
+    let runner = RecordedRunner::new()
+        .with(&["dnf", "-C", "check-update"], 0, "")
+        .with_timeout(&["needs-restarting", "-r"]);
+    let r = run_check(&PatchCheck, &ctx(&root, &runner));
+    assert_eq!(r.status, CheckStatus::Ok, "{:?}", r.error);
+    assert_eq!(r.data.unwrap().reboot_required_state(), None);
 }
 
 #[test]
 fn failing_package_tool_is_failed_with_stderr() {
     let dir = host(&[("/etc/os-release", "ID=rocky\n")]);
     let root = SysRoot::new(dir.path());
-    let runner = RecordedRunner::new().with(&["dnf", "-q", "check-update"], 1, "");
+    let runner = RecordedRunner::new().with(&["dnf", "-C", "check-update"], 1, "");
     let r = run_check(&PatchCheck, &ctx(&root, &runner));
     assert_eq!(r.status, CheckStatus::Failed);
     assert!(
         r.error
             .unwrap()
-            .starts_with("dnf check-update exited with 1")
+            .starts_with("dnf -C check-update exited with 1")
     );
 }
 

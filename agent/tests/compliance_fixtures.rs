@@ -82,6 +82,19 @@ struct Sections {
     password_policy: CheckResult<PasswordPolicy>,
 }
 
+/// Runs `f` with the host's root and recorded commands at [`NOW`].
+fn on_host<T>(dir: &Path, f: impl FnOnce(&CheckContext<'_>) -> T) -> T {
+    let root = SysRoot::new(dir);
+    let runner = RecordedRunner::from_dir(&dir.join("commands")).unwrap();
+    let ctx = CheckContext {
+        root: &root,
+        runner: &runner,
+        now: NOW,
+        command_timeout: Duration::from_secs(5),
+    };
+    f(&ctx)
+}
+
 fn run_scenario(name: &str) -> Sections {
     let dir = scenario_dir(name);
     apply_mtimes(&dir);
@@ -93,19 +106,11 @@ fn run_scenario(name: &str) -> Sections {
         .unwrap()
         .set_modified(UNIX_EPOCH + Duration::from_secs((NOW - 5 * 3600) as u64))
         .unwrap();
-    let root = SysRoot::new(&dir);
-    let runner = RecordedRunner::from_dir(&dir.join("commands")).unwrap();
-    let ctx = CheckContext {
-        root: &root,
-        runner: &runner,
-        now: NOW,
-        command_timeout: Duration::from_secs(5),
-    };
-    let mut s = Sections {
-        patches: run_check(&PatchCheck, &ctx),
-        backup: run_check(&BackupCheck::new(fixture_jobs()), &ctx),
-        password_policy: run_check(&PasswordPolicyCheck, &ctx),
-    };
+    let mut s = on_host(&dir, |ctx| Sections {
+        patches: run_check(&PatchCheck, ctx),
+        backup: run_check(&BackupCheck::new(fixture_jobs()), ctx),
+        password_policy: run_check(&PasswordPolicyCheck, ctx),
+    });
     // Wall time is the only non-deterministic field.
     s.patches.duration_seconds = 0.0;
     s.backup.duration_seconds = 0.0;
@@ -196,10 +201,12 @@ fn debian12_compliant() {
 fn debian12_noncompliant() {
     let s = check_scenario("debian12-noncompliant");
     let p = patches(&s);
-    // Real `apt-get -s dist-upgrade` output recorded on a Debian 12 machine.
+    // Real `apt-get -s dist-upgrade` output recorded on a Debian 12 machine
+    // (124 upgrades, nothing newly installed), and its real sources.
     assert_eq!(p.pending_total, 124);
+    assert!(p.new_packages.is_empty());
     assert_eq!(p.pending_security, Some(81));
-    assert!(p.reboot_required);
+    assert_eq!(p.reboot_required_state(), Some(true));
     assert_eq!(
         p.reboot_required_packages,
         vec!["linux-image-6.1.0-28-amd64", "libc6"]
@@ -232,6 +239,8 @@ fn debian12_noncompliant() {
 fn ubuntu2404_compliant() {
     let s = check_scenario("ubuntu2404-compliant");
     let p = patches(&s);
+    // Recorded from Debian's apt against a local repository whose Release
+    // files say `Label: Ubuntu`, `Suite: noble-updates`/`noble-security`.
     assert_eq!((p.pending_total, p.pending_security), (3, Some(0)));
     let pol = policy(&s);
     // PAM arguments override pwquality.conf (8) and faillock.conf (10).
@@ -247,7 +256,10 @@ fn ubuntu2404_compliant() {
 fn ubuntu2404_noncompliant() {
     let s = check_scenario("ubuntu2404-noncompliant");
     let p = patches(&s);
-    assert_eq!((p.pending_total, p.pending_security), (15, Some(13)));
+    assert_eq!((p.pending_total, p.pending_security), (6, Some(3)));
+    // The kernel fix arrives as a new package the metapackage pulls in.
+    let new: Vec<_> = p.new_packages.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(new, ["linux-image-6.8.0-51-generic"]);
     assert!(p.reboot_required);
     assert_eq!(policy(&s).settings.min_length, Some(6));
 }
@@ -260,7 +272,7 @@ fn rocky9_compliant() {
         (p.manager.as_str(), p.pending_total, p.pending_security),
         ("dnf", 0, Some(0))
     );
-    assert!(!p.reboot_required);
+    assert_eq!(p.reboot_required_state(), Some(false));
     assert_eq!(p.cache_updated_at, Some(NOW - 5 * 3600));
     let pol = policy(&s);
     assert_eq!(pol.settings.min_length, Some(14));
@@ -272,8 +284,13 @@ fn rocky9_compliant() {
 fn rocky9_noncompliant() {
     let s = check_scenario("rocky9-noncompliant");
     let p = patches(&s);
-    assert_eq!((p.pending_total, p.pending_security), (15, Some(9)));
-    assert!(p.reboot_required);
+    // Recorded from the real dnf -C against local repositories with updateinfo.
+    assert_eq!((p.pending_total, p.pending_security), (4, Some(3)));
+    assert_eq!(p.reboot_required_state(), Some(true));
+    assert_eq!(p.reboot_required_packages, ["kernel", "systemd"]);
+    let openssl = p.pending.iter().find(|u| u.name == "openssl-libs").unwrap();
+    assert_eq!(openssl.installed_version.as_deref(), Some("1:3.0.7-27.el9"));
+    assert!(openssl.security);
     assert_eq!(
         p.newest_kernel.as_deref(),
         Some("5.14.0-503.14.1.el9_5.x86_64")
@@ -305,8 +322,10 @@ fn opensuse_compliant() {
 fn opensuse_noncompliant() {
     let s = check_scenario("opensuse-noncompliant");
     let p = patches(&s);
-    assert_eq!((p.pending_total, p.pending_security), (4, Some(2)));
-    assert!(p.reboot_required);
+    // Two security patches fix four packages: the count is of packages
+    // (zypper's `list-patches --category security` lists three patches).
+    assert_eq!((p.pending_total, p.pending_security), (5, Some(4)));
+    assert_eq!(p.reboot_required_state(), Some(true));
     assert_eq!(p.reboot_required_since, Some(NOW - 6 * 86400));
     // pam_cracklib does not read pwquality.conf.
     assert_eq!(policy(&s).settings.min_length, None);
@@ -320,7 +339,7 @@ fn arch_compliant() {
         (p.manager.as_str(), p.pending_total, p.pending_security),
         ("pacman", 0, None)
     );
-    assert!(!p.reboot_required);
+    assert_eq!(p.reboot_required_state(), Some(false));
     assert_eq!(policy(&s).settings.min_length, Some(15));
 }
 
@@ -328,6 +347,69 @@ fn arch_compliant() {
 fn arch_noncompliant() {
     let s = check_scenario("arch-noncompliant");
     let p = patches(&s);
-    assert_eq!(p.pending_total, 7);
-    assert!(p.reboot_required, "running kernel's modules are gone");
+    // Recorded from the real `pacman -Qu` on a root synced with a local repository.
+    assert_eq!(p.pending_total, 4);
+    assert_eq!(
+        p.reboot_required_state(),
+        Some(true),
+        "running kernel's modules are gone"
+    );
+}
+
+/// A host with only the patch check's files: runs it, snapshots the
+/// section (the collector's tests read these snapshots).
+fn patches_only(name: &str) -> CheckResult<Patches> {
+    let dir = scenario_dir(name);
+    apply_mtimes(&dir);
+    let mut r = on_host(&dir, |ctx| run_check(&PatchCheck, ctx));
+    r.duration_seconds = 0.0;
+    insta::assert_json_snapshot!(format!("{name}-patches"), r);
+    r
+}
+
+#[test]
+fn centos9_reposync_mirror_without_updateinfo_is_unknown_not_zero() {
+    let r = patches_only("centos9-reposync");
+    assert_eq!(r.status, CheckStatus::Ok, "{:?}", r.error);
+    let p = r.data.unwrap();
+    assert_eq!(p.pending_total, 1);
+    // The mirror has no updateinfo: its update may be a security fix.
+    assert_eq!(p.pending_security, None);
+    // needs-restarting is not installed: unknown, not "no reboot".
+    assert_eq!(p.reboot_required_state(), None);
+    // RPM order: 1.4~rc1 is older than 1.4.
+    assert_eq!(
+        p.pending[0].installed_version.as_deref(),
+        Some("1.4~rc1-1.el9")
+    );
+}
+
+#[test]
+fn centos9_uncached_repository_fails_instead_of_undercounting() {
+    let r = patches_only("centos9-uncached");
+    assert_eq!(r.status, CheckStatus::Failed);
+    assert!(
+        r.error.as_deref().unwrap().contains("never-cached"),
+        "{:?}",
+        r.error
+    );
+}
+
+#[test]
+fn debian12_mirror_without_security_suite_is_unknown() {
+    let r = patches_only("debian12-mirror");
+    assert_eq!(r.status, CheckStatus::Ok, "{:?}", r.error);
+    let p = r.data.unwrap();
+    assert_eq!((p.pending_total, p.pending_security), (2, None));
+    // The lists are newer than the periodic stamp (a manual `apt update`).
+    assert_eq!(p.cache_updated_at, Some(NOW - 18_000));
+    // dpkg.log was just rotated: the last install is in dpkg.log.1.
+    assert_eq!(p.last_install_at, Some(1_795_155_786));
+}
+
+#[test]
+fn zypper_interrupted_by_a_signal_is_a_failure() {
+    let r = patches_only("opensuse-interrupted");
+    assert_eq!(r.status, CheckStatus::Failed);
+    assert!(r.error.as_deref().unwrap().contains("105"), "{:?}", r.error);
 }

@@ -11,15 +11,27 @@ use serde::{Deserialize, Serialize};
 pub struct Patches {
     /// `apt`, `dnf`, `yum`, `zypper`, `pacman`, ...
     pub manager: String,
-    /// Updates pending from the local cache (no network used).
+    /// Installed packages with an update pending in the local cache (no
+    /// network used), counted in packages on every manager.
     #[serde(default)]
     pub pending_total: u32,
-    /// Of those, security updates; `None` when the tool cannot tell.
+    /// Of those, the packages a security advisory or security origin
+    /// updates, counted in **packages** on every manager (a zypper patch
+    /// or dnf advisory that fixes three packages counts three), so fleet
+    /// numbers add up. `None` when the agent cannot tell: the manager has
+    /// no security metadata (pacman), or a pending update comes from a
+    /// repository without any (a reposync mirror without updateinfo, an
+    /// apt source whose Release file does not say security).
     #[serde(default)]
     pub pending_security: Option<u32>,
     /// The pending packages, capped (see `pending_truncated`).
     #[serde(default)]
     pub pending: Vec<PendingUpdate>,
+    /// Packages the pending upgrades would newly install (a new kernel ABI
+    /// package, a new dependency); not counted in `pending_total`. Capped
+    /// like `pending`. Absent in reports of agents before 0.2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub new_packages: Vec<PendingUpdate>,
     /// True when `pending` was cut at the cap.
     #[serde(default)]
     pub pending_truncated: bool,
@@ -29,9 +41,17 @@ pub struct Patches {
     /// Last package install or upgrade (Unix seconds).
     #[serde(default)]
     pub last_install_at: Option<i64>,
-    /// Whether the system asks for a reboot.
+    /// Whether the system asks for a reboot; meaningless (and `false`) when
+    /// `reboot_required_unknown` is set. Read it through
+    /// [`Patches::reboot_required_state`].
     #[serde(default)]
     pub reboot_required: bool,
+    /// The agent cannot tell whether a reboot is required (the tool that
+    /// knows, such as `needs-restarting`, is missing or failed). Absent
+    /// (and so `false`) in reports of agents before 0.2, which said
+    /// `reboot_required: false` in that case.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reboot_required_unknown: bool,
     /// Since when a reboot has been required (Unix seconds).
     #[serde(default)]
     pub reboot_required_since: Option<i64>,
@@ -44,6 +64,13 @@ pub struct Patches {
     /// Newest installed kernel release.
     #[serde(default)]
     pub newest_kernel: Option<String>,
+}
+
+impl Patches {
+    /// `Some(required)` when known, `None` when the agent could not tell.
+    pub fn reboot_required_state(&self) -> Option<bool> {
+        (!self.reboot_required_unknown).then_some(self.reboot_required)
+    }
 }
 
 /// One pending update.
@@ -92,7 +119,7 @@ pub enum BackupResult {
 pub struct BackupJob {
     /// Job name from the agent config (unique per device).
     pub name: String,
-    /// `restic`, `borg`, `marker`, `command`, ...
+    /// `restic`, `borg`, `marker`, `command`, `time_machine`, ...
     pub kind: String,
     /// Last successful backup (Unix seconds).
     #[serde(default)]
@@ -112,6 +139,10 @@ pub struct BackupJob {
     /// Why the job's state could not be read.
     #[serde(default)]
     pub error: Option<String>,
+    /// The job cannot be read on this host at all (Time Machine without
+    /// Full Disk Access, say); `error` says why. Never "no backup".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unsupported: bool,
 }
 
 /// Effective password policy plus per-account facts.

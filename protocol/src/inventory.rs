@@ -10,6 +10,10 @@ pub struct Inventory {
     /// Fully qualified domain name, when the host has one.
     #[serde(default)]
     pub fqdn: Option<String>,
+    /// The name people see for the machine (macOS `ComputerName`), where
+    /// it differs from the host name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computer_name: Option<String>,
     /// `/etc/machine-id`.
     #[serde(default)]
     pub machine_id: Option<String>,

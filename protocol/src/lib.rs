@@ -271,6 +271,27 @@ mod tests {
     }
 
     #[test]
+    fn reboot_unknown_is_expressible_and_old_reports_read_as_known() {
+        let read = |name: &str| -> Patches {
+            let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+            let report: Report =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            report.checks.patches.unwrap().data.unwrap()
+        };
+        let old = read("report-v1-0.1.0-full.json");
+        assert_eq!(old.reboot_required_state(), Some(true));
+        assert!(old.new_packages.is_empty());
+        let new = read("report-v1-0.2.0-patches-unknown.json");
+        assert_eq!(new.reboot_required_state(), None);
+        assert_eq!(new.pending_security, None);
+        assert_eq!(new.new_packages[0].name, "kernel-core");
+        // Known values keep the old shape on the wire.
+        let known = serde_json::to_value(Patches::default()).unwrap();
+        assert!(known.get("reboot_required_unknown").is_none());
+        assert!(known.get("new_packages").is_none());
+    }
+
+    #[test]
     fn password_origins_read_back_and_unknown_sources_are_tolerated() {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),

@@ -8,13 +8,14 @@ use std::time::Instant;
 
 use fleetwatch_protocol::CheckResult;
 
-use crate::host::{CommandError, CommandRunner, HostError, SysRoot};
+use crate::host::{CommandError, CommandOutput, CommandRunner, HostError, SysRoot};
 
 pub mod backup;
 pub mod data_protection;
 pub mod inventory;
 pub mod password_policy;
 pub mod patches;
+pub mod plist;
 
 /// What a check may use: the host root, the command runner, the clock.
 pub struct CheckContext<'a> {
@@ -26,6 +27,28 @@ pub struct CheckContext<'a> {
     pub now: i64,
     /// Limit for each external command.
     pub command_timeout: std::time::Duration,
+}
+
+impl CheckContext<'_> {
+    /// Runs a command with the context's timeout; a non-zero exit is not an error.
+    pub fn run(&self, program: &str, args: &[&str]) -> Result<CommandOutput, CommandError> {
+        self.runner.run(program, args, self.command_timeout)
+    }
+
+    /// Runs a command that must exit 0; `what` names it in the error.
+    pub fn run_ok(
+        &self,
+        what: &str,
+        program: &str,
+        args: &[&str],
+    ) -> Result<CommandOutput, CheckError> {
+        let out = self.run(program, args)?;
+        if out.success() {
+            Ok(out)
+        } else {
+            Err(CheckError::command_failed(what, &out))
+        }
+    }
 }
 
 /// A check's successful answer.
@@ -64,6 +87,19 @@ pub enum CheckError {
         /// First line of stderr.
         stderr: String,
     },
+}
+
+impl CheckError {
+    /// The error for a command that exited unsuccessfully.
+    pub fn command_failed(command: &str, out: &CommandOutput) -> CheckError {
+        CheckError::CommandFailed {
+            command: command.into(),
+            code: out
+                .exit_code
+                .map_or_else(|| "a signal".to_string(), |c| c.to_string()),
+            stderr: out.stderr_summary(),
+        }
+    }
 }
 
 /// One check. `collect` must not panic on bad host data (but if it does,

@@ -92,11 +92,16 @@ impl SysRoot {
 
     /// Reads a host file as UTF-8 (lossily: host files are not always clean).
     pub fn read_to_string(&self, path: &str) -> Result<String, HostError> {
-        let bytes = std::fs::read(self.path(path)).map_err(|e| HostError::from_io(path, e))?;
+        let bytes = self.read_bytes(path)?;
         Ok(match String::from_utf8(bytes) {
             Ok(s) => s,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         })
+    }
+
+    /// Reads a host file's bytes (binary property lists, say).
+    pub fn read_bytes(&self, path: &str) -> Result<Vec<u8>, HostError> {
+        std::fs::read(self.path(path)).map_err(|e| HostError::from_io(path, e))
     }
 
     /// Reads a host file, `Ok(None)` when it does not exist.

@@ -8,11 +8,11 @@
 //! its own sources; a check with no meaning on an OS is `unsupported`
 //! ("not applicable"), never failed or unknown.
 
-use fleetwatch_protocol::{CheckResult, Checks, Inventory};
+use fleetwatch_protocol::{CheckResult, Checks, HostIdentity, Inventory};
 
 use crate::checks::CheckContext;
 use crate::checks::backup::BackupJobConfig;
-use crate::config::ChecksConfig;
+use crate::config::{ChecksConfig, MacosConfig};
 use crate::host::SysRoot;
 
 #[cfg(unix)]
@@ -62,6 +62,8 @@ pub struct CheckPlan<'a> {
     pub checks: ChecksConfig,
     /// Backup jobs from the agent config.
     pub backup: &'a [BackupJobConfig],
+    /// macOS-only settings.
+    pub macos: MacosConfig,
 }
 
 /// The inventory and compliance sections of one report.
@@ -83,6 +85,15 @@ pub fn collect(platform: Platform, ctx: &CheckContext<'_>, plan: CheckPlan<'_>) 
         Platform::Windows => windows::collect(ctx, plan),
         #[allow(unreachable_patterns)]
         other => not_built_for(other, plan),
+    }
+}
+
+/// The identity sent at enrollment, read the way `platform` keeps it
+/// (DMI and machine-id on Linux; system_profiler and scutil on a Mac).
+pub fn host_identity(platform: Platform, ctx: &CheckContext<'_>) -> HostIdentity {
+    match platform {
+        Platform::Macos => crate::checks::inventory::macos::host_identity(ctx),
+        _ => crate::checks::inventory::host_identity(ctx.root),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fleetwatch_protocol::{
@@ -11,9 +12,10 @@ use fleetwatch_protocol::{
 use reqwest::StatusCode;
 
 use super::tls::{TlsError, client_config};
-use crate::checks::inventory::host_identity;
+use crate::checks::CheckContext;
 use crate::config::AgentConfig;
-use crate::host::SysRoot;
+use crate::host::{CommandRunner, SysRoot};
+use crate::platform::{self, Platform};
 use crate::report::AGENT_VERSION;
 use crate::state::{DeviceState, StateDir, StateError};
 
@@ -124,6 +126,8 @@ pub struct Client {
     state: StateDir,
     enroll_secret_file: Option<PathBuf>,
     root: SysRoot,
+    runner: Arc<dyn CommandRunner>,
+    command_timeout: Duration,
 }
 
 impl Client {
@@ -147,6 +151,8 @@ impl Client {
             state: StateDir::new(&cfg.state_dir),
             enroll_secret_file: cfg.enroll_secret_file.clone(),
             root: SysRoot::new(&cfg.root),
+            runner: cfg.command_runner(),
+            command_timeout: cfg.command_timeout,
         })
     }
 
@@ -165,9 +171,23 @@ impl Client {
             path: path.clone(),
             source,
         })?;
+        let (root, runner, timeout) =
+            (self.root.clone(), self.runner.clone(), self.command_timeout);
+        // Reading the identity may run commands (system_profiler on a Mac).
+        let identity = tokio::task::spawn_blocking(move || {
+            let ctx = CheckContext {
+                root: &root,
+                runner: runner.as_ref(),
+                now: 0,
+                command_timeout: timeout,
+            };
+            platform::host_identity(Platform::detect(&root), &ctx)
+        })
+        .await
+        .unwrap_or_default();
         let request = EnrollRequest {
             enroll_secret: secret.trim().to_string(),
-            identity: host_identity(&self.root),
+            identity,
             agent_version: AGENT_VERSION.to_string(),
         };
         let url = format!("{}{ENROLL_PATH}", self.base_url);

@@ -448,7 +448,11 @@ impl ComplianceRow {
             row.set(PENDING_OTHER, Some(i64::from(other)));
             row.set(LAST_INSTALL, p.last_install_at);
             row.set(CACHE, p.cache_updated_at);
-            row.set(REBOOT, Some(i64::from(p.reboot_required)));
+            // Unknown is an absent sample, not 0.
+            row.set(
+                REBOOT,
+                (!p.reboot_unknown).then(|| i64::from(p.reboot_required)),
+            );
             if p.reboot_required {
                 row.set(REBOOT_SINCE, p.reboot_required_since);
             }

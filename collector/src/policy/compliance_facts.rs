@@ -178,6 +178,9 @@ pub struct PatchFacts {
     pub last_install_at: Option<i64>,
     /// The system asks for a reboot.
     pub reboot_required: bool,
+    /// The agent could not tell whether a reboot is required.
+    #[serde(default)]
+    pub reboot_unknown: bool,
     /// Since when: the agent's value, else carried by merge.
     pub reboot_required_since: Option<i64>,
 }
@@ -191,6 +194,7 @@ impl PatchFacts {
             cache_updated_at: p.cache_updated_at,
             last_install_at: p.last_install_at,
             reboot_required: p.reboot_required,
+            reboot_unknown: p.reboot_required_state().is_none(),
             reboot_required_since: if p.reboot_required {
                 Some(p.reboot_required_since.unwrap_or(as_of))
             } else {
@@ -667,6 +671,7 @@ pub(crate) mod tests {
                             size_bytes: Some(1 << 30),
                             snapshot_count: Some(10),
                             error: None,
+                            ..BackupJob::default()
                         }],
                     },
                 )),

@@ -306,6 +306,9 @@ impl Ctx<'_> {
                 })
             }),
             PolicyCheck::Reboot => self.with(&facts.patches, "patches", |d, data_as_of| {
+                if d.reboot_unknown {
+                    return self.unknown(|| "the agent cannot tell whether a reboot is required".into());
+                }
                 if !d.reboot_required {
                     return Verdict::Passing;
                 }

@@ -59,6 +59,7 @@ fn report_template(device_id: &str, i: usize) -> proto::Report {
         hostname: format!("laptop-{i:05}"),
         fqdn: Some(format!("laptop-{i:05}.corp.example")),
         machine_id: Some(format!("{i:032x}")),
+        computer_name: None,
         os: proto::OsInfo {
             id: "debian".into(),
             name: Some("Debian GNU/Linux".into()),
@@ -167,6 +168,7 @@ fn report_template(device_id: &str, i: usize) -> proto::Report {
             size_bytes: Some(123_456_789),
             snapshot_count: Some(30),
             error: None,
+            ..Default::default()
         }],
     };
     let password = proto::PasswordPolicy {

@@ -17,6 +17,8 @@ pub enum BackupKind {
     Marker,
     /// Any command printing a small JSON status.
     Command,
+    /// macOS Time Machine (`tmutil latestbackup` and its preferences).
+    TimeMachine,
 }
 
 impl BackupKind {
@@ -27,6 +29,7 @@ impl BackupKind {
             BackupKind::Borg => "borg",
             BackupKind::Marker => "marker",
             BackupKind::Command => "command",
+            BackupKind::TimeMachine => "time_machine",
         }
     }
 }

@@ -11,6 +11,7 @@ mod config;
 mod marker;
 mod restic;
 mod secrets;
+mod time_machine;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -96,6 +97,7 @@ impl BackupCheck {
             BackupKind::Borg => borg::collect(job, &jc),
             BackupKind::Marker => marker::collect(job, &jc),
             BackupKind::Command => command::collect(job, &jc),
+            BackupKind::TimeMachine => time_machine::collect(&jc),
         };
         let mut out = BackupJob {
             name: job.name.clone(),
@@ -114,6 +116,7 @@ impl BackupCheck {
                     .map(|w| Secrets::for_job(job, ctx.root).redact(&w));
             }
             Err(e) => {
+                out.unsupported = matches!(e, JobError::Unsupported(_));
                 let message = Secrets::for_job(job, ctx.root).redact(&e.to_string());
                 tracing::warn!(job = %job.name, error = %message, "backup job state unreadable");
                 out.error = Some(message);
@@ -215,6 +218,9 @@ pub(crate) enum JobError {
     /// A host file could not be read.
     #[error(transparent)]
     Host(#[from] HostError),
+    /// The job's state cannot be read on this host (the reason says why).
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// A time given either as Unix seconds or as an RFC 3339 string.

@@ -6,10 +6,14 @@
 //! ([`clamav`]). A firewall that cannot be read is unknown (`None` with the
 //! reason), never off; a host without ClamAV reports no antivirus and no
 //! error: Linux has no built-in one, so there is nothing to judge.
+//!
+//! On macOS: FileVault, the application firewall, XProtect, Gatekeeper and
+//! SIP ([`macos`]).
 
 pub mod clamav;
 pub mod firewall;
 pub mod luks;
+pub mod macos;
 pub mod nftables;
 pub mod volumes;
 

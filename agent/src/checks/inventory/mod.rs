@@ -11,6 +11,7 @@
 
 pub mod disks;
 pub mod identity;
+pub mod macos;
 pub mod network;
 pub mod os_release;
 pub mod packages;
@@ -65,6 +66,7 @@ impl Check for InventoryCheck {
                 .map(|t| passwd::parse_passwd(&t))
                 .unwrap_or_default(),
             packages: read_packages(ctx)?,
+            computer_name: None,
             hostname,
         };
         Ok(Collected::Ok(inventory))
@@ -113,6 +115,8 @@ fn read_packages(ctx: &CheckContext<'_>) -> Result<Option<Packages>, CheckError>
             });
         }
         ("rpm", packages::parse_rpm_qa(&out.stdout_text()))
+    } else if root.exists(packages::PACMAN_LOCAL_DB) {
+        ("pacman", packages::read_pacman_local(root)?)
     } else {
         return Ok(None);
     };

@@ -1,8 +1,13 @@
-//! Installed packages: dpkg status and `rpm -qa` output parsing, and the
-//! stable hash of the list.
+//! Installed packages: dpkg status, `rpm -qa` output and pacman's local
+//! database parsing, and the stable hash of the list.
 
 use fleetwatch_protocol::Package;
 use sha2::{Digest, Sha256};
+
+use crate::host::{HostError, SysRoot};
+
+/// pacman's local database: one directory per installed package.
+pub const PACMAN_LOCAL_DB: &str = "/var/lib/pacman/local";
 
 /// Parses `/var/lib/dpkg/status`, keeping only packages whose status is
 /// `install ok installed` (not removed-with-config, half-installed...).
@@ -74,6 +79,58 @@ pub fn parse_rpm_qa(text: &str) -> Vec<Package> {
     packages
 }
 
+/// Reads every `<PACMAN_LOCAL_DB>/<name>-<version>/desc`, sorted; a
+/// package directory without a readable `desc` is skipped (pacman itself
+/// reports such a database as corrupt, it does not make the list unknown).
+pub fn read_pacman_local(root: &SysRoot) -> Result<Vec<Package>, HostError> {
+    let mut packages: Vec<Package> = root
+        .list_dir(PACMAN_LOCAL_DB)?
+        .iter()
+        .filter_map(|dir| {
+            root.read_optional(&format!("{PACMAN_LOCAL_DB}/{dir}/desc"))
+                .ok()
+                .flatten()
+        })
+        .filter_map(|desc| parse_pacman_desc(&desc))
+        .collect();
+    packages.sort();
+    Ok(packages)
+}
+
+/// Parses one pacman `desc` file: `%NAME%`, `%VERSION%`, `%ARCH%`,
+/// `%INSTALLDATE%` sections, each a header line and value lines up to a
+/// blank line.
+pub fn parse_pacman_desc(text: &str) -> Option<Package> {
+    let mut section = "";
+    let (mut name, mut version, mut arch, mut installed_at) = (None, None, None, None);
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.starts_with('%') && line.ends_with('%') && line.len() > 2 {
+            section = line;
+            continue;
+        }
+        if line.is_empty() {
+            section = "";
+            continue;
+        }
+        match section {
+            "%NAME%" => name = name.or(Some(line.to_string())),
+            "%VERSION%" => version = version.or(Some(line.to_string())),
+            "%ARCH%" => arch = arch.or(Some(line.to_string())),
+            "%INSTALLDATE%" => installed_at = installed_at.or(line.parse().ok()),
+            _ => {}
+        }
+    }
+    Some(Package {
+        name: name?,
+        version: version?,
+        // `any` is pacman's noarch.
+        arch,
+        installed_at,
+        ..Package::default()
+    })
+}
+
 /// Hex SHA-256 over the sorted list, one `name\tversion\tarch\n` line each.
 pub fn packages_hash(sorted: &[Package]) -> String {
     let mut hasher = Sha256::new();
@@ -129,6 +186,24 @@ mod tests {
         assert_eq!(pkgs[1].name, "gpg-pubkey");
         assert_eq!(pkgs[1].arch, None);
         assert_eq!(pkgs[2].version, "1:5.14.0-427");
+    }
+
+    #[test]
+    fn pacman_local_database_recorded_from_a_real_pacman_root() {
+        let root = SysRoot::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/hosts/arch-noncompliant"
+        ));
+        let pkgs = read_pacman_local(&root).unwrap();
+        let names: Vec<_> = pkgs.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["glibc", "linux", "openssh", "python-fwtool"]);
+        assert_eq!(pkgs[0].version, "2.40+r16+gaa533d58ff-2");
+        assert_eq!(pkgs[3].version, "1:1.0-1");
+        assert_eq!(pkgs[1].arch.as_deref(), Some("x86_64"));
+        assert!(pkgs[1].installed_at.is_some_and(|t| t > 1_700_000_000));
+        assert!(parse_pacman_desc("%NAME%\nfoo\n\n").is_none());
+        let empty = SysRoot::new("/nonexistent-fleetwatch-root");
+        assert!(read_pacman_local(&empty).unwrap().is_empty());
     }
 
     #[test]

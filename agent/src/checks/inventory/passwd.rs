@@ -10,7 +10,7 @@ const NON_LOGIN_SHELLS: &[&str] = &["nologin", "false", "true", "sync", "shutdow
 
 /// Whether `shell` can give an interactive login. An empty field means
 /// `/bin/sh` (passwd(5)), so it can.
-fn is_login_shell(shell: &str) -> bool {
+pub(crate) fn is_login_shell(shell: &str) -> bool {
     let name = shell.rsplit('/').next().unwrap_or(shell);
     shell.is_empty() || !NON_LOGIN_SHELLS.contains(&name)
 }

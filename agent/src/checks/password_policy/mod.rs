@@ -7,6 +7,7 @@
 
 mod faillock;
 mod login_defs;
+pub mod macos;
 mod merge;
 mod origin;
 mod pam;

@@ -1,13 +1,17 @@
 //! apt (Debian, Ubuntu): pending updates from a simulated `dist-upgrade`
-//! against the local cache (no network, no lock), cache age from the
-//! periodic stamp, last install from `dpkg.log`, reboot from `/run/reboot-required`.
+//! against the local cache (no network, no lock), which sources say
+//! security from `apt-cache policy`, cache age from the periodic stamp and
+//! the lists, last install from `dpkg.log` and its rotations, reboot from
+//! `/run/reboot-required`.
+
+use std::io::Read;
 
 use fleetwatch_protocol::{Patches, PendingUpdate};
 
 use super::timestamp::parse_datetime;
 use super::{command_failed, count, count_security, newest_mtime, run};
 use crate::checks::{CheckContext, CheckError, Collected};
-use crate::host::CommandError;
+use crate::host::{CommandError, SysRoot};
 
 /// `dist-upgrade` rather than `upgrade`: a kernel security fix arrives as a
 /// new package (new ABI), which plain `upgrade` keeps back and would hide.
@@ -24,7 +28,14 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
     if !out.success() {
         return Err(command_failed("apt-get -s dist-upgrade", &out));
     }
-    let pending = parse_simulation(&out.stdout_text());
+    let (pending, new_packages) = split_new(parse_simulation(&out.stdout_text()));
+    // Security is told apart by origin: without a security source among
+    // the configured ones, "no security update" would be a guess.
+    let security_known = match run(ctx, "apt-cache", &["policy"]) {
+        Ok(o) if o.success() => has_security_source(&o.stdout_text()),
+        Ok(_) | Err(CommandError::NotFound { .. }) => false,
+        Err(e) => return Err(e.into()),
+    };
     let root = ctx.root;
     let reboot_required = root.exists("/run/reboot-required");
     let (reboot_required_since, reboot_required_packages) = if reboot_required {
@@ -41,23 +52,97 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
     Ok(Collected::Ok(Patches {
         manager: "apt".into(),
         pending_total: count(&pending),
-        pending_security: Some(count_security(&pending)),
+        pending_security: security_known.then(|| count_security(&pending)),
         pending,
-        pending_truncated: false,
-        cache_updated_at: newest_mtime(root, ["/var/lib/apt/periodic/update-success-stamp"])
-            .or_else(|| newest_mtime(root, ["/var/lib/apt/lists"]))
-            .or_else(|| newest_mtime(root, ["/var/cache/apt/pkgcache.bin"])),
-        last_install_at: root
-            .read_optional("/var/log/dpkg.log")
-            .ok()
-            .flatten()
-            .and_then(|t| parse_dpkg_log_last_install(&t)),
+        new_packages,
+        cache_updated_at: cache_updated_at(root),
+        last_install_at: last_install_at(root),
         reboot_required,
         reboot_required_since,
         reboot_required_packages,
-        running_kernel: None,
-        newest_kernel: None,
+        ..Default::default()
     }))
+}
+
+/// Upgrades of installed packages apart from packages the upgrade would
+/// newly install (no `[OLD]` version in the simulation).
+fn split_new(all: Vec<PendingUpdate>) -> (Vec<PendingUpdate>, Vec<PendingUpdate>) {
+    all.into_iter().partition(|p| p.installed_version.is_some())
+}
+
+/// The newest of the periodic stamp (touched after a successful `apt
+/// update` by apt.systemd.daily) and the files under the lists directory
+/// (a manual `apt update` touches no stamp; apt dates a list file with the
+/// archive's Last-Modified); the binary cache as a last resort.
+fn cache_updated_at(root: &SysRoot) -> Option<i64> {
+    const LISTS: &str = "/var/lib/apt/lists";
+    let lists = root.list_dir(LISTS).unwrap_or_default();
+    let list_files = lists
+        .iter()
+        .filter(|n| !matches!(n.as_str(), "lock" | "partial" | "auxfiles"))
+        .map(|n| format!("{LISTS}/{n}"));
+    let stamp_and_lists = std::iter::once("/var/lib/apt/periodic/update-success-stamp".to_string())
+        .chain(list_files)
+        .filter_map(|p| root.mtime(&p).ok())
+        .max();
+    stamp_and_lists.or_else(|| newest_mtime(root, ["/var/cache/apt/pkgcache.bin"]))
+}
+
+/// `dpkg.log` and its rotations, newest first (logrotate's dpkg policy:
+/// monthly, 12 kept, compressed from the second on).
+const DPKG_LOGS: [&str; 14] = [
+    "/var/log/dpkg.log",
+    "/var/log/dpkg.log.1",
+    "/var/log/dpkg.log.1.gz",
+    "/var/log/dpkg.log.2.gz",
+    "/var/log/dpkg.log.3.gz",
+    "/var/log/dpkg.log.4.gz",
+    "/var/log/dpkg.log.5.gz",
+    "/var/log/dpkg.log.6.gz",
+    "/var/log/dpkg.log.7.gz",
+    "/var/log/dpkg.log.8.gz",
+    "/var/log/dpkg.log.9.gz",
+    "/var/log/dpkg.log.10.gz",
+    "/var/log/dpkg.log.11.gz",
+    "/var/log/dpkg.log.12.gz",
+];
+
+/// The last install in the newest log that has one: right after a rotation
+/// `dpkg.log` is empty and the answer is in `dpkg.log.1` (or older).
+fn last_install_at(root: &SysRoot) -> Option<i64> {
+    DPKG_LOGS
+        .iter()
+        .filter_map(|p| read_log(root, p))
+        .find_map(|t| parse_dpkg_log_last_install(&t))
+}
+
+/// A log file's text, gunzipped when its name says so; `None` when absent or unreadable.
+fn read_log(root: &SysRoot, path: &str) -> Option<String> {
+    if !path.ends_with(".gz") {
+        return root.read_optional(path).ok().flatten();
+    }
+    let file = std::fs::File::open(root.path(path)).ok()?;
+    let mut text = String::new();
+    // A log cut short by a crash still has its first lines: keep them.
+    let _ = flate2::read::GzDecoder::new(file)
+        .take(64 << 20)
+        .read_to_string(&mut text);
+    Some(text)
+}
+
+/// True when `apt-cache policy` lists a source whose Release file says
+/// security (`release v=12,o=Debian,a=oldstable-security,n=bookworm-security,l=Debian-Security,…`).
+pub(crate) fn has_security_source(policy: &str) -> bool {
+    policy
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("release "))
+        .any(|fields| {
+            fields.split(',').any(|f| match f.split_once('=') {
+                Some(("a" | "n", suite)) => suite.ends_with("-security"),
+                Some(("l", label)) => label == "Debian-Security",
+                _ => false,
+            })
+        })
 }
 
 /// Parses the `Inst` lines of `apt-get -s` output:
@@ -104,7 +189,8 @@ fn parse_inst_line(line: &str) -> Option<PendingUpdate> {
     })
 }
 
-/// `Debian-Security:12/stable-security`, `Ubuntu:24.04/noble-security`.
+/// `Debian-Security:12/stable-security`, `Ubuntu:24.04/noble-security`
+/// (`Label:Version/Suite`, as apt prints a release).
 fn is_security_origin(origin: &str) -> bool {
     let archive = origin.rsplit_once('/').map_or(origin, |(_, a)| a);
     archive.ends_with("-security") || origin.starts_with("Debian-Security:")
@@ -138,6 +224,7 @@ pub(crate) fn parse_reboot_pkgs(text: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::recorded;
     use super::*;
     use proptest::prelude::*;
 
@@ -189,6 +276,80 @@ garbage line
 ";
         assert_eq!(parse_dpkg_log_last_install(log), Some(1_714_557_605));
         assert_eq!(parse_dpkg_log_last_install(""), None);
+    }
+
+    #[test]
+    fn security_sources_from_recorded_policies() {
+        let rec = |host: &str| recorded(host, "commands/apt-cache-policy.out");
+        assert!(has_security_source(&rec("debian12-noncompliant")));
+        assert!(has_security_source(&rec("ubuntu2404-noncompliant")));
+        assert!(!has_security_source(&rec("debian12-mirror")));
+        assert!(!has_security_source(""));
+    }
+
+    #[test]
+    fn new_packages_are_kept_apart_from_upgrades() {
+        let text = recorded(
+            "ubuntu2404-noncompliant",
+            "commands/apt-get-s-dist-upgrade.out",
+        );
+        let (upgrades, new) = split_new(parse_simulation(&text));
+        assert_eq!(upgrades.len(), 6);
+        assert_eq!(new.len(), 1);
+        assert_eq!(new[0].name, "linux-image-6.8.0-51-generic");
+        assert!(upgrades.iter().all(|p| p.installed_version.is_some()));
+    }
+
+    #[test]
+    fn last_install_comes_from_the_rotated_logs_when_dpkg_log_is_fresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("var/log");
+        std::fs::create_dir_all(&log).unwrap();
+        let root = SysRoot::new(dir.path());
+        assert_eq!(last_install_at(&root), None);
+        std::fs::write(
+            log.join("dpkg.log"),
+            "2024-06-01 00:00:01 startup archives unpack\n",
+        )
+        .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(
+            &mut gz,
+            b"2024-05-01 10:00:05 status installed bash:amd64 5.2\n",
+        )
+        .unwrap();
+        std::fs::write(log.join("dpkg.log.2.gz"), gz.finish().unwrap()).unwrap();
+        assert_eq!(last_install_at(&root), Some(1_714_557_605));
+        std::fs::write(
+            log.join("dpkg.log.1"),
+            "2024-05-20 08:00:00 upgrade bash:amd64 5.2 5.3\n",
+        )
+        .unwrap();
+        assert_eq!(last_install_at(&root), Some(1_716_192_000));
+    }
+
+    #[test]
+    fn cache_time_is_the_newest_of_stamp_and_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let set = |p: &str, t: u64| {
+            let path = dir.path().join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, "").unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t))
+                .unwrap();
+        };
+        set("var/lib/apt/periodic/update-success-stamp", 1_000);
+        set(
+            "var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_InRelease",
+            5_000,
+        );
+        set("var/lib/apt/lists/lock", 9_000);
+        let root = SysRoot::new(dir.path());
+        assert_eq!(cache_updated_at(&root), Some(5_000));
     }
 
     #[test]

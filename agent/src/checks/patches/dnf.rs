@@ -1,25 +1,32 @@
-//! dnf/yum (RHEL, Rocky, Alma, Fedora): `check-update` (exit 100 = updates),
-//! `updateinfo list --security`, `needs-restarting -r`, cache and rpm logs.
+//! dnf/yum (RHEL, Rocky, Alma, CentOS, Fedora): `check-update` (exit 100 =
+//! updates) and `updateinfo list --security` from the cache only (`-C`: no
+//! metadata download, no refresh), which repositories carry security
+//! metadata from the cached `repomd.xml` files (dnf, dnf5, yum), reboot from
+//! `needs-restarting -r`, last install from the rpm log.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fleetwatch_protocol::{Patches, PendingUpdate};
 
-use super::kernel::compare_versions;
+use super::repomd::repomd_has_updateinfo;
 use super::timestamp::parse_datetime;
-use super::{command_failed, count, count_security, newest_mtime_in, run};
+use super::version::VersionScheme;
+use super::{command_failed, count, count_security, reboot_fields, run};
 use crate::checks::{CheckContext, CheckError, Collected};
-use crate::host::CommandError;
+use crate::host::{CommandError, CommandOutput, SysRoot};
+
+/// `-C` (cache only): dnf never downloads metadata and never refreshes
+/// expired metadata; a repository it has no cache for is skipped (and said
+/// so on stderr, which `-q` would silence).
+const CHECK_UPDATE: [&str; 2] = ["-C", "check-update"];
+const SECURITY_ADVISORIES: [&str; 4] = ["-C", "updateinfo", "list", "--security"];
 
 pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, CheckError> {
-    // `-q` keeps the "Last metadata expiration check" chatter out; `-C`
-    // would fail on an empty cache, and check-update never downloads
-    // metadata that is still within `metadata_expire` anyway.
     let mut manager = "dnf";
-    let out = match run(ctx, "dnf", &["-q", "check-update"]) {
+    let out = match run(ctx, "dnf", &CHECK_UPDATE) {
         Err(CommandError::NotFound { .. }) => {
             manager = "yum";
-            match run(ctx, "yum", &["-q", "check-update"]) {
+            match run(ctx, "yum", &CHECK_UPDATE) {
                 Err(CommandError::NotFound { .. }) => {
                     return Ok(Collected::Unsupported(
                         "neither dnf nor yum is installed".into(),
@@ -30,15 +37,33 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
         }
         other => other?,
     };
+    let command = format!("{manager} -C check-update");
     let mut pending = match out.exit_code {
         Some(100) => parse_check_update(&out.stdout_text()),
         Some(0) => Vec::new(),
-        _ => return Err(command_failed(&format!("{manager} check-update"), &out)),
+        _ => return Err(command_failed(&command, &out)),
     };
+    // A skipped repository's updates are unknown, so the counts would be
+    // too low: no answer is better than a wrong one.
+    let skipped = skipped_repositories(&out);
+    if !skipped.is_empty() {
+        return Err(CheckError::CommandFailed {
+            command,
+            code: out
+                .exit_code
+                .map_or_else(|| "a signal".into(), |c| c.to_string()),
+            stderr: format!(
+                "no local cache for {} (updates from it are unknown until `{manager} makecache` runs)",
+                skipped.join(", ")
+            ),
+        });
+    }
 
     fill_installed_versions(ctx, &mut pending)?;
 
-    let security_names = match run(ctx, manager, &["-q", "updateinfo", "list", "--security"]) {
+    let root = ctx.root;
+    let cached = cached_repositories(root);
+    let security_names = match run(ctx, manager, &SECURITY_ADVISORIES) {
         Ok(o) if o.success() => Some(parse_updateinfo_names(&o.stdout_text())),
         Ok(_) | Err(CommandError::NotFound { .. }) => None,
         Err(e) => return Err(e.into()),
@@ -48,15 +73,26 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
             p.security = names.contains(&p.name);
         }
     }
+    // An update from a repository without updateinfo (a reposync mirror, a
+    // third-party repository) may well be a security fix nobody labelled.
+    let every_source_labels_security = pending.iter().all(|p| {
+        p.source
+            .as_deref()
+            .and_then(|repo| cached.get(repo))
+            .is_some_and(|r| r.has_updateinfo)
+    });
+    let pending_security = security_names
+        .filter(|_| every_source_labels_security)
+        .map(|_| count_security(&pending));
 
-    let (reboot_required, reboot_required_packages) = match run(ctx, "needs-restarting", &["-r"]) {
-        Ok(o) if o.exit_code == Some(1) => (true, parse_needs_restarting(&o.stdout_text())),
-        Ok(_) | Err(CommandError::NotFound { .. }) => (false, Vec::new()),
-        Err(e) => return Err(e.into()),
+    let (reboot, reboot_required_packages) = match run(ctx, "needs-restarting", &["-r"]) {
+        Ok(o) if o.exit_code == Some(1) => (Some(true), parse_needs_restarting(&o.stdout_text())),
+        Ok(o) if o.exit_code == Some(0) => (Some(false), Vec::new()),
+        // Missing (dnf-utils not installed), failed or hung: unknown.
+        Ok(_) | Err(_) => (None, Vec::new()),
     };
+    let (reboot_required, reboot_required_unknown) = reboot_fields(reboot);
 
-    let root = ctx.root;
-    let cache_dir = format!("/var/cache/{manager}");
     let last_install_at = ["/var/log/dnf.rpm.log", "/var/log/yum.log"]
         .into_iter()
         .filter_map(|p| root.read_optional(p).ok().flatten())
@@ -64,20 +100,81 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
     Ok(Collected::Ok(Patches {
         manager: manager.into(),
         pending_total: count(&pending),
-        pending_security: security_names.map(|_| count_security(&pending)),
+        pending_security,
         pending,
-        cache_updated_at: newest_mtime_in(root, &cache_dir, "/repodata/repomd.xml")
-            .or_else(|| newest_mtime_in(root, &cache_dir, "")),
+        cache_updated_at: cached.values().filter_map(|r| r.refreshed_at).max(),
         last_install_at,
         reboot_required,
+        reboot_required_unknown,
         reboot_required_packages,
         ..Default::default()
     }))
 }
 
-/// Parses `dnf -q check-update` output: `name.arch  [epoch:]version-release  repo`
-/// rows (a long name wraps its row onto the next line); the
-/// "Obsoleting Packages" section repeats packages and is skipped.
+/// Repositories dnf said it skipped: `Ignoring repositories: a, b` on stderr.
+fn skipped_repositories(out: &CommandOutput) -> Vec<String> {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Ignoring repositories:"))
+        .flat_map(|list| list.split(','))
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
+/// One repository's local metadata cache.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CachedRepository {
+    /// When its `repomd.xml` was last written (the last metadata refresh).
+    pub refreshed_at: Option<i64>,
+    /// Its `repomd.xml` lists an `updateinfo` (advisories) file.
+    pub has_updateinfo: bool,
+}
+
+/// The cached repositories by id, from dnf's `/var/cache/dnf/<id>-<hash>/`,
+/// dnf5's `/var/cache/libdnf5/<id>-<hash>/` (both `repodata/repomd.xml`)
+/// and yum's `/var/cache/yum/<basearch>/<releasever>/<id>/repomd.xml`.
+pub(crate) fn cached_repositories(root: &SysRoot) -> BTreeMap<String, CachedRepository> {
+    let mut repos: Vec<(String, String)> = Vec::new();
+    for cache in ["/var/cache/dnf", "/var/cache/libdnf5"] {
+        for dir in root.list_dir(cache).unwrap_or_default() {
+            if let Some(id) = repo_id_of_cache_dir(&dir) {
+                repos.push((id.to_string(), format!("{cache}/{dir}/repodata/repomd.xml")));
+            }
+        }
+    }
+    for arch in root.list_dir("/var/cache/yum").unwrap_or_default() {
+        let arch_dir = format!("/var/cache/yum/{arch}");
+        for release in root.list_dir(&arch_dir).unwrap_or_default() {
+            let release_dir = format!("{arch_dir}/{release}");
+            for id in root.list_dir(&release_dir).unwrap_or_default() {
+                repos.push((id.clone(), format!("{release_dir}/{id}/repomd.xml")));
+            }
+        }
+    }
+    let mut out: BTreeMap<String, CachedRepository> = BTreeMap::new();
+    for (id, repomd) in repos {
+        let Some(text) = root.read_optional(&repomd).ok().flatten() else {
+            continue;
+        };
+        let entry = out.entry(id).or_default();
+        entry.has_updateinfo |= repomd_has_updateinfo(&text);
+        entry.refreshed_at = entry.refreshed_at.max(root.mtime(&repomd).ok());
+    }
+    out
+}
+
+/// `baseos-044cae74d71fe9ea` → `baseos`: dnf appends a 16-hex hash of the URL.
+fn repo_id_of_cache_dir(dir: &str) -> Option<&str> {
+    let (id, hash) = dir.rsplit_once('-')?;
+    (hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit()) && !id.is_empty())
+        .then_some(id)
+}
+
+/// Parses `dnf -C check-update` output: `name.arch  [epoch:]version-release  repo`
+/// rows (a long name wraps its row onto the next line) after the
+/// "Last metadata expiration check" line; the "Obsoleting Packages" section
+/// repeats packages and is skipped.
 pub(crate) fn parse_check_update(text: &str) -> Vec<PendingUpdate> {
     let mut out = Vec::new();
     let mut carried: Vec<&str> = Vec::new();
@@ -138,7 +235,7 @@ fn fill_installed_versions(
             .iter()
             .filter(|(n, _)| *n == p.name)
             .map(|(_, v)| v)
-            .max_by(|a, b| compare_versions(a, b))
+            .max_by(|a, b| VersionScheme::Rpm.compare(a, b))
             .cloned();
     }
     Ok(())
@@ -159,18 +256,22 @@ pub(crate) fn parse_rpm_versions(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Package names of `updateinfo list` rows: `ADVISORY  SEVERITY/Sec.  NEVRA`.
+/// Package names of `updateinfo list` rows: `ADVISORY  SEVERITY/Sec.  NEVRA`
+/// (one row per advisory and package, so a name may come twice).
 pub(crate) fn parse_updateinfo_names(text: &str) -> BTreeSet<String> {
     text.lines()
         .filter_map(|l| {
             let mut cols = l.split_whitespace();
-            let (_advisory, _kind, nevra) = (cols.next()?, cols.next()?, cols.next()?);
+            let (_advisory, kind, nevra) = (cols.next()?, cols.next()?, cols.next()?);
+            if !kind.ends_with("Sec.") {
+                return None;
+            }
             rpm_name(nevra)
         })
         .collect()
 }
 
-/// `glib2-2.68.4-14.el9_4.1.x86_64` → `glib2`.
+/// `glib2-2.68.4-14.el9_4.1.x86_64` → `glib2`; `openssl-libs-1:3.0.7-28.el9_4.x86_64` → `openssl-libs`.
 fn rpm_name(nevra: &str) -> Option<String> {
     let (name_version, _release) = nevra.rsplit_once('-')?;
     let (name, _version) = name_version.rsplit_once('-')?;
@@ -207,6 +308,7 @@ pub(crate) fn parse_rpm_log_last_install(text: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::recorded;
     use super::*;
     use proptest::prelude::*;
 
@@ -273,9 +375,101 @@ grub2-tools.x86_64                    1:2.06-80.el9                    baseos\n\
         assert_eq!(parse_rpm_log_last_install(log), Some(1_715_681_555));
     }
 
+    #[test]
+    fn recorded_dnf_outputs() {
+        let p = parse_check_update(&recorded(
+            "rocky9-noncompliant",
+            "commands/dnf-check-update.out",
+        ));
+        let names: Vec<_> = p.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["glib2", "kernel-core", "openssl-libs", "vim-minimal"]
+        );
+        assert_eq!(p[2].candidate_version.as_deref(), Some("1:3.0.7-28.el9_4"));
+        assert_eq!(p[3].source.as_deref(), Some("appstream"));
+        let sec = parse_updateinfo_names(&recorded(
+            "rocky9-noncompliant",
+            "commands/dnf-updateinfo-security.out",
+        ));
+        assert_eq!(
+            sec.into_iter().collect::<Vec<_>>(),
+            ["glib2", "kernel-core", "openssl-libs"]
+        );
+        assert!(
+            parse_check_update(&recorded(
+                "rocky9-compliant",
+                "commands/dnf-check-update.out"
+            ))
+            .is_empty()
+        );
+        assert_eq!(
+            parse_needs_restarting(&recorded(
+                "rocky9-noncompliant",
+                "commands/needs-restarting-r.out"
+            )),
+            ["kernel", "systemd"]
+        );
+    }
+
+    #[test]
+    fn skipped_repositories_from_dnf_stderr() {
+        let out = CommandOutput {
+            exit_code: Some(100),
+            stdout: Vec::new(),
+            stderr: b"Error: Cache-only enabled but no cache for 'never-cached'\nIgnoring repositories: never-cached, other\n".to_vec(),
+        };
+        assert_eq!(skipped_repositories(&out), ["never-cached", "other"]);
+    }
+
+    #[test]
+    fn updateinfo_presence_from_recorded_repomd() {
+        let root = SysRoot::new(format!(
+            "{}/../tests/hosts/rocky9-noncompliant",
+            env!("CARGO_MANIFEST_DIR")
+        ));
+        let repos = cached_repositories(&root);
+        assert_eq!(repos.keys().collect::<Vec<_>>(), ["appstream", "baseos"]);
+        assert!(repos.values().all(|r| r.has_updateinfo));
+        let root = SysRoot::new(format!(
+            "{}/../tests/hosts/centos9-reposync",
+            env!("CARGO_MANIFEST_DIR")
+        ));
+        let repos = cached_repositories(&root);
+        assert!(!repos["epel-mirror"].has_updateinfo);
+        assert!(!repomd_has_updateinfo("<repomd"));
+        assert_eq!(
+            repo_id_of_cache_dir("epel-mirror-fd88b57b288d6e68"),
+            Some("epel-mirror")
+        );
+        assert_eq!(repo_id_of_cache_dir("baseos.solv"), None);
+        assert_eq!(repo_id_of_cache_dir("appstream-filenames.solvx"), None);
+    }
+
+    #[test]
+    fn dnf5_and_yum_cache_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let repomd = recorded(
+            "rocky9-noncompliant",
+            "var/cache/dnf/baseos-bbe1f9a265050221/repodata/repomd.xml",
+        );
+        for p in [
+            "var/cache/libdnf5/updates-0123456789abcdef/repodata/repomd.xml",
+            "var/cache/yum/x86_64/7/base/repomd.xml",
+        ] {
+            let path = dir.path().join(p);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, &repomd).unwrap();
+        }
+        let repos = cached_repositories(&SysRoot::new(dir.path()));
+        assert_eq!(repos.keys().collect::<Vec<_>>(), ["base", "updates"]);
+        assert!(repos["base"].has_updateinfo && repos["base"].refreshed_at.is_some());
+    }
+
     proptest! {
         #[test]
         fn parsers_never_panic(s in "\\PC*") {
+            let _ = repomd_has_updateinfo(&s);
             let _ = parse_check_update(&s);
             let _ = parse_updateinfo_names(&s);
             let _ = parse_needs_restarting(&s);

@@ -3,19 +3,26 @@
 //!
 //! Each backend (`apt`, `dnf`, `zypper`, `pacman`) keeps its pure parsers
 //! apart from the I/O. The agent never refreshes a package cache itself: it
-//! only reads what the last refresh left behind.
+//! runs each tool in its cache-only mode and reads what the last refresh
+//! left behind. What a tool cannot tell (security metadata, reboot state)
+//! is reported unknown, never zero or false.
 
 mod apt;
 mod dnf;
+pub mod install_history;
 mod kernel;
 mod pacman;
+mod repomd;
+pub mod softwareupdate;
 pub(crate) mod timestamp;
+mod version;
 mod zypper;
 
 use fleetwatch_protocol::{Patches, PendingUpdate};
 
 use super::{Check, CheckContext, CheckError, Collected};
 use crate::host::{CommandError, CommandOutput, SysRoot};
+use version::VersionScheme;
 
 /// At most this many pending packages are listed (the totals stay exact).
 pub const PENDING_CAP: usize = 200;
@@ -51,7 +58,7 @@ impl Check for PatchCheck {
         Ok(match collected {
             Collected::Ok(mut patches) => {
                 patches.running_kernel = ctx.root.read_value("/proc/sys/kernel/osrelease");
-                patches.newest_kernel = kernel::newest_installed(ctx.root);
+                patches.newest_kernel = kernel::newest_installed(ctx.root, manager.versions());
                 cap_pending(&mut patches);
                 Collected::Ok(patches)
             }
@@ -88,6 +95,17 @@ fn detect_manager(root: &SysRoot) -> Option<Manager> {
     })
 }
 
+impl Manager {
+    /// The version order of this manager's packages.
+    fn versions(self) -> VersionScheme {
+        match self {
+            Manager::Apt => VersionScheme::Debian,
+            // pacman's vercmp is rpmvercmp with pkgrel as the release.
+            Manager::Dnf | Manager::Zypper | Manager::Pacman => VersionScheme::Rpm,
+        }
+    }
+}
+
 fn manager_for_id(id: &str) -> Option<Manager> {
     match id {
         "debian" | "ubuntu" | "linuxmint" | "raspbian" | "pop" | "kali" => Some(Manager::Apt),
@@ -119,13 +137,7 @@ fn run(
 
 /// Error for a tool that exited with an unexpected code.
 fn command_failed(command: &str, out: &CommandOutput) -> CheckError {
-    CheckError::CommandFailed {
-        command: command.into(),
-        code: out
-            .exit_code
-            .map_or_else(|| "a signal".to_string(), |c| c.to_string()),
-        stderr: out.stderr_summary(),
-    }
+    CheckError::command_failed(command, out)
 }
 
 /// Newest modification time among `paths` (those that exist).
@@ -142,18 +154,26 @@ fn newest_mtime_in(root: &SysRoot, dir: &str, suffix: &str) -> Option<i64> {
         .max()
 }
 
-/// Cuts the pending list at [`PENDING_CAP`], security updates first so
-/// the ones that matter survive the cut.
+/// Cuts the pending and new-package lists at [`PENDING_CAP`], security
+/// updates first so the ones that matter survive the cut.
 fn cap_pending(patches: &mut Patches) {
-    patches.pending.sort_by(|a, b| {
-        b.security
-            .cmp(&a.security)
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    if patches.pending.len() > PENDING_CAP {
-        patches.pending.truncate(PENDING_CAP);
-        patches.pending_truncated = true;
+    for list in [&mut patches.pending, &mut patches.new_packages] {
+        list.sort_by(|a, b| {
+            b.security
+                .cmp(&a.security)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        if list.len() > PENDING_CAP {
+            list.truncate(PENDING_CAP);
+            patches.pending_truncated = true;
+        }
     }
+}
+
+/// `(reboot_required, reboot_required_unknown)` from what a backend learnt
+/// (`None`: it could not tell).
+fn reboot_fields(required: Option<bool>) -> (bool, bool) {
+    (required.unwrap_or(false), required.is_none())
 }
 
 /// Counts the security updates among `pending`.
@@ -164,6 +184,16 @@ fn count_security(pending: &[PendingUpdate]) -> u32 {
 /// `pending.len()` as the wire's `u32`.
 fn count(pending: &[PendingUpdate]) -> u32 {
     u32::try_from(pending.len()).unwrap_or(u32::MAX)
+}
+
+/// A file of a fixture host under `tests/hosts/<host>/`, for the backends' tests.
+#[cfg(test)]
+pub(crate) fn recorded(host: &str, path: &str) -> String {
+    let path = format!(
+        "{}/../tests/hosts/{host}/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 #[cfg(test)]
@@ -191,6 +221,71 @@ mod tests {
         ] {
             std::fs::write(dir.path().join("etc/os-release"), text).unwrap();
             assert_eq!(detect_manager(&root), want, "{text}");
+        }
+    }
+
+    /// Replays a fixture host's recordings and keeps every command asked for.
+    struct Spy {
+        inner: crate::host::RecordedRunner,
+        calls: std::sync::Mutex<Vec<Vec<String>>>,
+    }
+
+    impl crate::host::CommandRunner for Spy {
+        fn run(
+            &self,
+            program: &str,
+            args: &[&str],
+            timeout: std::time::Duration,
+        ) -> Result<CommandOutput, CommandError> {
+            let mut argv = vec![program.to_string()];
+            argv.extend(args.iter().map(|a| a.to_string()));
+            self.calls.lock().unwrap().push(argv);
+            self.inner.run(program, args, timeout)
+        }
+    }
+
+    /// The agent's promise: no refresh, no download, no sync from mirrors.
+    #[test]
+    fn every_patch_command_is_cache_only() {
+        for host in [
+            "debian12-noncompliant",
+            "rocky9-noncompliant",
+            "opensuse-noncompliant",
+            "arch-noncompliant",
+        ] {
+            let dir = format!("{}/../tests/hosts/{host}", env!("CARGO_MANIFEST_DIR"));
+            let root = SysRoot::new(&dir);
+            let spy = Spy {
+                inner: crate::host::RecordedRunner::from_dir(std::path::Path::new(&format!(
+                    "{dir}/commands"
+                )))
+                .unwrap(),
+                calls: Default::default(),
+            };
+            let ctx = CheckContext {
+                root: &root,
+                runner: &spy,
+                now: 0,
+                command_timeout: std::time::Duration::from_secs(5),
+            };
+            let out = PatchCheck.collect(&ctx).unwrap();
+            assert!(matches!(out, Collected::Ok(_)), "{host}");
+            let calls = spy.calls.into_inner().unwrap();
+            assert!(!calls.is_empty());
+            for argv in &calls {
+                let has = |a: &str| argv.iter().any(|x| x == a);
+                match argv[0].as_str() {
+                    "apt-get" => assert!(has("-s") && has("Debug::NoLocking=true"), "{argv:?}"),
+                    "dnf" | "yum" => assert!(has("-C"), "{argv:?}"),
+                    "zypper" => assert!(has("--no-refresh"), "{argv:?}"),
+                    "pacman" => assert!(argv[1].starts_with("-Q"), "{argv:?}"),
+                    "apt-cache" | "rpm" | "needs-restarting" => {}
+                    other => panic!("{host}: unexpected command {other} ({argv:?})"),
+                }
+                for refresh in ["update", "refresh", "makecache", "-Sy", "-Syu"] {
+                    assert!(!has(refresh), "{host}: {argv:?}");
+                }
+            }
         }
     }
 

@@ -1,34 +1,29 @@
-//! pacman (Arch): `checkupdates` (falls back to `pacman -Qu`), sync-db age,
-//! `pacman.log`; Arch has no security metadata and no reboot flag, so a
+//! pacman (Arch): `pacman -Qu` against the local sync databases (no
+//! network: unlike `checkupdates`, which syncs its own copy from the
+//! mirrors; no lock: a query does not take pacman's), sync-db age,
+//! `pacman.log`. Arch has no security metadata and no reboot flag, so a
 //! running kernel whose modules are gone counts as "reboot required".
 
 use fleetwatch_protocol::{Patches, PendingUpdate};
 
 use super::timestamp::parse_datetime;
-use super::{command_failed, count, newest_mtime_in, run};
+use super::{command_failed, count, newest_mtime_in, reboot_fields, run};
 use crate::checks::{CheckContext, CheckError, Collected};
 use crate::host::{CommandError, SysRoot};
 
 pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, CheckError> {
-    // checkupdates syncs a private copy of the databases (under /tmp), never
-    // the system's; it exits 2 when nothing is pending.
-    let pending = match run(ctx, "checkupdates", &[]) {
-        Ok(o) if o.exit_code == Some(0) => parse_updates(&o.stdout_text()),
-        Ok(o) if o.exit_code == Some(2) => Vec::new(),
-        Ok(o) => return Err(command_failed("checkupdates", &o)),
-        Err(CommandError::NotFound { .. }) => match run(ctx, "pacman", &["-Qu"]) {
-            Ok(o) if o.success() => parse_updates(&o.stdout_text()),
-            // -Qu exits 1 when there is nothing to list.
-            Ok(o) if o.exit_code == Some(1) && o.stdout.is_empty() => Vec::new(),
-            Ok(o) => return Err(command_failed("pacman -Qu", &o)),
-            Err(CommandError::NotFound { .. }) => {
-                return Ok(Collected::Unsupported("pacman is not installed".into()));
-            }
-            Err(e) => return Err(e.into()),
-        },
+    let pending = match run(ctx, "pacman", &["-Qu"]) {
+        Ok(o) if o.success() => parse_updates(&o.stdout_text()),
+        // -Qu exits 1 when there is nothing to list.
+        Ok(o) if o.exit_code == Some(1) && o.stdout.is_empty() => Vec::new(),
+        Ok(o) => return Err(command_failed("pacman -Qu", &o)),
+        Err(CommandError::NotFound { .. }) => {
+            return Ok(Collected::Unsupported("pacman is not installed".into()));
+        }
         Err(e) => return Err(e.into()),
     };
     let root = ctx.root;
+    let (reboot_required, reboot_required_unknown) = reboot_fields(running_kernel_removed(root));
     Ok(Collected::Ok(Patches {
         manager: "pacman".into(),
         pending_total: count(&pending),
@@ -40,7 +35,8 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
             .ok()
             .flatten()
             .and_then(|t| parse_log_last_install(&t)),
-        reboot_required: running_kernel_removed(root),
+        reboot_required,
+        reboot_required_unknown,
         ..Default::default()
     }))
 }
@@ -54,16 +50,16 @@ fn newest_sync_db(root: &SysRoot) -> Option<i64> {
         .or_else(|| newest_mtime_in(root, "/var/lib/pacman", ""))
 }
 
-/// An upgraded kernel package removes the running kernel's modules directory.
-fn running_kernel_removed(root: &SysRoot) -> bool {
-    let Some(running) = root.read_value("/proc/sys/kernel/osrelease") else {
-        return false;
-    };
+/// An upgraded kernel package removes the running kernel's modules
+/// directory: `Some(true)` then, `Some(false)` while it is there, `None`
+/// when the running release or the modules are unknown.
+fn running_kernel_removed(root: &SysRoot) -> Option<bool> {
+    let running = root.read_value("/proc/sys/kernel/osrelease")?;
     let installed = root.list_dir("/usr/lib/modules").unwrap_or_default();
-    !installed.is_empty() && !installed.contains(&running)
+    (!installed.is_empty()).then(|| !installed.contains(&running))
 }
 
-/// `name old -> new` rows of `checkupdates` / `pacman -Qu`.
+/// `name old -> new` rows of `pacman -Qu`.
 pub(crate) fn parse_updates(text: &str) -> Vec<PendingUpdate> {
     text.lines()
         .filter_map(|l| {
@@ -97,8 +93,19 @@ pub(crate) fn parse_log_last_install(text: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::recorded;
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn recorded_query() {
+        let text = recorded("arch-noncompliant", "commands/pacman-Qu.out");
+        let p = parse_updates(&text);
+        assert_eq!(p.len(), 4);
+        assert_eq!(p[3].name, "python-fwtool");
+        assert_eq!(p[3].installed_version.as_deref(), Some("1:1.0-1"));
+        assert_eq!(p[3].candidate_version.as_deref(), Some("1:1.1-1"));
+    }
 
     #[test]
     fn update_rows() {

@@ -1,12 +1,18 @@
-//! zypper (openSUSE, SLES): `list-updates` and security `list-patches` as
-//! XML from the local cache (`--no-refresh`), `needs-rebooting`, zypp history.
+//! zypper (openSUSE, SLES): `list-updates` and a dry-run `patch --category
+//! security` as XML from the local cache (`--no-refresh`), read with
+//! quick-xml; which repositories carry patches from their cached
+//! `repomd.xml`; `needs-rebooting`; zypp history.
+
+use std::collections::BTreeSet;
 
 use fleetwatch_protocol::{Patches, PendingUpdate};
+use serde::Deserialize;
 
+use super::repomd::repomd_has_updateinfo;
 use super::timestamp::parse_datetime;
-use super::{command_failed, count, newest_mtime_in, run};
+use super::{command_failed, count, count_security, newest_mtime_in, reboot_fields, run};
 use crate::checks::{CheckContext, CheckError, Collected};
-use crate::host::{CommandError, CommandOutput};
+use crate::host::{CommandError, CommandOutput, SysRoot};
 
 const LIST_UPDATES: [&str; 4] = [
     "--non-interactive",
@@ -14,19 +20,27 @@ const LIST_UPDATES: [&str; 4] = [
     "--xmlout",
     "list-updates",
 ];
-const LIST_SECURITY_PATCHES: [&str; 6] = [
+/// The packages applying the needed security patches would upgrade: the
+/// security count is of packages, as on every manager (a patch often
+/// fixes several). `--dry-run` resolves only; nothing is downloaded.
+const SECURITY_PATCH_DRY_RUN: [&str; 7] = [
     "--non-interactive",
     "--no-refresh",
     "--xmlout",
-    "list-patches",
+    "patch",
+    "--dry-run",
     "--category",
     "security",
 ];
+const NEEDS_REBOOTING: [&str; 3] = ["--non-interactive", "--no-refresh", "needs-rebooting"];
 
-/// zypper's informational exit codes (100–107: updates/patches needed,
-/// reboot needed, repos skipped…) still come with a complete answer.
+/// zypper's exit codes that still come with a complete answer: 0, and the
+/// informational 100 (updates needed), 101 (security updates needed), 102
+/// (reboot needed), 103 (restart needed). 104 (capability not found), 105
+/// (interrupted by a signal) and 106 (repositories skipped) leave the
+/// answer missing or incomplete.
 fn answered(out: &CommandOutput) -> bool {
-    matches!(out.exit_code, Some(0) | Some(100..=107))
+    matches!(out.exit_code, Some(0 | 100..=103))
 }
 
 pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, CheckError> {
@@ -39,21 +53,40 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
     if !answered(&out) {
         return Err(command_failed("zypper list-updates", &out));
     }
-    let pending = parse_list_updates(&out.stdout_text());
-    // Patches name the advisory, not the packages it fixes, so the count
-    // is of security patches still needed, and packages stay unflagged.
-    let pending_security = match run(ctx, "zypper", &LIST_SECURITY_PATCHES) {
-        Ok(o) if answered(&o) => Some(count_needed_patches(&o.stdout_text())),
+    let mut pending =
+        parse_list_updates(&out.stdout_text()).map_err(|detail| CheckError::Parse {
+            what: "zypper --xmlout list-updates".into(),
+            detail,
+        })?;
+    let root = ctx.root;
+    let security_packages = match run(ctx, "zypper", &SECURITY_PATCH_DRY_RUN) {
+        Ok(o) if answered(&o) => parse_patch_dry_run_packages(&o.stdout_text()).ok(),
         Ok(_) | Err(CommandError::NotFound { .. }) => None,
         Err(e) => return Err(e.into()),
     };
-    // 102 = ZYPPER_EXIT_INF_REBOOT_NEEDED.
-    let reboot_required = match run(ctx, "zypper", &["needs-rebooting"]) {
-        Ok(o) => o.exit_code == Some(102),
-        Err(CommandError::NotFound { .. }) => false,
-        Err(e) => return Err(e.into()),
+    if let Some(names) = &security_packages {
+        for p in &mut pending {
+            p.security = names.contains(&p.name);
+        }
+    }
+    // Tumbleweed's and most third-party repositories carry no patches: an
+    // update from one of them says nothing about security.
+    let every_source_has_patches = pending.iter().all(|p| {
+        p.source
+            .as_deref()
+            .is_some_and(|alias| repository_has_patches(root, alias))
+    });
+    let pending_security = security_packages
+        .filter(|_| every_source_has_patches)
+        .map(|_| count_security(&pending));
+    // 102 = ZYPPER_EXIT_INF_REBOOT_NEEDED; 0 = not needed; anything else
+    // (an old zypper without the command, a failure) is unknown.
+    let reboot = match run(ctx, "zypper", &NEEDS_REBOOTING) {
+        Ok(o) if o.exit_code == Some(102) => Some(true),
+        Ok(o) if o.exit_code == Some(0) => Some(false),
+        Ok(_) | Err(_) => None,
     };
-    let root = ctx.root;
+    let (reboot_required, reboot_required_unknown) = reboot_fields(reboot);
     Ok(Collected::Ok(Patches {
         manager: "zypper".into(),
         pending_total: count(&pending),
@@ -67,6 +100,7 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
             .flatten()
             .and_then(|t| parse_history_last_install(&t)),
         reboot_required,
+        reboot_required_unknown,
         // libzypp touches /run/reboot-needed when it installs such a package.
         reboot_required_since: reboot_required
             .then(|| root.mtime("/run/reboot-needed").ok())
@@ -75,87 +109,119 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
     }))
 }
 
-/// `<update kind="package" name=… edition=… edition-old=…>` elements with
-/// their `<source alias=…/>`.
-pub(crate) fn parse_list_updates(xml: &str) -> Vec<PendingUpdate> {
-    elements(xml, "update")
-        .filter(|(attrs, _)| attr(attrs, "kind").is_none_or(|k| k == "package"))
-        .filter_map(|(attrs, body)| {
-            Some(PendingUpdate {
-                name: attr(attrs, "name")?,
-                installed_version: attr(attrs, "edition-old"),
-                candidate_version: attr(attrs, "edition"),
-                security: false,
-                source: elements(body, "source")
-                    .next()
-                    .and_then(|(a, _)| attr(a, "alias")),
-            })
-        })
-        .collect()
-}
-
-/// Patches of `list-patches` that are still needed (status needed or not given).
-pub(crate) fn count_needed_patches(xml: &str) -> u32 {
-    let n = elements(xml, "update")
-        .filter(|(attrs, _)| attr(attrs, "kind").is_none_or(|k| k == "patch"))
-        .filter(|(attrs, _)| attr(attrs, "status").is_none_or(|s| s == "needed"))
-        .count();
-    u32::try_from(n).unwrap_or(u32::MAX)
-}
-
-/// Iterates `<tag attrs…>body</tag>` (or `<tag attrs…/>`) without nesting of the same tag.
-fn elements<'a>(xml: &'a str, tag: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
-    let open = format!("<{tag}");
-    let close = format!("</{tag}>");
-    let mut rest = xml;
-    std::iter::from_fn(move || {
-        loop {
-            let start = rest.find(&open)?;
-            let after = &rest[start + open.len()..];
-            // `<update-list>` also starts with `<update`.
-            if !after.starts_with([' ', '\t', '\n', '\r', '/', '>']) {
-                rest = after;
-                continue;
-            }
-            let end = after.find('>')?;
-            let attrs = &after[..end];
-            let after_tag = &after[end + 1..];
-            if let Some(attrs) = attrs.strip_suffix('/') {
-                rest = after_tag;
-                return Some((attrs, ""));
-            }
-            let body_end = after_tag.find(&close).unwrap_or(after_tag.len());
-            let body = &after_tag[..body_end];
-            rest = &after_tag[body_end..];
-            return Some((attrs, body));
-        }
-    })
-}
-
-/// Value of `name="…"` (or single-quoted) in an attribute list, unescaped.
-fn attr(attrs: &str, name: &str) -> Option<String> {
-    let mut rest = attrs;
-    loop {
-        let i = rest.find(name)?;
-        let before_ok = i == 0 || rest[..i].ends_with([' ', '\t', '\n', '\r']);
-        let after = &rest[i + name.len()..];
-        let after_eq = after.trim_start().strip_prefix('=').map(str::trim_start);
-        if let (true, Some(v)) = (before_ok, after_eq) {
-            let quote = v.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-            let v = &v[1..];
-            let end = v.find(quote)?;
-            return Some(unescape(&v[..end]));
-        }
-        rest = after;
+/// True when the repository's cached metadata has an updateinfo (patches).
+fn repository_has_patches(root: &SysRoot, alias: &str) -> bool {
+    // An alias is a file name under the cache, never a path.
+    if alias.contains('/') || alias.starts_with('.') {
+        return false;
     }
+    root.read_optional(&format!("/var/cache/zypp/raw/{alias}/repodata/repomd.xml"))
+        .ok()
+        .flatten()
+        .is_some_and(|xml| repomd_has_updateinfo(&xml))
 }
 
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
+/// `<stream>` as zypper's `--xmlout` writes it (messages and progress
+/// elements are ignored).
+#[derive(Debug, Default, Deserialize)]
+struct Stream {
+    #[serde(rename = "update-status", default)]
+    update_status: Option<UpdateStatus>,
+    #[serde(rename = "install-summary", default)]
+    install_summary: Option<InstallSummary>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct UpdateStatus {
+    #[serde(rename = "update-list", default)]
+    update_list: Option<UpdateList>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct UpdateList {
+    #[serde(default)]
+    update: Vec<Update>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Update {
+    #[serde(rename = "@kind", default)]
+    kind: Option<String>,
+    #[serde(rename = "@name")]
+    name: String,
+    #[serde(rename = "@edition", default)]
+    edition: Option<String>,
+    #[serde(rename = "@edition-old", default)]
+    edition_old: Option<String>,
+    #[serde(default)]
+    source: Option<Source>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Source {
+    #[serde(rename = "@alias", default)]
+    alias: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct InstallSummary {
+    #[serde(rename = "to-upgrade", default)]
+    to_upgrade: Option<Solvables>,
+    #[serde(rename = "to-install", default)]
+    to_install: Option<Solvables>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Solvables {
+    #[serde(default)]
+    solvable: Vec<Solvable>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Solvable {
+    #[serde(rename = "@type", default)]
+    kind: Option<String>,
+    #[serde(rename = "@name")]
+    name: String,
+}
+
+fn parse_stream(xml: &str) -> Result<Stream, String> {
+    quick_xml::de::from_str(xml).map_err(|e| e.to_string())
+}
+
+/// `<update kind="package" name=… edition=… edition-old=…>` elements with
+/// their `<source alias=…/>`; an error when the XML is cut short or malformed.
+pub(crate) fn parse_list_updates(xml: &str) -> Result<Vec<PendingUpdate>, String> {
+    let stream = parse_stream(xml)?;
+    let updates = stream
+        .update_status
+        .and_then(|s| s.update_list)
+        .map(|l| l.update)
+        .unwrap_or_default();
+    Ok(updates
+        .into_iter()
+        .filter(|u| u.kind.as_deref().is_none_or(|k| k == "package"))
+        .map(|u| PendingUpdate {
+            name: u.name,
+            installed_version: u.edition_old,
+            candidate_version: u.edition,
+            security: false,
+            source: u.source.and_then(|s| s.alias),
+        })
+        .collect())
+}
+
+/// Names of the packages (not the patches) a `patch --dry-run` would
+/// upgrade or install.
+pub(crate) fn parse_patch_dry_run_packages(xml: &str) -> Result<BTreeSet<String>, String> {
+    let summary = parse_stream(xml)?.install_summary.unwrap_or_default();
+    Ok([summary.to_upgrade, summary.to_install]
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s.solvable)
+        .filter(|s| s.kind.as_deref().is_none_or(|k| k == "package"))
+        .map(|s| s.name)
+        .collect())
 }
 
 /// Last `install` in `/var/log/zypp/history` (`2024-06-01 10:11:12|install|…`),
@@ -173,51 +239,97 @@ pub(crate) fn parse_history_last_install(text: &str) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::recorded;
     use super::*;
     use proptest::prelude::*;
 
-    const UPDATES: &str = r#"<?xml version='1.0'?>
-<stream>
-<message type="info">Loading repository data...</message>
-<update-status version="0.6">
-<update-list>
-<update kind="package" name="libopenssl3" edition="3.1.4-150600.5.15.1" arch="x86_64" edition-old="3.1.4-150600.5.10.1" >
-<summary>Secure Sockets &amp; Transport Layer Security</summary>
-<source url="http://download.opensuse.org/update/leap/15.6/sle" alias="repo-sle-update"/>
-</update>
-<update kind="package" name="vim" edition="9.1.0330-150500.20.12.1" arch="x86_64" edition-old="9.1.0111-150500.20.9.1" >
-<source url="http://x" alias="repo-update"/>
-</update>
-</update-list>
-</update-status>
-</stream>
-"#;
-
     #[test]
-    fn list_updates_xml() {
-        let p = parse_list_updates(UPDATES);
-        assert_eq!(p.len(), 2);
-        assert_eq!(p[0].name, "libopenssl3");
+    fn recorded_list_updates() {
+        let p = parse_list_updates(&recorded(
+            "opensuse-noncompliant",
+            "commands/zypper-list-updates.xml",
+        ))
+        .unwrap();
+        let names: Vec<_> = p.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
-            p[0].installed_version.as_deref(),
+            names,
+            [
+                "libopenssl-3-fips-provider",
+                "libopenssl3",
+                "libxml2-2",
+                "openssl-3",
+                "vim"
+            ]
+        );
+        let openssl = &p[1];
+        assert_eq!(
+            openssl.installed_version.as_deref(),
             Some("3.1.4-150600.5.10.1")
         );
         assert_eq!(
-            p[0].candidate_version.as_deref(),
+            openssl.candidate_version.as_deref(),
             Some("3.1.4-150600.5.15.1")
         );
-        assert_eq!(p[0].source.as_deref(), Some("repo-sle-update"));
-        assert_eq!(p[1].source.as_deref(), Some("repo-update"));
+        assert_eq!(openssl.source.as_deref(), Some("repo-sle-update"));
+        assert!(
+            parse_list_updates(&recorded(
+                "opensuse-compliant",
+                "commands/zypper-list-updates.xml"
+            ))
+            .unwrap()
+            .is_empty()
+        );
     }
 
     #[test]
-    fn needed_security_patches() {
-        let xml = r#"<stream><update-status version="0.6"><update-list>
-<update kind="patch" name="openSUSE-SLE-15.6-2024-3241" edition="1" arch="noarch" status="needed" category="security" severity="important"><summary>x</summary></update>
-<update kind="patch" name="openSUSE-SLE-15.6-2024-3000" edition="1" arch="noarch" status="applied" category="security"/>
-</update-list></update-status></stream>"#;
-        assert_eq!(count_needed_patches(xml), 1);
-        assert_eq!(count_needed_patches(""), 0);
+    fn security_packages_not_patches() {
+        // Two security patches fix four packages; the recommended vim
+        // patch (listed by `list-patches --category security` all the same,
+        // as zypper 1.14 does) is not among them.
+        let names = parse_patch_dry_run_packages(&recorded(
+            "opensuse-noncompliant",
+            "commands/zypper-patch-dry-run-security.xml",
+        ))
+        .unwrap();
+        assert_eq!(
+            names.into_iter().collect::<Vec<_>>(),
+            [
+                "libopenssl-3-fips-provider",
+                "libopenssl3",
+                "libxml2-2",
+                "openssl-3"
+            ]
+        );
+        assert!(
+            parse_patch_dry_run_packages(&recorded(
+                "opensuse-compliant",
+                "commands/zypper-patch-dry-run-security.xml"
+            ))
+            .unwrap()
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn cut_short_xml_is_an_error_not_an_empty_list() {
+        let full = recorded("opensuse-noncompliant", "commands/zypper-list-updates.xml");
+        let cut = &full[..full.len() / 2];
+        assert!(parse_list_updates(cut).is_err());
+    }
+
+    #[test]
+    fn exit_105_is_not_an_answer() {
+        let out = |code| CommandOutput {
+            exit_code: Some(code),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        };
+        for code in [0, 100, 101, 102, 103] {
+            assert!(answered(&out(code)), "{code}");
+        }
+        for code in [1, 4, 7, 104, 105, 106] {
+            assert!(!answered(&out(code)), "{code}");
+        }
     }
 
     #[test]
@@ -232,8 +344,8 @@ mod tests {
         #[test]
         fn parsers_never_panic(s in "\\PC*") {
             let _ = parse_list_updates(&s);
-            let _ = parse_list_updates(&format!("<update {s}"));
-            let _ = count_needed_patches(&s);
+            let _ = parse_list_updates(&format!("<stream><update {s}"));
+            let _ = parse_patch_dry_run_packages(&s);
             let _ = parse_history_last_install(&s);
         }
     }

@@ -17,6 +17,9 @@ have sqlite3 || need+=(sqlite3)
 # gives the collector a tmpfs of its own with unshare.
 have curl || need+=(curl)
 have unshare || need+=(util-linux)
+# agent/tests/hardened_unit_live.rs: the unit's sandbox by hand (unshare,
+# setpriv) where systemd is not PID 1.
+have setpriv || need+=(util-linux)
 
 have dpkg-deb || need+=(dpkg)
 # The data-protection live test loads a ruleset with nft in a namespace of its own.

@@ -268,12 +268,19 @@ pub fn check_only_root_can_write(path: &Path) -> Result<(), ConfigError> {
     };
     let meta = read(path)?;
     if meta.uid() != 0 {
-        return Err(insecure(format!("it is owned by uid {}, not root", meta.uid())));
+        return Err(insecure(format!(
+            "it is owned by uid {}, not root",
+            meta.uid()
+        )));
     }
     if meta.mode() & 0o022 != 0 {
         return Err(insecure(format!(
             "it is writable by {} (mode {:o})",
-            if meta.mode() & 0o002 != 0 { "everyone" } else { "its group" },
+            if meta.mode() & 0o002 != 0 {
+                "everyone"
+            } else {
+                "its group"
+            },
             meta.mode() & 0o7777
         )));
     }
@@ -543,13 +550,17 @@ mod tests {
         let path = dir.path().join("agent.toml");
         let commands = "[[backup]]\nname = \"s\"\nkind = \"command\"\ncommand = [\"/bin/true\"]\n";
         std::fs::write(&path, commands).unwrap();
-        let chmod = |mode| std::fs::set_permissions(&path, PermissionsExt::from_mode(mode)).unwrap();
+        let chmod =
+            |mode| std::fs::set_permissions(&path, PermissionsExt::from_mode(mode)).unwrap();
         chmod(0o600);
         load(Some(&path), &Overrides::default()).unwrap();
         for mode in [0o620, 0o602, 0o666] {
             chmod(mode);
             let err = load(Some(&path), &Overrides::default()).unwrap_err();
-            assert!(matches!(err, ConfigError::Insecure { .. }), "{mode:o}: {err}");
+            assert!(
+                matches!(err, ConfigError::Insecure { .. }),
+                "{mode:o}: {err}"
+            );
             assert!(err.to_string().contains("refusing to run"), "{err}");
         }
         // Not owned by root (the tests run as root, so chown works).
@@ -566,7 +577,11 @@ mod tests {
         load(Some(&path), &Overrides::default()).unwrap();
         // A world-writable config without commands is not this check's business.
         std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o700)).unwrap();
-        std::fs::write(&path, "[[backup]]\nname = \"m\"\nkind = \"marker\"\npath = \"/x\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "[[backup]]\nname = \"m\"\nkind = \"marker\"\npath = \"/x\"\n",
+        )
+        .unwrap();
         chmod(0o666);
         load(Some(&path), &Overrides::default()).unwrap();
     }

@@ -293,7 +293,12 @@ fn live_restic_shared_repository_counts_only_this_hosts_snapshots() {
     std::thread::sleep(Duration::from_millis(2100));
     sh(
         "/usr/bin/restic",
-        &[&["backup"], &r[..], &["--host", "other-host", "--tag", "db", &data]].concat(),
+        &[
+            &["backup"],
+            &r[..],
+            &["--host", "other-host", "--tag", "db", &data],
+        ]
+        .concat(),
         &env,
     );
 
@@ -359,9 +364,7 @@ fn live_borg_shared_repository_counts_only_this_hosts_archives() {
     // Another host (its own UTS namespace) backs up later, once under a
     // name that looks like ours.
     for name in ["other-host-later", &format!("{host}-lookalike")] {
-        let script = format!(
-            "hostname other-host && exec borg create '{repo}::{name}' '{data}'"
-        );
+        let script = format!("hostname other-host && exec borg create '{repo}::{name}' '{data}'");
         sh("/usr/bin/unshare", &["-u", "sh", "-c", &script], &env);
     }
 
@@ -420,7 +423,11 @@ fn live_status_command_arguments_never_leak_and_background_children_do_not_block
     );
     assert!(!json.contains("FW-ARG-SECRET"), "{json}");
     assert!(
-        jobs[0].error.as_ref().unwrap().contains("refused token ***"),
+        jobs[0]
+            .error
+            .as_ref()
+            .unwrap()
+            .contains("refused token ***"),
         "{json}"
     );
     assert_eq!(jobs[1].error, None, "{json}");

@@ -143,7 +143,11 @@ fn make_repos() -> Repos {
         ("BORG_BASE_DIR", setup_cache.to_str().unwrap()),
         ("BORG_PASSPHRASE", "FW-SANDBOX-SECRET-77"),
     ];
-    sh("restic", &["init", "-q", "-r", restic, "--password-file", pw], &env);
+    sh(
+        "restic",
+        &["init", "-q", "-r", restic, "--password-file", pw],
+        &env,
+    );
     sh(
         "restic",
         &["backup", "-q", "-r", restic, "--password-file", pw, data],
@@ -189,8 +193,7 @@ password_file = "{b}/repo.pass"
         ),
     )
     .unwrap();
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     path
 }
 

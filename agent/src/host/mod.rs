@@ -11,4 +11,5 @@ mod runner;
 pub use redact::redact_url_userinfo;
 pub use root::{HostError, SysRoot, unix_seconds};
 pub use runner::{
-    STDERR_SUMMARY_CHARS, CommandError, CommandOutput, CommandRunner, RecordedRunner, SystemRunner};
+    CommandError, CommandOutput, CommandRunner, RecordedRunner, STDERR_SUMMARY_CHARS, SystemRunner,
+};

@@ -35,7 +35,10 @@ pub(super) fn env(job: &BackupJobConfig) -> Vec<(String, String)> {
             ("BORG_CACHE_DIR", "borg"),
             ("BORG_SECURITY_DIR", "borg-security"),
         ] {
-            env.push((key.to_string(), cache.join(dir).to_string_lossy().into_owned()));
+            env.push((
+                key.to_string(),
+                cache.join(dir).to_string_lossy().into_owned(),
+            ));
         }
     }
     env
@@ -213,7 +216,10 @@ mod tests {
         let l = parse_list(list, &any()).unwrap();
         assert_eq!((l.count, l.latest), (2, Some(1_717_236_000)));
         assert_eq!(l.newest.as_deref(), Some("h-2024-06-01"));
-        assert_eq!(parse_list(r#"{"archives":[]}"#, &any()).unwrap(), Listing::default());
+        assert_eq!(
+            parse_list(r#"{"archives":[]}"#, &any()).unwrap(),
+            Listing::default()
+        );
         let info = r#"{"archives":[{"name":"a","stats":{"compressed_size":10,"deduplicated_size":5,"nfiles":3,"original_size":2048}}]}"#;
         assert_eq!(parse_info_size(info), Some(2048));
     }

@@ -141,7 +141,8 @@ impl std::fmt::Debug for BackupJobConfig {
             .field("path", &self.path)
             .field(
                 "command",
-                &program.map(|(p, n)| format!("{} (+{n} arguments, not shown)", p.map_or("", |s| s))),
+                &program
+                    .map(|(p, n)| format!("{} (+{n} arguments, not shown)", p.map_or("", |s| s))),
             )
             .field("timeout_secs", &self.timeout_secs)
             .field("host", &self.host)
@@ -161,7 +162,8 @@ mod tests {
     fn debug_never_shows_env_values_arguments_or_url_credentials() {
         let mut job = BackupJobConfig::new("offsite", BackupKind::Command);
         job.repository = Some("rest:https://bob:HUNTER2-PASS@backup.example/r".into());
-        job.env.insert("AWS_SECRET_ACCESS_KEY".into(), "AKIA-ENV-VALUE".into());
+        job.env
+            .insert("AWS_SECRET_ACCESS_KEY".into(), "AKIA-ENV-VALUE".into());
         job.command = Some(vec![
             "/usr/local/bin/status".into(),
             "--token".into(),
@@ -172,7 +174,10 @@ mod tests {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert!(text.contains("AWS_SECRET_ACCESS_KEY"), "{text}");
-        assert!(text.contains("/usr/local/bin/status (+2 arguments"), "{text}");
+        assert!(
+            text.contains("/usr/local/bin/status (+2 arguments"),
+            "{text}"
+        );
         assert!(text.contains("backup.example"), "{text}");
     }
 

@@ -121,7 +121,10 @@ pub(crate) fn parse_snapshots(
     } else {
         serde_json::from_str(json).map_err(|e| parse_err(e.to_string()))?
     };
-    let snapshots: Vec<Snapshot> = snapshots.into_iter().filter(|s| filter.matches(s)).collect();
+    let snapshots: Vec<Snapshot> = snapshots
+        .into_iter()
+        .filter(|s| filter.matches(s))
+        .collect();
     let latest = snapshots
         .iter()
         .filter_map(|s| parse_datetime(&s.time))
@@ -159,7 +162,10 @@ mod tests {
     fn snapshots_count_and_latest() {
         let json = r#"[{"time":"2024-06-01T12:00:00.123456789+02:00","tree":"ab","paths":["/etc"],"hostname":"h","username":"root","id":"1","short_id":"1"},
                       {"time":"2024-05-31T10:00:00Z","paths":["/etc"],"hostname":"h","id":"2","short_id":"2"}]"#;
-        assert_eq!(parse_snapshots(json, &any()).unwrap(), (2, Some(1_717_236_000)));
+        assert_eq!(
+            parse_snapshots(json, &any()).unwrap(),
+            (2, Some(1_717_236_000))
+        );
         assert_eq!(parse_snapshots("[]\n", &any()).unwrap(), (0, None));
         assert!(parse_snapshots("{oops", &any()).is_err());
         assert_eq!(
@@ -181,7 +187,10 @@ mod tests {
             ..any()
         };
         // 2026-12-03T07:20:01Z, not the other host's 07:25:09.
-        assert_eq!(parse_snapshots(SHARED_REPO, &mine).unwrap(), (1, Some(1_796_282_401)));
+        assert_eq!(
+            parse_snapshots(SHARED_REPO, &mine).unwrap(),
+            (1, Some(1_796_282_401))
+        );
         let none = SnapshotFilter {
             host: Some("ws-2".into()),
             ..any()
@@ -196,7 +205,10 @@ mod tests {
             tags: vec!["db".into()],
             ..any()
         };
-        assert_eq!(parse_snapshots(SHARED_REPO, &tagged).unwrap(), (1, Some(1_796_282_709)));
+        assert_eq!(
+            parse_snapshots(SHARED_REPO, &tagged).unwrap(),
+            (1, Some(1_796_282_709))
+        );
         let path = SnapshotFilter {
             host: Some("ws-1".into()),
             paths: vec!["/home".into()],

@@ -1,8 +1,8 @@
 //! Scrubbing a job's secrets out of every text that leaves the backup check.
 
 use super::BackupJobConfig;
-pub(crate) use crate::host::redact_url_userinfo;
 use crate::host::SysRoot;
+pub(crate) use crate::host::redact_url_userinfo;
 
 /// Secrets are at least this long; shorter env values (`1`, `yes`) would
 /// blank out ordinary words.

@@ -318,7 +318,10 @@ mod tests {
             for leak in ["glpat", "TOKEN", "deploy:"] {
                 assert!(!error.contains(leak), "pad {pad}: {error}");
             }
-            assert!(error.contains("dnf -C check-update exited with 1"), "{error}");
+            assert!(
+                error.contains("dnf -C check-update exited with 1"),
+                "{error}"
+            );
         }
     }
 

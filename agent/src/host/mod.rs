@@ -2,6 +2,8 @@
 //! command through a [`CommandRunner`], so checks run unchanged against a
 //! fixture tree and recorded command outputs.
 
+#[cfg(unix)]
+mod process_group;
 mod root;
 mod runner;
 

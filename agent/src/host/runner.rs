@@ -100,6 +100,16 @@ impl SystemRunner {
 /// PATH for commands: fixed, so a hostile environment cannot redirect them.
 const SAFE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Variables passed through from the agent's own environment: the unit
+/// sets them so tools find a writable home/cache (restic and borg keep
+/// their caches under `XDG_CACHE_HOME`).
+const PASSED_THROUGH: [&str; 2] = ["HOME", "XDG_CACHE_HOME"];
+
+/// How long the pipes may stay open after the command exited and its
+/// process group was killed; only a process that left the group (setsid)
+/// can hold them longer, and its output is not waited for.
+const PIPE_GRACE: Duration = Duration::from_secs(1);
+
 impl CommandRunner for SystemRunner {
     fn run(
         &self,
@@ -107,6 +117,7 @@ impl CommandRunner for SystemRunner {
         args: &[&str],
         timeout: Duration,
     ) -> Result<CommandOutput, CommandError> {
+        let deadline = Instant::now() + timeout;
         let mut cmd = Command::new(program);
         cmd.args(args)
             .env_clear()
@@ -116,12 +127,18 @@ impl CommandRunner for SystemRunner {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        if let Some(home) = std::env::var_os("HOME") {
-            cmd.env("HOME", home);
+        for key in PASSED_THROUGH {
+            if let Some(value) = std::env::var_os(key) {
+                cmd.env(key, value);
+            }
         }
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
+        // Its own process group: on timeout the whole tree it started
+        // (checkupdates' pacman, a status script's background job) dies with it.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => CommandError::NotFound {
                 program: program.into(),
@@ -132,45 +149,141 @@ impl CommandRunner for SystemRunner {
             },
         })?;
         // Drain both pipes on threads so a chatty child cannot block on a full pipe.
-        let stdout = drain(child.stdout.take());
-        let stderr = drain(child.stderr.take());
-        let started = Instant::now();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if started.elapsed() >= timeout => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(CommandError::Timeout {
-                        program: program.into(),
-                        timeout,
-                    });
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-                Err(e) => {
-                    return Err(CommandError::Io {
-                        program: program.into(),
-                        source: e,
-                    });
-                }
+        let stdout = PipeReader::spawn(child.stdout.take());
+        let stderr = PipeReader::spawn(child.stderr.take());
+        let waited = wait_for_exit(&mut child, deadline);
+        // Whatever happened, nothing the command started outlives it: the
+        // leader is done or hung, and what is left of its group are
+        // background children that would hold its pipes open.
+        kill_tree(&mut child);
+        let status = child.wait();
+        match waited {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(CommandError::Timeout {
+                    program: program.into(),
+                    timeout,
+                });
             }
-        };
+            Err(source) => {
+                return Err(CommandError::Io {
+                    program: program.into(),
+                    source,
+                });
+            }
+        }
+        let status = status.map_err(|source| CommandError::Io {
+            program: program.into(),
+            source,
+        })?;
+        let grace_until = Instant::now() + PIPE_GRACE;
+        let stdout = stdout.finish(grace_until);
+        let stderr = stderr.finish(grace_until);
+        if !stdout.complete || !stderr.complete {
+            tracing::warn!(
+                program,
+                "a process that left the command's group still holds its output open; using what it printed so far"
+            );
+        }
         Ok(CommandOutput {
             exit_code: status.code(),
-            stdout: stdout.join().unwrap_or_default(),
-            stderr: stderr.join().unwrap_or_default(),
+            stdout: stdout.bytes,
+            stderr: stderr.bytes,
         })
     }
 }
 
-fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        if let Some(mut pipe) = pipe {
-            let _ = pipe.read_to_end(&mut buf);
+/// Polls until the child exits (`true`) or `deadline` passes (`false`).
+/// On Unix the child is not reaped here, so its group id stays reserved
+/// until [`kill_tree`] has signalled the group.
+fn wait_for_exit(child: &mut std::process::Child, deadline: Instant) -> std::io::Result<bool> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if child_exited(child)? {
+            return Ok(true);
         }
-        buf
-    })
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+#[cfg(unix)]
+fn child_exited(child: &mut std::process::Child) -> std::io::Result<bool> {
+    super::process_group::has_exited(child.id())
+}
+
+#[cfg(not(unix))]
+fn child_exited(child: &mut std::process::Child) -> std::io::Result<bool> {
+    child.try_wait().map(|s| s.is_some())
+}
+
+/// Kills the child's whole process group (the child alone where there are none).
+#[cfg(unix)]
+fn kill_tree(child: &mut std::process::Child) {
+    if let Err(e) = super::process_group::kill_group(child.id()) {
+        tracing::warn!(pid = child.id(), error = %e, "could not kill the command's process group");
+        let _ = child.kill();
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_tree(child: &mut std::process::Child) {
+    let _ = child.kill();
+}
+
+/// One pipe drained on its own thread into a shared buffer, so the runner
+/// can stop waiting at a deadline and keep what was read.
+struct PipeReader {
+    buffer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    done: std::sync::mpsc::Receiver<()>,
+}
+
+/// What a [`PipeReader`] collected.
+struct PipeBytes {
+    bytes: Vec<u8>,
+    /// False when the pipe was still open at the deadline.
+    complete: bool,
+}
+
+impl PipeReader {
+    fn spawn<R: Read + Send + 'static>(pipe: Option<R>) -> Self {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (tx, done) = std::sync::mpsc::channel();
+        let shared = buffer.clone();
+        std::thread::spawn(move || {
+            if let Some(mut pipe) = pipe {
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match pipe.read(&mut chunk) {
+                        Ok(0) => break,
+                        Ok(n) => match shared.lock() {
+                            Ok(mut b) => b.extend_from_slice(&chunk[..n]),
+                            Err(_) => break,
+                        },
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => break,
+                    }
+                }
+            }
+            let _ = tx.send(());
+        });
+        PipeReader { buffer, done }
+    }
+
+    /// Waits for end of file until `deadline`, then hands over what was read.
+    fn finish(self, deadline: Instant) -> PipeBytes {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let complete = self.done.recv_timeout(wait).is_ok();
+        let bytes = match self.buffer.lock() {
+            Ok(mut b) => std::mem::take(&mut *b),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        };
+        PipeBytes { bytes, complete }
+    }
 }
 
 /// Replays recorded outputs of real tools; a command it has no recording
@@ -340,6 +453,109 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, CommandError::Timeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    /// True while `pid` is a live process (a zombie is not: it is dead,
+    /// only waiting for its parent to reap it).
+    fn alive(pid: u32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => {
+                let state = stat.rsplit_once(") ").map(|(_, r)| r.chars().next());
+                !matches!(state, Some(Some('Z' | 'X')))
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Waits a little for the kernel to finish killing `pid`.
+    fn gone_soon(pid: u32) -> bool {
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            if !alive(pid) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn read_pid(path: &Path) -> u32 {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Ok(text) = std::fs::read_to_string(path)
+                && let Ok(pid) = text.trim().parse()
+            {
+                return pid;
+            }
+            assert!(Instant::now() < until, "no pid in {}", path.display());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn a_background_child_holding_stdout_does_not_block_and_is_killed() {
+        let started = Instant::now();
+        let out = SystemRunner::new()
+            .run(
+                "sh",
+                &["-c", "sleep 300 & echo $!; echo '{}'"],
+                Duration::from_secs(30),
+            )
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "waited {:?} for the background child",
+            started.elapsed()
+        );
+        assert_eq!(out.exit_code, Some(0));
+        let text = out.stdout_text();
+        let mut lines = text.lines();
+        let grandchild: u32 = lines.next().unwrap().parse().unwrap();
+        assert_eq!(lines.next(), Some("{}"));
+        assert!(gone_soon(grandchild), "sleep {grandchild} outlived its command");
+    }
+
+    #[test]
+    fn a_hung_command_takes_its_grandchildren_with_it() {
+        // Stands in for a hung `checkupdates` waiting on its `pacman`.
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pacman.pid");
+        let script = dir.path().join("checkupdates");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nsleep 300 &\necho $! > '{}'\nwait\n",
+                pid_file.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &script,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let started = Instant::now();
+        let err = SystemRunner::new()
+            .run(script.to_str().unwrap(), &[], Duration::from_millis(500))
+            .unwrap_err();
+        assert!(matches!(err, CommandError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let grandchild = read_pid(&pid_file);
+        assert!(gone_soon(grandchild), "the hung command's child {grandchild} is still running");
+    }
+
+    #[test]
+    fn output_is_complete_after_a_normal_exit() {
+        // Killing the group after the exit must not lose what is still in the pipe.
+        let out = SystemRunner::new()
+            .run(
+                "sh",
+                &["-c", "head -c 1000000 /dev/zero | tr '\\0' x"],
+                Duration::from_secs(30),
+            )
+            .unwrap();
+        assert_eq!(out.stdout.len(), 1_000_000);
+        assert!(out.stdout.iter().all(|b| *b == b'x'));
     }
 
     #[test]

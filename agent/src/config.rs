@@ -50,6 +50,16 @@ pub enum ConfigError {
         /// The parser's message (names the key).
         message: String,
     },
+    /// The file configures commands but others than root could change it.
+    #[error(
+        "refusing to run the backup commands of {path}: {reason}; only root may be able to change a config that makes the agent run commands (chown root {path}; chmod go-w {path})"
+    )]
+    Insecure {
+        /// The file.
+        path: PathBuf,
+        /// Who else could write it.
+        reason: String,
+    },
     /// A value is not acceptable.
     #[error("invalid setting `{key}`: {message}")]
     Invalid {
@@ -211,7 +221,13 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<AgentConfig, C
         None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
     };
     let file = match std::fs::read_to_string(&file_path) {
-        Ok(text) => parse(&text, &file_path)?,
+        Ok(text) => {
+            let file = parse(&text, &file_path)?;
+            if file.backup.iter().any(runs_commands) {
+                check_only_root_can_write(&file_path)?;
+            }
+            file
+        }
         Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
         Err(source) => {
             return Err(ConfigError::Read {
@@ -221,6 +237,77 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<AgentConfig, C
         }
     };
     build(file, overrides)
+}
+
+/// True for jobs that make the agent run a program (restic, borg, a status
+/// command): their `command`, `env` (LD_PRELOAD, PATH tricks) and
+/// repository would run as root.
+fn runs_commands(job: &BackupJobConfig) -> bool {
+    use crate::checks::backup::BackupKind;
+    matches!(
+        job.kind,
+        BackupKind::Command | BackupKind::Restic | BackupKind::Borg
+    )
+}
+
+/// Refuses a config file that someone but root could change: owned by
+/// another user, writable by group or others, or in a directory one of those
+/// could replace it in.
+#[cfg(unix)]
+pub fn check_only_root_can_write(path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::MetadataExt;
+    let insecure = |reason: String| ConfigError::Insecure {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let read = |p: &Path| {
+        std::fs::metadata(p).map_err(|source| ConfigError::Read {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let meta = read(path)?;
+    if meta.uid() != 0 {
+        return Err(insecure(format!("it is owned by uid {}, not root", meta.uid())));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(insecure(format!(
+            "it is writable by {} (mode {:o})",
+            if meta.mode() & 0o002 != 0 { "everyone" } else { "its group" },
+            meta.mode() & 0o7777
+        )));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dmeta = read(&dir)?;
+    // The sticky bit keeps others from replacing a root-owned file.
+    let sticky = dmeta.mode() & 0o1000 != 0;
+    if dmeta.uid() != 0 || (dmeta.mode() & 0o022 != 0 && !sticky) {
+        return Err(insecure(format!(
+            "its directory {} can be changed by others than root (owner uid {}, mode {:o})",
+            dir.display(),
+            dmeta.uid(),
+            dmeta.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// Windows has no Unix modes; the installer's ACLs protect the file.
+#[cfg(not(unix))]
+pub fn check_only_root_can_write(_path: &Path) -> Result<(), ConfigError> {
+    Ok(())
+}
+
+/// Where a job's tools keep their caches when the job does not say: the
+/// unit's CacheDirectory (`XDG_CACHE_HOME`), else below the state directory.
+fn default_cache_dir(state_dir: &Path) -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| state_dir.join("cache"))
 }
 
 /// Applies overrides to a parsed file and validates the result.
@@ -289,15 +376,22 @@ pub fn build(file: FileConfig, o: &Overrides) -> Result<AgentConfig, ConfigError
             });
         }
     }
+    let state_dir = o
+        .state_dir
+        .clone()
+        .or(file.state_dir)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+    let mut backup = file.backup;
+    for job in &mut backup {
+        if job.cache_dir.is_none() {
+            job.cache_dir = Some(default_cache_dir(&state_dir));
+        }
+    }
     Ok(AgentConfig {
         collector_url: collector_url.map(|u| u.trim_end_matches('/').to_string()),
         trust,
         enroll_secret_file: o.enroll_secret_file.clone().or(file.enroll_secret_file),
-        state_dir: o
-            .state_dir
-            .clone()
-            .or(file.state_dir)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+        state_dir,
         root: o
             .root
             .clone()
@@ -316,7 +410,7 @@ pub fn build(file: FileConfig, o: &Overrides) -> Result<AgentConfig, ConfigError
         )?),
         spool_max_reports,
         checks: file.checks,
-        backup: file.backup,
+        backup,
         macos: file.macos,
         recorded_commands: match &o.recorded_commands {
             Some(dir) => Some(
@@ -439,6 +533,57 @@ mod tests {
                 .unwrap_err();
             assert!(err.to_string().contains(key), "{text}: {err}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_with_commands_writable_by_others_than_root_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        let commands = "[[backup]]\nname = \"s\"\nkind = \"command\"\ncommand = [\"/bin/true\"]\n";
+        std::fs::write(&path, commands).unwrap();
+        let chmod = |mode| std::fs::set_permissions(&path, PermissionsExt::from_mode(mode)).unwrap();
+        chmod(0o600);
+        load(Some(&path), &Overrides::default()).unwrap();
+        for mode in [0o620, 0o602, 0o666] {
+            chmod(mode);
+            let err = load(Some(&path), &Overrides::default()).unwrap_err();
+            assert!(matches!(err, ConfigError::Insecure { .. }), "{mode:o}: {err}");
+            assert!(err.to_string().contains("refusing to run"), "{err}");
+        }
+        // Not owned by root (the tests run as root, so chown works).
+        chmod(0o600);
+        std::os::unix::fs::chown(&path, Some(1000), None).unwrap();
+        let err = load(Some(&path), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("uid 1000"), "{err}");
+        std::os::unix::fs::chown(&path, Some(0), None).unwrap();
+        // A directory others may write: they could swap the file.
+        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o777)).unwrap();
+        let err = load(Some(&path), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("its directory"), "{err}");
+        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o1777)).unwrap();
+        load(Some(&path), &Overrides::default()).unwrap();
+        // A world-writable config without commands is not this check's business.
+        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o700)).unwrap();
+        std::fs::write(&path, "[[backup]]\nname = \"m\"\nkind = \"marker\"\npath = \"/x\"\n").unwrap();
+        chmod(0o666);
+        load(Some(&path), &Overrides::default()).unwrap();
+    }
+
+    #[test]
+    fn backup_jobs_get_a_cache_dir() {
+        let file = parse(
+            "state_dir = \"/var/lib/fw\"\n[[backup]]\nname = \"r\"\nkind = \"restic\"\nrepository = \"/r\"\n[[backup]]\nname = \"b\"\nkind = \"borg\"\nrepository = \"/b\"\ncache_dir = \"/c\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let cfg = build(file, &Overrides::default()).unwrap();
+        let expected = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from("/var/lib/fw/cache"), PathBuf::from);
+        assert_eq!(cfg.backup[0].cache_dir.as_deref(), Some(expected.as_path()));
+        assert_eq!(cfg.backup[1].cache_dir.as_deref(), Some(Path::new("/c")));
     }
 
     #[test]

@@ -20,16 +20,7 @@ fn now() -> i64 {
 }
 
 fn job(name: &str, kind: BackupKind) -> BackupJobConfig {
-    BackupJobConfig {
-        name: name.into(),
-        kind,
-        repository: None,
-        password_file: None,
-        env: Default::default(),
-        path: None,
-        command: None,
-        timeout_secs: None,
-    }
+    BackupJobConfig::new(name, kind)
 }
 
 /// Runs the backup check live (root `/`, real commands) and returns its jobs

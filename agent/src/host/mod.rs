@@ -4,8 +4,11 @@
 
 #[cfg(unix)]
 mod process_group;
+mod redact;
 mod root;
 mod runner;
 
+pub use redact::redact_url_userinfo;
 pub use root::{HostError, SysRoot, unix_seconds};
-pub use runner::{CommandError, CommandOutput, CommandRunner, RecordedRunner, SystemRunner};
+pub use runner::{
+    STDERR_SUMMARY_CHARS, CommandError, CommandOutput, CommandRunner, RecordedRunner, SystemRunner};

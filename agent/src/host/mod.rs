@@ -2,8 +2,10 @@
 //! command through a [`CommandRunner`], so checks run unchanged against a
 //! fixture tree and recorded command outputs.
 
+mod host_command;
 mod root;
 mod runner;
 
+pub use host_command::{HostCommands, runner_for_root};
 pub use root::{HostError, SysRoot, unix_seconds};
 pub use runner::{CommandError, CommandOutput, CommandRunner, RecordedRunner, SystemRunner};

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::checks::backup::BackupJobConfig;
-use crate::host::{CommandRunner, RecordedRunner, SystemRunner};
+use crate::host::{CommandRunner, HostCommands, RecordedRunner, SystemRunner, runner_for_root};
 use crate::upload::tls::{Fingerprint, FingerprintError, Trust};
 
 /// Default config file; a missing default file is fine.
@@ -30,6 +30,10 @@ pub const DEFAULT_CONFIG_PATH: &str = "/Library/Application Support/fleetwatch/a
 /// Default state directory on macOS.
 #[cfg(target_os = "macos")]
 pub const DEFAULT_STATE_DIR: &str = "/Library/Application Support/fleetwatch/state";
+
+/// Default of `marker_min_interval_secs`: a backup finishing is reported
+/// within a minute, a marker rewritten in a loop costs one report a minute.
+pub const DEFAULT_MARKER_MIN_INTERVAL_SECS: u64 = 60;
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +98,9 @@ pub struct FileConfig {
     pub once_deadline_secs: Option<u64>,
     /// Most undelivered reports kept on disk.
     pub spool_max_reports: Option<usize>,
+    /// Shortest time between the start of one report and a report that a
+    /// backup marker change triggers (changes in between are coalesced).
+    pub marker_min_interval_secs: Option<u64>,
     /// Which checks run.
     #[serde(default)]
     pub checks: ChecksConfig,
@@ -184,6 +191,8 @@ pub struct AgentConfig {
     pub once_deadline: Duration,
     /// Most undelivered reports kept on disk.
     pub spool_max_reports: usize,
+    /// Shortest time from one report to a marker-triggered one.
+    pub marker_min_interval: Duration,
     /// Which checks run.
     pub checks: ChecksConfig,
     /// Backup jobs.
@@ -196,11 +205,19 @@ pub struct AgentConfig {
 
 impl AgentConfig {
     /// The runner every check and the enrollment use: the recordings when
-    /// configured, else the real commands of this machine.
+    /// configured, else the real commands of the host (run inside the host
+    /// root when it is not `/`).
     pub fn command_runner(&self) -> Arc<dyn CommandRunner> {
+        self.command_runners().0
+    }
+
+    /// [`command_runner`](Self::command_runner), and under a host root
+    /// other than `/` (container mode) the [`HostCommands`] it runs
+    /// through: the host's own tools, never the container's.
+    pub fn command_runners(&self) -> (Arc<dyn CommandRunner>, Option<Arc<HostCommands>>) {
         match &self.recorded_commands {
-            Some(recorded) => Arc::new(recorded.clone()),
-            None => Arc::new(SystemRunner::new()),
+            Some(recorded) => (Arc::new(recorded.clone()), None),
+            None => runner_for_root(&self.root, Arc::new(SystemRunner::new())),
         }
     }
 }
@@ -416,6 +433,11 @@ pub fn build(file: FileConfig, o: &Overrides) -> Result<AgentConfig, ConfigError
             10,
         )?),
         spool_max_reports,
+        marker_min_interval: Duration::from_secs(positive(
+            "marker_min_interval_secs",
+            file.marker_min_interval_secs,
+            DEFAULT_MARKER_MIN_INTERVAL_SECS,
+        )?),
         checks: file.checks,
         backup,
         macos: file.macos,
@@ -494,6 +516,7 @@ mod tests {
         assert_eq!(cfg.root, PathBuf::from("/"));
         assert_eq!(cfg.command_timeout, Duration::from_secs(30));
         assert_eq!(cfg.spool_max_reports, 100);
+        assert_eq!(cfg.marker_min_interval, Duration::from_secs(60));
         assert_eq!(cfg.interval, None);
         assert!(cfg.checks.inventory && cfg.checks.password_policy);
         assert!(matches!(cfg.trust, Trust::Unconfigured));

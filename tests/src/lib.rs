@@ -348,6 +348,20 @@ impl Collector {
         r.json().unwrap()
     }
 
+    /// Kills the collector with SIGKILL (no flush, no drain) and reaps it.
+    pub fn kill9(mut self) {
+        if let Some(mut child) = self.child.take() {
+            // std's Child::kill is SIGKILL on Unix.
+            child.kill().expect("SIGKILL the collector");
+            child.wait().expect("reap the collector");
+        }
+    }
+
+    /// The collector's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Sends SIGTERM and waits for a graceful exit.
     pub fn stop(mut self) {
         self.terminate();

@@ -231,6 +231,9 @@ pub enum WriteOp {
     /// Retire a device (decommissioned): it leaves metrics, alerts and the
     /// compliance view but stays in the database; a report brings it back.
     Retire(String),
+    /// Store a package list that arrived in parts (`POST /api/v1/packages`)
+    /// as the device's list: `(device_id, list)`.
+    StorePackages(String, PackagesUpdate),
     /// Record the tracked alerts that changed (`(fingerprint, JSON)`) and
     /// forget those no longer tracked.
     SaveAlerts {
@@ -282,6 +285,8 @@ pub enum WriteOutcome {
     Saved(usize),
     /// From [`WriteOp::Retire`]: false when no such device exists.
     Retired(bool),
+    /// From [`WriteOp::StorePackages`]: the hash now stored.
+    PackagesStored(String),
 }
 
 /// A device row as loaded at start-up (everything the live state needs).

@@ -11,7 +11,7 @@ use crate::policy::FailingSince;
 
 use super::{
     DeviceDetail, DeviceQueries, DeviceSummary, EnrollOp, EnrollOutcome, IngestOp, IngestOutcome,
-    NodeKeyHash, Store, StoreError, StoredDevice, WriteOp, WriteOutcome, schema,
+    NodeKeyHash, PackagesUpdate, Store, StoreError, StoredDevice, WriteOp, WriteOutcome, schema,
 };
 
 /// The writing side: owned by the writer thread.
@@ -336,6 +336,21 @@ fn ingest(conn: &Connection, op: &IngestOp, history_cap: i64) -> Result<IngestOu
     })
 }
 
+/// Replaces a device's package list (one that arrived in parts).
+fn store_packages(
+    conn: &Connection,
+    device_id: &str,
+    p: &PackagesUpdate,
+) -> Result<WriteOutcome, StoreError> {
+    let updated = conn
+        .prepare_cached("UPDATE devices SET packages = ?1, packages_hash = ?2 WHERE device_id = ?3")?
+        .execute(params![p.items_json, p.hash, device_id])?;
+    if updated == 0 {
+        return Err(StoreError::UnknownDevice(device_id.to_string()));
+    }
+    Ok(WriteOutcome::PackagesStored(p.hash.clone()))
+}
+
 fn save_failing_since(conn: &Connection, rows: &[(String, String)]) -> Result<usize, StoreError> {
     let mut stmt =
         conn.prepare_cached("UPDATE devices SET failing_since = ?1 WHERE device_id = ?2")?;
@@ -403,6 +418,7 @@ impl Store for SqliteStore {
                     .and_then(|mut stmt| stmt.execute([device_id]))
                     .map(|n| WriteOutcome::Retired(n > 0))
                     .map_err(StoreError::from),
+                WriteOp::StorePackages(device_id, p) => store_packages(&sp, device_id, p),
             };
             if result.is_ok() {
                 sp.commit()?;

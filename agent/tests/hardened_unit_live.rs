@@ -11,6 +11,7 @@
 //! `ProtectHome=read-only`), only the state and cache directories writable,
 //! fresh `/tmp` and `/var/tmp` (`PrivateTmp`), and the unit's capability
 //! bounding set and `NoNewPrivileges` through `setpriv`. Both need root.
+#![cfg(target_os = "linux")]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -480,6 +480,7 @@ mod tests {
         assert!(started.elapsed() < Duration::from_secs(10));
     }
 
+    #[cfg(target_os = "linux")]
     /// True while `pid` is a live process (a zombie is not: it is dead,
     /// only waiting for its parent to reap it).
     fn alive(pid: u32) -> bool {
@@ -492,6 +493,7 @@ mod tests {
         }
     }
 
+    #[cfg(target_os = "linux")]
     /// Waits a little for the kernel to finish killing `pid`.
     fn gone_soon(pid: u32) -> bool {
         let until = Instant::now() + Duration::from_secs(5);
@@ -504,6 +506,7 @@ mod tests {
         false
     }
 
+    #[cfg(target_os = "linux")]
     fn read_pid(path: &Path) -> u32 {
         let until = Instant::now() + Duration::from_secs(5);
         loop {
@@ -517,6 +520,7 @@ mod tests {
         }
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_background_child_holding_stdout_does_not_block_and_is_killed() {
         let started = Instant::now();
@@ -543,6 +547,7 @@ mod tests {
         );
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_hung_command_takes_its_grandchildren_with_it() {
         // Stands in for a hung `checkupdates` waiting on its `pacman`.
@@ -572,6 +577,7 @@ mod tests {
         );
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn output_is_complete_after_a_normal_exit() {
         // Killing the group after the exit must not lose what is still in the pipe.

@@ -212,8 +212,13 @@ pub async fn run(cfg: &AgentConfig, shutdown: impl Future<Output = ()>) -> Resul
         // flood the collector); later changes join this report. The
         // regular report, when due first, carries the change as well.
         let now = Instant::now();
-        let start = marker_report_at(now, report_started, MARKER_DEBOUNCE, cfg.marker_min_interval)
-            .min(due.max(now + MARKER_DEBOUNCE));
+        let start = marker_report_at(
+            now,
+            report_started,
+            MARKER_DEBOUNCE,
+            cfg.marker_min_interval,
+        )
+        .min(due.max(now + MARKER_DEBOUNCE));
         if start > now + MARKER_DEBOUNCE {
             tracing::info!(
                 wait = ?start - now,

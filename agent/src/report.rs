@@ -110,9 +110,7 @@ pub fn commands_unsupported(checks: &mut Checks, backup: &[BackupJobConfig], why
     if checks.data_protection.is_some() {
         checks.data_protection = Some(CheckResult::unsupported(0.0, why));
     }
-    let needs_commands = backup
-        .iter()
-        .any(|j| !matches!(j.kind, BackupKind::Marker));
+    let needs_commands = backup.iter().any(|j| !matches!(j.kind, BackupKind::Marker));
     if checks.backup.is_some() && needs_commands {
         checks.backup = Some(CheckResult::unsupported(0.0, why));
     }

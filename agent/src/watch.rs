@@ -110,7 +110,12 @@ mod tests {
         let soon = t0 + Duration::from_secs(5);
         assert_eq!(marker_report_at(soon, t0, debounce, min), t0 + min);
         assert_eq!(
-            marker_report_at(t0 + Duration::from_secs(59) + Duration::from_millis(500), t0, debounce, min),
+            marker_report_at(
+                t0 + Duration::from_secs(59) + Duration::from_millis(500),
+                t0,
+                debounce,
+                min
+            ),
             t0 + Duration::from_secs(60) + Duration::from_millis(500)
         );
     }

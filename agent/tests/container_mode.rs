@@ -89,7 +89,10 @@ fn commands_run_with_the_host_roots_tools_not_the_containers() {
         .into_iter()
         .map(|p| (p.name, p.version))
         .collect();
-    assert_eq!(names, [("host-only-package".to_string(), "2:1.0-1.el9".to_string())]);
+    assert_eq!(
+        names,
+        [("host-only-package".to_string(), "2:1.0-1.el9".to_string())]
+    );
 }
 
 #[test]
@@ -111,7 +114,13 @@ fn without_the_right_to_chroot_command_checks_are_unsupported_with_the_reason() 
     .unwrap();
     // util-linux's setpriv drops CAP_SYS_CHROOT for the agent and its children.
     let out = Command::new("setpriv")
-        .args(["--bounding-set", "-sys_chroot", "--inh-caps", "-sys_chroot", "--"])
+        .args([
+            "--bounding-set",
+            "-sys_chroot",
+            "--inh-caps",
+            "-sys_chroot",
+            "--",
+        ])
         .arg(env!("CARGO_BIN_EXE_fleetwatch-agent"))
         .args(["collect", "--config"])
         .arg(&config)

@@ -9,10 +9,7 @@ use std::process::Command;
 
 use fleetwatch_e2e::*;
 
-const FIXTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/hosts/inventory-debian12"
-);
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/hosts/inventory-debian12");
 
 /// A copy of the inventory fixture whose dpkg database lists `n` packages.
 fn host_with_packages(dir: &Path, n: usize) -> PathBuf {
@@ -36,7 +33,12 @@ fn host_with_packages(dir: &Path, n: usize) -> PathBuf {
     root
 }
 
-fn agent_once(collector: &Collector, state: &Path, config: &Path, root: &Path) -> std::process::Output {
+fn agent_once(
+    collector: &Collector,
+    state: &Path,
+    config: &Path,
+    root: &Path,
+) -> std::process::Output {
     let mut args = agent_args(collector, state);
     args[1] = config.display().to_string(); // replace --config /dev/null
     let mut all: Vec<String> = vec!["once".into()];
@@ -74,7 +76,9 @@ fn a_package_list_over_the_body_limit_arrives_in_parts_and_reports_keep_flowing(
     assert!(out.status.success(), "first report:\n{}", output_text(&out));
     let id = enrolled_device_id(&state).unwrap();
     let detail = collector.admin_get(&format!("/api/v1/devices/{id}"));
-    let packages = detail["packages"].as_array().expect("the collector holds the list");
+    let packages = detail["packages"]
+        .as_array()
+        .expect("the collector holds the list");
     assert_eq!(packages.len(), 4000, "{}", output_text(&out));
     assert_eq!(
         packages[3999]["name"],
@@ -90,7 +94,11 @@ fn a_package_list_over_the_body_limit_arrives_in_parts_and_reports_keep_flowing(
 
     // The next report knows the collector holds the list: no list, no 413.
     let out = agent_once(&collector, &state, &agent_config, &root);
-    assert!(out.status.success(), "second report:\n{}", output_text(&out));
+    assert!(
+        out.status.success(),
+        "second report:\n{}",
+        output_text(&out)
+    );
     assert_eq!(stats(&state)["package_lists_sent_in_parts"], 1);
     let detail = collector.admin_get(&format!("/api/v1/devices/{id}"));
     assert_eq!(detail["reports_stored"], 2);

@@ -152,7 +152,12 @@ mod tests {
     }
 
     impl CommandRunner for Scripted {
-        fn run(&self, program: &str, args: &[&str], _: Duration) -> Result<CommandOutput, CommandError> {
+        fn run(
+            &self,
+            program: &str,
+            args: &[&str],
+            _: Duration,
+        ) -> Result<CommandOutput, CommandError> {
             let mut argv = vec![program.to_string()];
             argv.extend(args.iter().map(|a| a.to_string()));
             self.calls.lock().unwrap().push(argv);
@@ -174,16 +179,26 @@ mod tests {
             calls: Mutex::default(),
             answer: |args| match args[1] {
                 "true" => exit(0, ""),
-                "dnf" => exit(127, "chroot: failed to run command 'dnf': No such file or directory\n"),
+                "dnf" => exit(
+                    127,
+                    "chroot: failed to run command 'dnf': No such file or directory\n",
+                ),
                 _ => exit(100, "some tool's own error"),
             },
         });
         let host = HostCommands::new("/host", inner.clone());
         assert_eq!(host.unavailable(), None);
-        let out = host.run("apt-get", &["-s", "upgrade"], Duration::from_secs(1)).unwrap();
+        let out = host
+            .run("apt-get", &["-s", "upgrade"], Duration::from_secs(1))
+            .unwrap();
         assert_eq!(out.exit_code, Some(100));
-        let err = host.run("dnf", &["-C"], Duration::from_secs(1)).unwrap_err();
-        assert!(matches!(err, CommandError::NotFound { ref program } if program == "dnf"), "{err}");
+        let err = host
+            .run("dnf", &["-C"], Duration::from_secs(1))
+            .unwrap_err();
+        assert!(
+            matches!(err, CommandError::NotFound { ref program } if program == "dnf"),
+            "{err}"
+        );
         let calls = inner.calls.lock().unwrap();
         assert_eq!(calls[0], ["chroot", "/host", "true"]);
         assert_eq!(calls[1], ["chroot", "/host", "apt-get", "-s", "upgrade"]);
@@ -195,12 +210,22 @@ mod tests {
     fn without_chroot_rights_no_command_runs_and_the_reason_says_why() {
         let inner = Arc::new(Scripted {
             calls: Mutex::default(),
-            answer: |_| exit(125, "chroot: cannot change root directory to '/host': Operation not permitted\n"),
+            answer: |_| {
+                exit(
+                    125,
+                    "chroot: cannot change root directory to '/host': Operation not permitted\n",
+                )
+            },
         });
         let host = HostCommands::new("/host", inner.clone());
         let why = host.unavailable().unwrap();
-        assert!(why.contains("Operation not permitted") && why.contains("CAP_SYS_CHROOT"), "{why}");
-        let err = host.run("apt-get", &["-s"], Duration::from_secs(1)).unwrap_err();
+        assert!(
+            why.contains("Operation not permitted") && why.contains("CAP_SYS_CHROOT"),
+            "{why}"
+        );
+        let err = host
+            .run("apt-get", &["-s"], Duration::from_secs(1))
+            .unwrap_err();
         assert!(err.to_string().contains("Operation not permitted"), "{err}");
         // Only the probe ran: the container's apt-get never does.
         assert_eq!(inner.calls.lock().unwrap().len(), 1);

@@ -300,7 +300,9 @@ impl Client {
                         retry_after: None,
                     });
                 }
-                Err(UploadError::Rejected { status: 413, .. }) if package_items(report).is_some() => {
+                Err(UploadError::Rejected { status: 413, .. })
+                    if package_items(report).is_some() =>
+                {
                     self.count(|s| s.reports_too_large += 1);
                     let outcome = if parts_tried {
                         PartsOutcome::NotStored("parts were tried before the report".into())
@@ -433,7 +435,11 @@ impl Client {
         }
     }
 
-    async fn post_report(&self, report: &Report, key: &str) -> Result<Posted<ReportResponse>, UploadError> {
+    async fn post_report(
+        &self,
+        report: &Report,
+        key: &str,
+    ) -> Result<Posted<ReportResponse>, UploadError> {
         let url = format!("{}{REPORTS_PATH}", self.base_url);
         self.post_gzip(&url, &gzip_json(report), key, &report.report_id)
             .await

@@ -43,7 +43,10 @@ impl UploadStats {
     }
 
     /// Applies `change` to the stored counters and writes them back.
-    pub fn update(state: &StateDir, change: impl FnOnce(&mut UploadStats)) -> Result<(), StateError> {
+    pub fn update(
+        state: &StateDir,
+        change: impl FnOnce(&mut UploadStats),
+    ) -> Result<(), StateError> {
         let mut stats = Self::load(state);
         change(&mut stats);
         let json = serde_json::to_vec_pretty(&stats).expect("UploadStats serializes");

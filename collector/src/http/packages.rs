@@ -257,14 +257,29 @@ mod tests {
             Err(e) => panic!("unexpected {e:?}"),
             Ok(_) => panic!("accepted"),
         };
-        assert_eq!(field(parts.add("d", part(1, 2, &["c"]), 1)).as_deref(), Some("part"));
+        assert_eq!(
+            field(parts.add("d", part(1, 2, &["c"]), 1)).as_deref(),
+            Some("part")
+        );
         assert!(parts.add("d", part(0, 3, &["a"]), 1).is_ok());
-        assert_eq!(field(parts.add("d", part(2, 3, &["c"]), 1)).as_deref(), Some("part"));
+        assert_eq!(
+            field(parts.add("d", part(2, 3, &["c"]), 1)).as_deref(),
+            Some("part")
+        );
         assert!(parts.add("d", part(1, 3, &["b"]), 1).is_ok());
         // The last part leaves the list one short of `count`.
-        assert_eq!(field(parts.add("d", part(2, 3, &[]), 1)).as_deref(), Some("count"));
-        assert_eq!(field(parts.add("d", part(0, 0, &[]), 1)).as_deref(), Some("parts"));
-        assert_eq!(field(parts.add("d", part(3, 3, &[]), 1)).as_deref(), Some("part"));
+        assert_eq!(
+            field(parts.add("d", part(2, 3, &[]), 1)).as_deref(),
+            Some("count")
+        );
+        assert_eq!(
+            field(parts.add("d", part(0, 0, &[]), 1)).as_deref(),
+            Some("parts")
+        );
+        assert_eq!(
+            field(parts.add("d", part(3, 3, &[]), 1)).as_deref(),
+            Some("part")
+        );
         assert_eq!(
             field(parts.add("d", part(0, 1, &["a", "b", "c", "d"]), 1)).as_deref(),
             Some("items")
@@ -280,7 +295,11 @@ mod tests {
     #[test]
     fn held_bytes_are_bounded_per_device() {
         let parts = PackageParts::default();
-        assert!(parts.add("d", part(0, 2, &["a"]), MAX_HELD_BYTES_PER_DEVICE).is_ok());
+        assert!(
+            parts
+                .add("d", part(0, 2, &["a"]), MAX_HELD_BYTES_PER_DEVICE)
+                .is_ok()
+        );
         assert!(matches!(
             parts.add("d", part(1, 2, &["b"]), 1),
             Err(ApiError::TooLarge { .. })

@@ -343,7 +343,9 @@ fn store_packages(
     p: &PackagesUpdate,
 ) -> Result<WriteOutcome, StoreError> {
     let updated = conn
-        .prepare_cached("UPDATE devices SET packages = ?1, packages_hash = ?2 WHERE device_id = ?3")?
+        .prepare_cached(
+            "UPDATE devices SET packages = ?1, packages_hash = ?2 WHERE device_id = ?3",
+        )?
         .execute(params![p.items_json, p.hash, device_id])?;
     if updated == 0 {
         return Err(StoreError::UnknownDevice(device_id.to_string()));

@@ -594,6 +594,26 @@ mod tests {
         })
     }
 
+    /// An acknowledgement promises durability: both connections run WAL
+    /// with `synchronous=FULL` (2), which survives power loss, not only a
+    /// killed process (tests/tests/e2e_kill9.rs covers that one).
+    #[test]
+    fn both_connections_are_wal_with_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let queries = SqliteQueries::open(&path).unwrap();
+        for (name, conn) in [("writer", &store.conn), ("reader", &*queries.conn())] {
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            let sync: i64 = conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!((mode.as_str(), sync), ("wal", 2), "{name}");
+        }
+    }
+
     #[test]
     fn pruning_drops_old_history_but_keeps_the_device() {
         let dir = tempfile::tempdir().unwrap();

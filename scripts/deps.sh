@@ -44,3 +44,15 @@ if ! cargo deb --version >/dev/null 2>&1; then
   echo "installing cargo-deb" >&2
   cargo install --locked cargo-deb >/dev/null
 fi
+
+# --- fuzz (scripts/fuzz.sh smoke, run by scripts/test.sh) ---------------
+# cargo-fuzz needs a nightly toolchain (libFuzzer's instrumentation flags).
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "installing the nightly toolchain" >&2
+  rustup toolchain install nightly --profile minimal >/dev/null
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "installing cargo-fuzz" >&2
+  cargo install --locked cargo-fuzz >/dev/null
+fi
+# --- end fuzz -----------------------------------------------------------

@@ -14,3 +14,5 @@ cargo build --workspace --bins --locked
 cargo deb --locked -p fleetwatch-agent --profile agent >/dev/null
 cargo deb --locked -p fleetwatch-collector >/dev/null
 cargo test --workspace --locked --no-fail-fast
+# --- fuzz: every cargo-fuzz target for 20,000 executions (fuzz/, nightly) ---
+scripts/fuzz.sh smoke

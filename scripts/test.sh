@@ -17,3 +17,5 @@ cargo build --workspace --bins --locked
 scripts/packages.sh
 # --- end packaging ---
 cargo test --workspace --locked --no-fail-fast
+# --- fuzz: every cargo-fuzz target for 20,000 executions (fuzz/, nightly) ---
+scripts/fuzz.sh smoke

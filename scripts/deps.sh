@@ -72,3 +72,14 @@ if ! cargo generate-rpm --version >/dev/null 2>&1; then
   cargo install --locked cargo-generate-rpm >/dev/null
 fi
 # --- end packaging ---
+# --- fuzz (scripts/fuzz.sh smoke, run by scripts/test.sh) ---------------
+# cargo-fuzz needs a nightly toolchain (libFuzzer's instrumentation flags).
+if ! rustup run nightly rustc --version >/dev/null 2>&1; then
+  echo "installing the nightly toolchain" >&2
+  rustup toolchain install nightly --profile minimal >/dev/null
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "installing cargo-fuzz" >&2
+  cargo install --locked cargo-fuzz >/dev/null
+fi
+# --- end fuzz -----------------------------------------------------------

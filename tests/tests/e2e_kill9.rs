@@ -296,8 +296,10 @@ fn every_acknowledged_report_survives_kill_9_under_load() {
     let started = Instant::now();
     let mut totals: HashMap<&str, usize> = HashMap::new();
     for round in 0..rounds {
+        let (api_port, metrics_port) = (collector.api_port, collector.metrics_port);
         let sent = load_and_kill(collector, &devices, round, load);
-        collector = Collector::start(&data, &args);
+        // The same address, as agents know it (and no new free-port race).
+        collector = Collector::start_on(&data, api_port, metrics_port, &args);
         let (acked, cut) = verify_after_restart(&collector, &devices, &mut ledger, sent, round);
         *totals.entry("acked").or_default() += acked;
         *totals.entry("cut").or_default() += cut;

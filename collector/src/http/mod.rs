@@ -77,7 +77,8 @@ pub fn router(state: AppState) -> Router {
         .merge(devices::router())
         .merge(compliance::router())
         .merge(alerts::router())
-        .merge(health::router());
+        .merge(health::router())
+        .merge(crate::console::router());
     guarded(routes, state)
 }
 

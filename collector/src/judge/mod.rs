@@ -193,7 +193,8 @@ impl Judge {
                 WriteOp::Enroll(_)
                 | WriteOp::Retire(_)
                 | WriteOp::SaveAlerts { .. }
-                | WriteOp::StorePackages(..) => {}
+                | WriteOp::StorePackages(..)
+                | WriteOp::SaveDailyCompliance(_) => {}
             }
         }
     }

@@ -12,6 +12,7 @@ mod marker;
 mod restic;
 mod secrets;
 mod time_machine;
+pub mod tool_outputs;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -8,6 +8,7 @@
 //! is reported unknown, never zero or false.
 
 mod apt;
+pub mod command_outputs;
 mod dnf;
 pub mod install_history;
 mod kernel;

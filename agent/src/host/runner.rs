@@ -610,7 +610,10 @@ mod tests {
             ..out
         };
         let summary = url.stderr_summary();
-        assert!(!summary.contains("deploy") && !summary.contains("glpat"), "{summary}");
+        assert!(
+            !summary.contains("deploy") && !summary.contains("glpat"),
+            "{summary}"
+        );
     }
 
     #[test]

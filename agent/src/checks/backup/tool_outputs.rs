@@ -11,9 +11,9 @@ pub enum OutputKind {
     ResticSnapshots,
     /// `restic stats latest --json`.
     ResticStats,
-    /// `borg list --json`.
+    /// `borg list --json --format {hostname}`.
     BorgList,
-    /// `borg info --json --last 1`.
+    /// `borg info --json REPO::ARCHIVE`.
     BorgInfo,
     /// A status command's JSON.
     StatusCommand,
@@ -36,15 +36,40 @@ impl OutputKind {
     ];
 }
 
+/// Host name the fuzzed restic/borg listings are filtered by.
+const FUZZ_HOST: &str = "h";
+
 /// Mtime given to a fuzzed marker file.
 const MARKER_MTIME: i64 = 1_700_000_000;
 
 /// Runs the parser for `kind` on `text`; what it found, in `Debug` form.
 pub fn parse(kind: OutputKind, text: &str) -> String {
     match kind {
-        OutputKind::ResticSnapshots => format!("{:?}", restic::parse_snapshots(text)),
+        // Every host's, then one host's: the filters run on fuzzed input too.
+        OutputKind::ResticSnapshots => format!(
+            "{:?} {:?}",
+            restic::parse_snapshots(text, &restic::SnapshotFilter::default()),
+            restic::parse_snapshots(
+                text,
+                &restic::SnapshotFilter {
+                    host: Some(FUZZ_HOST.into()),
+                    tags: vec!["t".into()],
+                    paths: vec!["/p".into()],
+                }
+            )
+        ),
         OutputKind::ResticStats => format!("{:?}", restic::parse_stats_size(text)),
-        OutputKind::BorgList => format!("{:?}", borg::parse_list(text)),
+        OutputKind::BorgList => format!(
+            "{:?} {:?}",
+            borg::parse_list(text, &borg::ArchiveFilter::default()),
+            borg::parse_list(
+                text,
+                &borg::ArchiveFilter {
+                    host: Some(FUZZ_HOST.into()),
+                    glob: Some(format!("{FUZZ_HOST}-*")),
+                }
+            )
+        ),
         OutputKind::BorgInfo => format!("{:?}", borg::parse_info_size(text)),
         OutputKind::StatusCommand => format!("{:?}", command::parse_status(text)),
         OutputKind::Marker => format!("{:?}", marker::facts_from(MARKER_MTIME, text)),
@@ -63,7 +88,15 @@ mod tests {
                 OutputKind::ResticSnapshots,
                 r#"[{"time":"2024-03-01T10:00:00Z"}]"#
             ),
-            "Ok((1, Some(1709287200)))"
+            // Every host's: one; host "h" with a tag and path: none.
+            "Ok((1, Some(1709287200))) Ok((0, None))"
+        );
+        assert_eq!(
+            parse(
+                OutputKind::ResticSnapshots,
+                r#"[{"time":"2024-03-01T10:00:00Z","hostname":"h","tags":["t"],"paths":["/p"]}]"#
+            ),
+            "Ok((1, Some(1709287200))) Ok((1, Some(1709287200)))"
         );
         assert_eq!(
             parse(

@@ -604,10 +604,7 @@ mod tests {
             ..out
         };
         let summary = url.stderr_summary();
-        assert!(
-            !summary.contains("deploy") && !summary.contains("glpat"),
-            "{summary}"
-        );
+        assert!(!summary.contains("deploy") && !summary.contains("glpat"), "{summary}");
     }
 
     #[test]

@@ -42,7 +42,9 @@ const MARKER_MTIME: i64 = 1_700_000_000;
 /// Runs the parser for `kind` on `text`; what it found, in `Debug` form.
 pub fn parse(kind: OutputKind, text: &str) -> String {
     match kind {
-        OutputKind::ResticSnapshots => format!("{:?}", restic::parse_snapshots(text, &Default::default())),
+        OutputKind::ResticSnapshots => {
+            format!("{:?}", restic::parse_snapshots(text, &Default::default()))
+        }
         OutputKind::ResticStats => format!("{:?}", restic::parse_stats_size(text)),
         OutputKind::BorgList => format!("{:?}", borg::parse_list(text, &Default::default())),
         OutputKind::BorgInfo => format!("{:?}", borg::parse_info_size(text)),

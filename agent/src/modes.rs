@@ -214,12 +214,12 @@ pub async fn run(cfg: &AgentConfig, shutdown: impl Future<Output = ()>) -> Resul
         // flood the collector); later changes join this report. The
         // regular report, when due first, carries the change as well.
         let now = Instant::now();
-        let start = marker_report_at(
-            now,
-            report_started,
-            MARKER_DEBOUNCE,
-            cfg.marker_min_interval,
-        )
+        let start = match last_marker_report {
+            Some(previous) => {
+                marker_report_at(now, previous, MARKER_DEBOUNCE, cfg.marker_min_interval)
+            }
+            None => now + MARKER_DEBOUNCE,
+        }
         .min(due.max(now + MARKER_DEBOUNCE));
         if start > now + MARKER_DEBOUNCE {
             tracing::info!(

@@ -31,8 +31,8 @@ pub const DEFAULT_CONFIG_PATH: &str = "/Library/Application Support/fleetwatch/a
 #[cfg(target_os = "macos")]
 pub const DEFAULT_STATE_DIR: &str = "/Library/Application Support/fleetwatch/state";
 
-/// Default of `marker_min_interval_secs`: a backup finishing is reported
-/// within a minute, a marker rewritten in a loop costs one report a minute.
+/// Default of `marker_min_interval_secs`: a finished backup is reported at
+/// once, a marker rewritten in a loop costs one report a minute.
 pub const DEFAULT_MARKER_MIN_INTERVAL_SECS: u64 = 60;
 
 /// Why the configuration could not be loaded.
@@ -98,8 +98,8 @@ pub struct FileConfig {
     pub once_deadline_secs: Option<u64>,
     /// Most undelivered reports kept on disk.
     pub spool_max_reports: Option<usize>,
-    /// Shortest time between the start of one report and a report that a
-    /// backup marker change triggers (changes in between are coalesced).
+    /// Shortest time between two reports that backup marker changes
+    /// trigger (changes in between are coalesced into the second).
     pub marker_min_interval_secs: Option<u64>,
     /// Which checks run.
     #[serde(default)]
@@ -191,7 +191,7 @@ pub struct AgentConfig {
     pub once_deadline: Duration,
     /// Most undelivered reports kept on disk.
     pub spool_max_reports: usize,
-    /// Shortest time from one report to a marker-triggered one.
+    /// Shortest time between two marker-triggered reports.
     pub marker_min_interval: Duration,
     /// Which checks run.
     pub checks: ChecksConfig,

@@ -162,8 +162,10 @@ pub async fn run(cfg: &AgentConfig, shutdown: impl Future<Output = ()>) -> Resul
     tokio::pin!(shutdown);
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
     tracing::info!(markers = markers.len(), "agent running");
+    // When the last marker-triggered report started: the next one waits
+    // `marker_min_interval` from there.
+    let mut last_marker_report: Option<Instant> = None;
     loop {
-        let report_started = Instant::now();
         let device = state.device().ok().flatten();
         let report = build_report(cfg, device.as_ref()).await;
         if let Err(e) = spool.push(&report) {
@@ -212,17 +214,17 @@ pub async fn run(cfg: &AgentConfig, shutdown: impl Future<Output = ()>) -> Resul
         // flood the collector); later changes join this report. The
         // regular report, when due first, carries the change as well.
         let now = Instant::now();
-        let start = marker_report_at(
-            now,
-            report_started,
-            MARKER_DEBOUNCE,
-            cfg.marker_min_interval,
-        )
+        let start = match last_marker_report {
+            Some(previous) => {
+                marker_report_at(now, previous, MARKER_DEBOUNCE, cfg.marker_min_interval)
+            }
+            None => now + MARKER_DEBOUNCE,
+        }
         .min(due.max(now + MARKER_DEBOUNCE));
         if start > now + MARKER_DEBOUNCE {
             tracing::info!(
                 wait = ?start - now,
-                "backup marker changed; reporting once the minimum interval since the last report is over"
+                "backup marker changed; reporting once the minimum interval since the last marker report is over"
             );
         }
         tokio::select! {
@@ -232,6 +234,7 @@ pub async fn run(cfg: &AgentConfig, shutdown: impl Future<Output = ()>) -> Resul
         if let Some(w) = watch.as_mut() {
             while w.changes.try_recv().is_ok() {}
         }
+        last_marker_report = Some(Instant::now());
         tracing::info!("backup marker changed; reporting now");
     }
 }

@@ -76,16 +76,16 @@ pub fn watch_markers(markers: &[PathBuf]) -> Option<MarkerWatch> {
 
 /// When a report for a marker change seen at `changed` may start: after
 /// the debounce (the backup script finishes writing), and no sooner than
-/// `min_interval` after the previous report started, so a marker rewritten
-/// in a loop costs one report per `min_interval`; every change until then
-/// is coalesced into that one report.
+/// `min_interval` after the previous marker-triggered report started, so a
+/// marker rewritten in a loop costs one report per `min_interval`; every
+/// change until then is coalesced into that one report.
 pub fn marker_report_at(
     changed: Instant,
-    previous_report: Instant,
+    previous_marker_report: Instant,
     debounce: Duration,
     min_interval: Duration,
 ) -> Instant {
-    (changed + debounce).max(previous_report + min_interval)
+    (changed + debounce).max(previous_marker_report + min_interval)
 }
 
 fn is_marker(wanted: &BTreeMap<PathBuf, BTreeSet<OsString>>, path: &Path) -> bool {

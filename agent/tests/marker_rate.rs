@@ -126,11 +126,12 @@ async fn a_marker_rewritten_in_a_loop_is_reported_at_most_once_per_min_interval(
     let _ = stop.send(());
     agent.await.unwrap().unwrap();
     let all = reports();
-    // The first report, then one per 5 s at most over ~6 s of rewrites
-    // plus the one that carries the last rewrite: at most 3 (without the
-    // limit, one per debounce second: 7 or more).
+    // The first report, then marker reports at most one per 5 s over ~6 s
+    // of rewrites (at ~1 s and ~6 s), and at most one more for rewrites
+    // that raced the second: at most 4 (without the limit, one per
+    // debounce second: 7 or more).
     assert!(
-        (2..=3).contains(&all.len()),
+        (2..=4).contains(&all.len()),
         "{} reports for 60 marker rewrites in 6 s",
         all.len()
     );

@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use fleetwatch_protocol::{PACKAGES_PATH, Package, PackagesPart, PackagesPartResponse};
-use tower_http::decompression::RequestDecompressionLayer;
 
 use super::error::{ApiError, RETRY_AFTER_SECS};
 use super::extract::{bearer, hash_node_key, parse_json, read_body};
@@ -37,7 +36,7 @@ pub const HELD_LIST_TTL: Duration = Duration::from_secs(15 * 60);
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(PACKAGES_PATH, post(post_part))
-        .layer(RequestDecompressionLayer::new())
+        .layer(super::reports::body_decoder())
 }
 
 /// One device's unfinished list.

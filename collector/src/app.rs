@@ -66,6 +66,8 @@ pub struct App {
     pub live: Arc<LiveState>,
     /// The group-commit writer.
     pub writer: WriterHandle,
+    /// Package lists arriving in parts (`POST /api/v1/packages`).
+    pub package_parts: crate::http::packages::PackageParts,
     /// Read side of the store.
     pub queries: Arc<dyn DeviceQueries>,
     /// The collector's own metrics.
@@ -182,6 +184,7 @@ impl App {
             },
             live,
             writer,
+            package_parts: Default::default(),
             queries,
             metrics,
             judge,

@@ -7,6 +7,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Error messages quote at most this much of a command's stderr.
+pub const STDERR_SUMMARY_CHARS: usize = 300;
+
 /// What a finished command printed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CommandOutput {
@@ -24,11 +27,19 @@ impl CommandOutput {
         String::from_utf8_lossy(&self.stdout).into_owned()
     }
 
-    /// The first line of standard error, for error messages.
+    /// The first line of standard error, for error messages, with URL
+    /// credentials removed (see [`CommandOutput::stderr_summary_redacted`]).
     pub fn stderr_summary(&self) -> String {
-        let text = String::from_utf8_lossy(&self.stderr);
+        self.stderr_summary_redacted(super::redact_url_userinfo)
+    }
+
+    /// The first line of standard error after `redact` ran over the whole
+    /// text: redacting before the cut, so a secret straddling it cannot
+    /// leave its first part behind.
+    pub fn stderr_summary_redacted(&self, redact: impl Fn(&str) -> String) -> String {
+        let text = redact(&String::from_utf8_lossy(&self.stderr));
         let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-        line.chars().take(300).collect()
+        line.chars().take(STDERR_SUMMARY_CHARS).collect()
     }
 
     /// True when the command exited with code 0.
@@ -387,6 +398,20 @@ impl RecordedRunner {
         self
     }
 
+    /// Records one command's exit code and standard error.
+    pub fn with_stderr(mut self, argv: &[&str], exit_code: i32, stderr: &str) -> Self {
+        let output = CommandOutput {
+            exit_code: Some(exit_code),
+            stdout: Vec::new(),
+            stderr: stderr.as_bytes().to_vec(),
+        };
+        self.recordings.insert(
+            argv.iter().map(|s| s.to_string()).collect(),
+            Recording::Output(output),
+        );
+        self
+    }
+
     /// Records a command that hangs until killed.
     pub fn with_timeout(mut self, argv: &[&str]) -> Self {
         self.recordings.insert(
@@ -512,7 +537,10 @@ mod tests {
         let mut lines = text.lines();
         let grandchild: u32 = lines.next().unwrap().parse().unwrap();
         assert_eq!(lines.next(), Some("{}"));
-        assert!(gone_soon(grandchild), "sleep {grandchild} outlived its command");
+        assert!(
+            gone_soon(grandchild),
+            "sleep {grandchild} outlived its command"
+        );
     }
 
     #[test]
@@ -529,11 +557,8 @@ mod tests {
             ),
         )
         .unwrap();
-        std::fs::set_permissions(
-            &script,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         let started = Instant::now();
         let err = SystemRunner::new()
             .run(script.to_str().unwrap(), &[], Duration::from_millis(500))
@@ -541,7 +566,10 @@ mod tests {
         assert!(matches!(err, CommandError::Timeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
         let grandchild = read_pid(&pid_file);
-        assert!(gone_soon(grandchild), "the hung command's child {grandchild} is still running");
+        assert!(
+            gone_soon(grandchild),
+            "the hung command's child {grandchild} is still running"
+        );
     }
 
     #[test]
@@ -556,6 +584,27 @@ mod tests {
             .unwrap();
         assert_eq!(out.stdout.len(), 1_000_000);
         assert!(out.stdout.iter().all(|b| *b == b'x'));
+    }
+
+    #[test]
+    fn the_summary_is_redacted_before_it_is_cut() {
+        // The password starts 10 characters before the 300-character cut.
+        let head = "x".repeat(STDERR_SUMMARY_CHARS - 10);
+        let secret = "PW-STRADDLING-THE-CUT";
+        let out = CommandOutput {
+            exit_code: Some(1),
+            stdout: Vec::new(),
+            stderr: format!("{head}{secret} rest\n").into_bytes(),
+        };
+        let summary = out.stderr_summary_redacted(|t| t.replace(secret, "***"));
+        assert!(!summary.contains("PW-STR"), "{summary}");
+        assert!(summary.contains("***"), "{summary}");
+        let url = CommandOutput {
+            stderr: format!("{head}https://deploy:glpat-abcdefgh@repo.example/x\n").into_bytes(),
+            ..out
+        };
+        let summary = url.stderr_summary();
+        assert!(!summary.contains("deploy") && !summary.contains("glpat"), "{summary}");
     }
 
     #[test]

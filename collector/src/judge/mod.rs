@@ -193,6 +193,7 @@ impl Judge {
                 WriteOp::Enroll(_)
                 | WriteOp::Retire(_)
                 | WriteOp::SaveAlerts { .. }
+                | WriteOp::StorePackages(..)
                 | WriteOp::SaveDailyCompliance(_) => {}
             }
         }

@@ -239,6 +239,9 @@ pub enum WriteOp {
     /// Retire a device (decommissioned): it leaves metrics, alerts and the
     /// compliance view but stays in the database; a report brings it back.
     Retire(String),
+    /// Store a package list that arrived in parts (`POST /api/v1/packages`)
+    /// as the device's list: `(device_id, list)`.
+    StorePackages(String, PackagesUpdate),
     /// Record today's fleet compliance counts (one row per check and day;
     /// a later save of the same day replaces it).
     SaveDailyCompliance(Vec<DailyCompliance>),
@@ -332,6 +335,8 @@ pub enum WriteOutcome {
     Saved(usize),
     /// From [`WriteOp::Retire`]: false when no such device exists.
     Retired(bool),
+    /// From [`WriteOp::StorePackages`]: the hash now stored.
+    PackagesStored(String),
 }
 
 /// A device row as loaded at start-up (everything the live state needs).

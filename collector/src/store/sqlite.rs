@@ -11,8 +11,8 @@ use crate::policy::FailingSince;
 
 use super::{
     ConsoleSeed, DailyCompliance, DeviceDetail, DeviceQueries, DeviceSummary, EnrollOp,
-    EnrollOutcome, IngestOp, IngestOutcome, NodeKeyHash, ReportRow, Store, StoreError,
-    StoredDevice, WriteOp, WriteOutcome, schema,
+    EnrollOutcome, IngestOp, IngestOutcome, NodeKeyHash, PackagesUpdate, ReportRow, Store,
+    StoreError, StoredDevice, WriteOp, WriteOutcome, schema,
 };
 
 /// The writing side: owned by the writer thread.
@@ -337,6 +337,23 @@ fn ingest(conn: &Connection, op: &IngestOp, history_cap: i64) -> Result<IngestOu
     })
 }
 
+/// Replaces a device's package list (one that arrived in parts).
+fn store_packages(
+    conn: &Connection,
+    device_id: &str,
+    p: &PackagesUpdate,
+) -> Result<WriteOutcome, StoreError> {
+    let updated = conn
+        .prepare_cached(
+            "UPDATE devices SET packages = ?1, packages_hash = ?2 WHERE device_id = ?3",
+        )?
+        .execute(params![p.items_json, p.hash, device_id])?;
+    if updated == 0 {
+        return Err(StoreError::UnknownDevice(device_id.to_string()));
+    }
+    Ok(WriteOutcome::PackagesStored(p.hash.clone()))
+}
+
 fn save_failing_since(conn: &Connection, rows: &[(String, String)]) -> Result<usize, StoreError> {
     let mut stmt =
         conn.prepare_cached("UPDATE devices SET failing_since = ?1 WHERE device_id = ?2")?;
@@ -428,6 +445,7 @@ impl Store for SqliteStore {
                     .and_then(|mut stmt| stmt.execute([device_id]))
                     .map(|n| WriteOutcome::Retired(n > 0))
                     .map_err(StoreError::from),
+                WriteOp::StorePackages(device_id, p) => store_packages(&sp, device_id, p),
             };
             if result.is_ok() {
                 sp.commit()?;
@@ -656,6 +674,26 @@ mod tests {
             now,
             max_devices: None,
         })
+    }
+
+    /// An acknowledgement promises durability: both connections run WAL
+    /// with `synchronous=FULL` (2), which survives power loss, not only a
+    /// killed process (tests/tests/e2e_kill9.rs covers that one).
+    #[test]
+    fn both_connections_are_wal_with_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let queries = SqliteQueries::open(&path).unwrap();
+        for (name, conn) in [("writer", &store.conn), ("reader", &*queries.conn())] {
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            let sync: i64 = conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!((mode.as_str(), sync), ("wal", 2), "{name}");
+        }
     }
 
     #[test]

@@ -490,6 +490,7 @@ mod tests {
             WriteOp::Ingest(i) => format!("ingest {}", i.report_id),
             WriteOp::SaveFailingSince(_) => "failing-since".into(),
             WriteOp::SaveAlerts { .. } => "alerts".into(),
+            WriteOp::StorePackages(id, _) => format!("packages {id}"),
             WriteOp::SaveDailyCompliance(_) => "daily".into(),
         }
     }

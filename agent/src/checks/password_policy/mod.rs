@@ -6,6 +6,7 @@
 //! [`merge`] applies them in the order the system does.
 
 mod faillock;
+mod files;
 mod login_defs;
 pub mod macos;
 mod merge;
@@ -20,7 +21,8 @@ use std::collections::HashMap;
 use fleetwatch_protocol::{AccountPasswordState, PasswordPolicy};
 
 use super::{Check, CheckContext, CheckError, Collected};
-use crate::host::{HostError, SysRoot};
+use crate::host::HostError;
+pub use files::{PolicyFiles, policy_from_files};
 use stack::StackRule;
 
 /// Merges login.defs, pwquality and PAM into the effective policy; reads shadow facts.
@@ -103,7 +105,7 @@ fn account_facts(
 
 /// Reads a config file; unreadable files count as absent (logged), since
 /// one bad file must not hide the rest of the policy.
-fn read(path: &str, root: &SysRoot) -> Option<String> {
+fn read(path: &str, root: &dyn PolicyFiles) -> Option<String> {
     match root.read_optional(path) {
         Ok(text) => text,
         Err(e) => {
@@ -114,7 +116,7 @@ fn read(path: &str, root: &SysRoot) -> Option<String> {
 }
 
 /// The first of `paths` that exists, with its text.
-fn first_of(paths: &[&str], root: &SysRoot) -> Option<(String, String)> {
+fn first_of(paths: &[&str], root: &dyn PolicyFiles) -> Option<(String, String)> {
     paths
         .iter()
         .find_map(|p| read(p, root).map(|t| (p.to_string(), t)))
@@ -122,7 +124,7 @@ fn first_of(paths: &[&str], root: &SysRoot) -> Option<(String, String)> {
 
 /// A PAM file by name: an absolute path as is, else the first directory
 /// of [`PAM_DIRS`] that has it.
-fn open_pam(name: &str, root: &SysRoot) -> Option<(String, String)> {
+fn open_pam(name: &str, root: &dyn PolicyFiles) -> Option<(String, String)> {
     if name.starts_with('/') {
         return read(name, root).map(|t| (name.to_string(), t));
     }
@@ -137,7 +139,7 @@ fn open_pam(name: &str, root: &SysRoot) -> Option<(String, String)> {
 /// `/usr/lib/security/pwquality.conf.d` and `/etc/security/pwquality.conf.d`
 /// merged in `strcmp` order (an `/etc` file hides a base file of the same
 /// name), then the main file, or the base main file when `/etc` has none.
-fn pwquality_files(root: &SysRoot) -> Vec<String> {
+fn pwquality_files(root: &dyn PolicyFiles) -> Vec<String> {
     let etc_dir = format!("{PWQUALITY_CONF}.d");
     let base_dir = format!("{PWQUALITY_BASE_CONF}.d");
     let conf_names = |dir: &str| -> Vec<String> {
@@ -166,7 +168,7 @@ fn pwquality_files(root: &SysRoot) -> Vec<String> {
 }
 
 /// The flattened stacks of the first-found files among `names`.
-fn stacks(names: &[&str], kind: &str, root: &SysRoot) -> Vec<Vec<StackRule>> {
+fn stacks(names: &[&str], kind: &str, root: &dyn PolicyFiles) -> Vec<Vec<StackRule>> {
     names
         .iter()
         .filter(|n| open_pam(n, root).is_some())
@@ -174,7 +176,7 @@ fn stacks(names: &[&str], kind: &str, root: &SysRoot) -> Vec<Vec<StackRule>> {
         .collect()
 }
 
-fn read_inputs(root: &SysRoot) -> merge::Inputs {
+fn read_inputs(root: &dyn PolicyFiles) -> merge::Inputs {
     let mut password_stacks = stacks(&PASSWORD_SERVICES, "password", root);
     if password_stacks.is_empty() {
         password_stacks = stacks(&SHARED_PASSWORD_STACKS, "password", root);
@@ -209,7 +211,7 @@ fn read_inputs(root: &SysRoot) -> merge::Inputs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::RecordedRunner;
+    use crate::host::{RecordedRunner, SysRoot};
 
     fn write(dir: &std::path::Path, path: &str, text: &str) {
         let p = dir.join(path.trim_start_matches('/'));

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 /// Which rules order versions on this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum VersionScheme {
+pub enum VersionScheme {
     /// dpkg's order (Debian policy 5.6.12), through the `debversion` crate.
     Debian,
     /// RPM's order (tilde sorts first, caret after the base version,
@@ -16,7 +16,7 @@ pub(crate) enum VersionScheme {
 
 impl VersionScheme {
     /// Compares two `[epoch:]version[-release]` strings.
-    pub(crate) fn compare(self, a: &str, b: &str) -> Ordering {
+    pub fn compare(self, a: &str, b: &str) -> Ordering {
         match self {
             VersionScheme::Rpm => rpm_version::rpm_evr_compare(a, b),
             VersionScheme::Debian => {

@@ -29,7 +29,10 @@ fn packages(n: usize, per_device: usize) -> Vec<(String, String)> {
     // differing by device group, and a tail of rarer titles.
     for k in 0..common {
         let title = (n * 7 + k * 3) % 3_000;
-        out.push((format!("pkg-common-{title}"), format!("1.{}.0", (n / 97 + title) % 3)));
+        out.push((
+            format!("pkg-common-{title}"),
+            format!("1.{}.0", (n / 97 + title) % 3),
+        ));
     }
     for k in 0..per_device - common {
         let title = (n * 131 + k * 389) % 40_000;
@@ -116,7 +119,10 @@ async fn main() {
     );
     p.count = per as u32;
     let op = IngestOp::prepare(report, synthetic::NOW).unwrap();
-    app.writer.submit(WriteOp::Ingest(Box::new(op))).await.unwrap();
+    app.writer
+        .submit(WriteOp::Ingest(Box::new(op)))
+        .await
+        .unwrap();
 
     let started = Instant::now();
     {
@@ -129,7 +135,12 @@ async fn main() {
                     format!("{k:06}"),
                     format!("ser{k:08}"),
                     format!("10.{}.{}.{}", k >> 16, (k >> 8) & 255, k & 255),
-                    format!("8c:8c:aa:{:02x}:{:02x}:{:02x}", k >> 16, (k >> 8) & 255, k & 255),
+                    format!(
+                        "8c:8c:aa:{:02x}:{:02x}:{:02x}",
+                        k >> 16,
+                        (k >> 8) & 255,
+                        k & 255
+                    ),
                     format!("user{}", k % 5_000),
                 ],
                 hostname: host,
@@ -169,7 +180,11 @@ async fn main() {
     };
     let (t_filter, _) = best_of(5, || devices_page(&app, &filtered, nav()));
     let (t_common, with_common) = best_of(5, || {
-        app.live.console().read().devices_with("pkg-common-42", None).len()
+        app.live
+            .console()
+            .read()
+            .devices_with("pkg-common-42", None)
+            .len()
     });
     let (t_version, with_version) = best_of(5, || {
         app.live
@@ -179,7 +194,11 @@ async fn main() {
             .len()
     });
     let (t_tail, with_tail) = best_of(5, || {
-        app.live.console().read().devices_with("pkg-tail-77", None).len()
+        app.live
+            .console()
+            .read()
+            .devices_with("pkg-tail-77", None)
+            .len()
     });
     let (t_titles, titles) = best_of(3, || app.live.console().read().titles().len());
     let id = e.device.device_id.clone();
@@ -187,7 +206,10 @@ async fn main() {
     let device = device.expect("the bench device");
 
     println!("== collector example: bench_console ({n} devices x {per} packages)");
-    println!("index build: {index_secs:.1} s ({} devices indexed)", app.live.console().read().len());
+    println!(
+        "index build: {index_secs:.1} s ({} devices indexed)",
+        app.live.console().read().len()
+    );
     println!(
         "devices page, first page (50 of {}): {t_first:.1} ms",
         page.matching

@@ -2,9 +2,9 @@
 //! command through a [`CommandRunner`], so checks run unchanged against a
 //! fixture tree and recorded command outputs.
 
+mod host_command;
 #[cfg(unix)]
 mod process_group;
-mod host_command;
 mod redact;
 mod root;
 mod runner;

@@ -604,7 +604,10 @@ mod tests {
             ..out
         };
         let summary = url.stderr_summary();
-        assert!(!summary.contains("deploy") && !summary.contains("glpat"), "{summary}");
+        assert!(
+            !summary.contains("deploy") && !summary.contains("glpat"),
+            "{summary}"
+        );
     }
 
     #[test]

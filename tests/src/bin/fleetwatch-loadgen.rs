@@ -556,7 +556,8 @@ async fn storm(
                 if outcome.first_answer.is_none() {
                     outcome.first_answer = Some(t.elapsed());
                 }
-                let done = matches!(attempt, Attempt::Status { code, .. } if (200..300).contains(&code));
+                let done =
+                    matches!(attempt, Attempt::Status { code, .. } if (200..300).contains(&code));
                 let retry = match &attempt {
                     Attempt::Status { code, .. } => *code == 429 || *code == 503,
                     Attempt::ConnectionError(_) => true,

@@ -77,10 +77,11 @@ fn read_cpu(root: &SysRoot) -> Result<CpuInfo, CheckError> {
         .map(|t| procfs::parse_cpuinfo(&t))
         .unwrap_or_default();
     if cpu.logical_cpus == 0 && root.is_live() {
-        cpu.logical_cpus = kernel_counts::cpus_from_scheduler().ok_or_else(|| CheckError::Parse {
-            what: "/proc/cpuinfo".into(),
-            detail: "no processor listed and the scheduler's CPU count is unknown".into(),
-        })?;
+        cpu.logical_cpus =
+            kernel_counts::cpus_from_scheduler().ok_or_else(|| CheckError::Parse {
+                what: "/proc/cpuinfo".into(),
+                detail: "no processor listed and the scheduler's CPU count is unknown".into(),
+            })?;
     }
     Ok(cpu)
 }

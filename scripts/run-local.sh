@@ -43,6 +43,8 @@ agent=$!
 cat <<MSG
 
 fleetwatch is running (Ctrl-C stops it).
+  web console:  https://$api/console/   (self-signed certificate; sign in with the
+                admin token in $data/admin-token)
   metrics:      curl http://$metrics/metrics
   devices API:  curl -k -H "Authorization: Bearer \$(cat $data/admin-token)" https://$api/api/v1/devices
   compliance:   curl -k -H "Authorization: Bearer \$(cat $data/admin-token)" https://$api/api/v1/compliance

@@ -164,9 +164,10 @@ impl App {
         let metrics = SelfMetrics::new();
         metrics.watch(judge.policy(), dispatcher.stats());
         metrics.watch_writer(writer.health(), writer.budget());
-        if let Some(g) =
-            crate::console::software::LicenceGauges::new(live.clone(), config.console.licences.clone())
-        {
+        if let Some(g) = crate::console::software::LicenceGauges::new(
+            live.clone(),
+            config.console.licences.clone(),
+        ) {
             metrics.register(Box::new(g));
         }
         let app = Arc::new(App {
@@ -261,7 +262,9 @@ impl App {
             .try_submit(WriteOp::SaveDailyCompliance(rows.clone()))
         {
             Ok(_reply) => *last = rows,
-            Err(e) => tracing::warn!(error = %e, "daily compliance not saved; retrying on the next evaluation"),
+            Err(e) => {
+                tracing::warn!(error = %e, "daily compliance not saved; retrying on the next evaluation")
+            }
         }
     }
 

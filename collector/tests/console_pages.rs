@@ -75,9 +75,17 @@ impl Console {
             .post("/console/sign-in", None, &format!("token={token}"))
             .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        let set = r.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
+        let set = r.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_string();
         let cookie = set.split(';').next().unwrap().to_string();
-        let page = self.get("/console/", Some(&cookie)).await.text().await.unwrap();
+        let page = self
+            .get("/console/", Some(&cookie))
+            .await
+            .text()
+            .await
+            .unwrap();
         (cookie, csrf_of(&page))
     }
 }
@@ -122,9 +130,14 @@ async fn without_a_session_every_page_redirects_to_sign_in_and_shows_no_fleet_da
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
         assert_eq!(r.headers()[header::LOCATION], "/console/sign-in", "{path}");
         let body = r.text().await.unwrap();
-        assert!(!body.contains("laptop-042") && !body.contains("bash"), "{path}: {body}");
+        assert!(
+            !body.contains("laptop-042") && !body.contains("bash"),
+            "{path}: {body}"
+        );
     }
-    let r = s.post(&format!("/console/devices/{good}/retire"), None, "").await;
+    let r = s
+        .post(&format!("/console/devices/{good}/retire"), None, "")
+        .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let r = s.get("/api/v1/software", None).await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
@@ -146,8 +159,17 @@ async fn sign_in_sets_a_strict_expiring_cookie_and_pages_carry_strict_headers() 
         .post("/console/sign-in", None, &format!("token={ADMIN_TOKEN}"))
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let set = r.headers()[header::SET_COOKIE].to_str().unwrap().to_string();
-    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Max-Age=1800", "Path=/console"] {
+    let set = r.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for attr in [
+        "HttpOnly",
+        "Secure",
+        "SameSite=Strict",
+        "Max-Age=1800",
+        "Path=/console",
+    ] {
         assert!(set.contains(attr), "{attr} missing in {set}");
     }
     let cookie = set.split(';').next().unwrap().to_string();
@@ -169,11 +191,19 @@ async fn sign_in_sets_a_strict_expiring_cookie_and_pages_carry_strict_headers() 
         assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         let body = r.text().await.unwrap();
         // No inline script: every <script> has a src.
-        assert!(!body.contains("<script>") && !body.contains("onclick="), "{path}");
+        assert!(
+            !body.contains("<script>") && !body.contains("onclick="),
+            "{path}"
+        );
     }
     let css = s.get("/console/static/console.css", None).await;
     assert_eq!(css.status(), StatusCode::OK);
-    assert!(css.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/css"));
+    assert!(
+        css.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -204,8 +234,16 @@ async fn overview_devices_search_and_device_page_show_the_fleet() {
     let (good, _) = fleet(&c).await;
     let s = serve(&c).await;
     let (cookie, _) = s.sign_in(VIEWER_TOKEN).await;
-    let overview = s.get("/console/", Some(&cookie)).await.text().await.unwrap();
-    assert!(overview.contains(r#"data-testid="total-devices">2<"#), "{overview}");
+    let overview = s
+        .get("/console/", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        overview.contains(r#"data-testid="total-devices">2<"#),
+        "{overview}"
+    );
     assert!(overview.contains("debian 12"), "OS distribution");
     assert!(overview.contains("<svg"), "charts are inline SVG");
 
@@ -229,7 +267,10 @@ async fn overview_devices_search_and_device_page_show_the_fleet() {
     let page = search("nobody-has-this").await;
     assert!(page.contains("0 devices match"));
     let page = s
-        .get("/console/devices?state=unknown&sort=last_seen&dir=desc&page=9", Some(&cookie))
+        .get(
+            "/console/devices?state=unknown&sort=last_seen&dir=desc&page=9",
+            Some(&cookie),
+        )
         .await;
     assert_eq!(page.status(), StatusCode::OK);
 
@@ -275,8 +316,14 @@ async fn software_page_api_and_metric_show_installs_against_licences() {
         .text()
         .await
         .unwrap();
-    assert!(page.contains(r#"data-testid="title-device-count">2 devices<"#), "{page}");
-    assert!(page.contains(r#"<tr class="over" data-title="bash">"#), "bash: 2 installs, 1 licence");
+    assert!(
+        page.contains(r#"data-testid="title-device-count">2 devices<"#),
+        "{page}"
+    );
+    assert!(
+        page.contains(r#"<tr class="over" data-title="bash">"#),
+        "bash: 2 installs, 1 licence"
+    );
     let one = s
         .get("/console/software?title=bash&version=nope", Some(&cookie))
         .await
@@ -302,7 +349,10 @@ async fn software_page_api_and_metric_show_installs_against_licences() {
     assert_eq!(office["available"], 250);
 
     let scrape = get(&c.metrics, "/metrics", None).await.text();
-    assert!(scrape.contains(r#"fleetwatch_software_installs{title="bash"} 2"#), "{scrape}");
+    assert!(
+        scrape.contains(r#"fleetwatch_software_installs{title="bash"} 2"#),
+        "{scrape}"
+    );
     assert!(scrape.contains(r#"fleetwatch_software_licences{title="Some Office"} 250"#));
     assert!(
         !scrape.contains(r#"title="openssl""#),
@@ -348,13 +398,19 @@ async fn retire_needs_the_csrf_token_and_the_admin_role_and_sign_out_ends_the_se
     };
 
     let (viewer, viewer_csrf) = s.sign_in(VIEWER_TOKEN).await;
-    let r = s.post(&retire, Some(&viewer), &format!("csrf={viewer_csrf}")).await;
+    let r = s
+        .post(&retire, Some(&viewer), &format!("csrf={viewer_csrf}"))
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "viewer");
     assert!(!retired(&c).await);
 
     let (admin, csrf) = s.sign_in(ADMIN_TOKEN).await;
     // A forged request: the session cookie but no token, or another's token.
-    for form in ["".to_string(), "csrf=".into(), format!("csrf={viewer_csrf}")] {
+    for form in [
+        "".to_string(),
+        "csrf=".into(),
+        format!("csrf={viewer_csrf}"),
+    ] {
         let r = s.post(&retire, Some(&admin), &form).await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{form:?}");
     }
@@ -371,12 +427,21 @@ async fn retire_needs_the_csrf_token_and_the_admin_role_and_sign_out_ends_the_se
     assert!(retired(&c).await);
 
     let r = s.post("/console/sign-out", Some(&admin), "").await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN, "sign-out needs the token too");
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "sign-out needs the token too"
+    );
     let r = s
         .post("/console/sign-out", Some(&admin), &format!("csrf={csrf}"))
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(r.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert!(
+        r.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
     let r = s.get("/console/", Some(&admin)).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the old cookie is void");
 }
@@ -390,13 +455,24 @@ async fn the_daily_compliance_snapshot_survives_a_restart() {
     let dir = c.stop();
     let c = TestCollector::open(dir, CONFIG, None);
     let rows = c.app.queries.daily_compliance(0).unwrap();
-    let overall = rows.iter().find(|r| r.check == "compliant").expect("overall row");
+    let overall = rows
+        .iter()
+        .find(|r| r.check == "compliant")
+        .expect("overall row");
     assert_eq!(overall.day, now / 86_400);
     assert_eq!(overall.passing + overall.failing + overall.unknown, 2);
     assert!(rows.iter().any(|r| r.check == "reporting"));
     let s = serve(&c).await;
     let (cookie, _) = s.sign_in(ADMIN_TOKEN).await;
-    let overview = s.get("/console/", Some(&cookie)).await.text().await.unwrap();
-    assert!(overview.contains(r#"<polyline class="trend""#), "{overview}");
+    let overview = s
+        .get("/console/", Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        overview.contains(r#"<polyline class="trend""#),
+        "{overview}"
+    );
     assert!(overview.contains("% compliant</title>"));
 }

@@ -28,7 +28,11 @@ fn the_aarch64_agent_is_an_arm64_binary() {
 #[test]
 fn the_aarch64_agent_runs_under_qemu() {
     let out = qemu(&["--version"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
 }
 
@@ -50,7 +54,11 @@ fn the_aarch64_agent_collects_a_fixture_root_under_qemu() {
         "--root",
         root.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let inv = &report["inventory"];
     assert_eq!(inv["status"], "ok", "{inv:#}");

@@ -62,7 +62,15 @@ fn entry<'a>(
 fn install_into_root(rpm: &Path) -> tempfile::TempDir {
     let root = tempfile::tempdir().unwrap();
     let out = Command::new(require_tool("rpm"))
-        .args(["-i", "--nodeps", "--noscripts", "--force-debian", "--dbpath", "/var/lib/rpm", "--root"])
+        .args([
+            "-i",
+            "--nodeps",
+            "--noscripts",
+            "--force-debian",
+            "--dbpath",
+            "/var/lib/rpm",
+            "--root",
+        ])
         .arg(root.path())
         .arg(rpm)
         .output()
@@ -94,9 +102,16 @@ fn agent_rpm_has_the_static_binary_unit_and_a_noreplace_private_config() {
     }
     let files = file_table(&rpm);
     let conf = entry(&files, "/etc/fleetwatch/agent.toml");
-    assert_eq!((conf.1.as_str(), conf.2.as_str()), ("-rw-------", "root"), "{conf:?}");
+    assert_eq!(
+        (conf.1.as_str(), conf.2.as_str()),
+        ("-rw-------", "root"),
+        "{conf:?}"
+    );
     assert_eq!(conf.4, "cn", "agent.toml is %config(noreplace)");
-    assert_eq!(query(&rpm, &["--configfiles"]).trim(), "/etc/fleetwatch/agent.toml");
+    assert_eq!(
+        query(&rpm, &["--configfiles"]).trim(),
+        "/etc/fleetwatch/agent.toml"
+    );
     // Static binary: nothing but the scriptlets' shell is required.
     let requires = query(&rpm, &["-R"]);
     assert!(!requires.contains(".so"), "{requires}");
@@ -109,8 +124,14 @@ fn agent_rpm_has_the_static_binary_unit_and_a_noreplace_private_config() {
         ("postuninstall", "post_uninstall.sh"),
     ] {
         let body = repo_file(&format!("deploy/rpm/agent/{file}"));
-        assert!(scripts.contains(&format!("{section} scriptlet")), "{scripts}");
-        assert!(scripts.contains(body.trim()), "{section} is not {file}:\n{scripts}");
+        assert!(
+            scripts.contains(&format!("{section} scriptlet")),
+            "{scripts}"
+        );
+        assert!(
+            scripts.contains(body.trim()),
+            "{section} is not {file}:\n{scripts}"
+        );
     }
     assert!(scripts.contains("install -d -o root -g root -m 0700 /var/lib/fleetwatch-agent"));
 
@@ -121,8 +142,11 @@ fn agent_rpm_has_the_static_binary_unit_and_a_noreplace_private_config() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
     // The same unit, so the same hardening, as the .deb.
     assert_eq!(
-        std::fs::read_to_string(root.path().join("usr/lib/systemd/system/fleetwatch-agent.service"))
-            .unwrap(),
+        std::fs::read_to_string(
+            root.path()
+                .join("usr/lib/systemd/system/fleetwatch-agent.service")
+        )
+        .unwrap(),
         repo_file("deploy/systemd/fleetwatch-agent.service")
     );
     let conf = root.path().join("etc/fleetwatch/agent.toml");
@@ -131,13 +155,29 @@ fn agent_rpm_has_the_static_binary_unit_and_a_noreplace_private_config() {
     // noreplace at work: a reinstall keeps the admin's edit.
     std::fs::write(&conf, "# edited by the admin\n").unwrap();
     let out = Command::new(require_tool("rpm"))
-        .args(["-U", "--replacepkgs", "--nodeps", "--noscripts", "--force-debian", "--dbpath", "/var/lib/rpm", "--root"])
+        .args([
+            "-U",
+            "--replacepkgs",
+            "--nodeps",
+            "--noscripts",
+            "--force-debian",
+            "--dbpath",
+            "/var/lib/rpm",
+            "--root",
+        ])
         .arg(root.path())
         .arg(&rpm)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "# edited by the admin\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        "# edited by the admin\n"
+    );
 }
 
 #[test]
@@ -159,11 +199,19 @@ fn collector_rpm_has_user_scripts_noreplace_config_rules_and_dashboards() {
     let files = file_table(&rpm);
     let conf = entry(&files, "/etc/fleetwatch/collector.toml");
     assert_eq!(
-        (conf.1.as_str(), conf.2.as_str(), conf.3.as_str(), conf.4.as_str()),
+        (
+            conf.1.as_str(),
+            conf.2.as_str(),
+            conf.3.as_str(),
+            conf.4.as_str()
+        ),
         ("-rw-r-----", "root", "fleetwatch", "cn"),
         "collector.toml: root:fleetwatch 0640, %config(noreplace)"
     );
-    assert_eq!(query(&rpm, &["--configfiles"]).trim(), "/etc/fleetwatch/collector.toml");
+    assert_eq!(
+        query(&rpm, &["--configfiles"]).trim(),
+        "/etc/fleetwatch/collector.toml"
+    );
 
     let scripts = query(&rpm, &["--scripts"]);
     for (section, file) in [
@@ -173,15 +221,26 @@ fn collector_rpm_has_user_scripts_noreplace_config_rules_and_dashboards() {
         ("postuninstall", "post_uninstall.sh"),
     ] {
         let body = repo_file(&format!("deploy/rpm/collector/{file}"));
-        assert!(scripts.contains(&format!("{section} scriptlet")), "{scripts}");
-        assert!(scripts.contains(body.trim()), "{section} is not {file}:\n{scripts}");
+        assert!(
+            scripts.contains(&format!("{section} scriptlet")),
+            "{scripts}"
+        );
+        assert!(
+            scripts.contains(body.trim()),
+            "{section} is not {file}:\n{scripts}"
+        );
     }
     // The system user, created before the files are laid down.
     let pre = repo_file("deploy/rpm/collector/pre_install.sh");
     assert!(pre.contains("groupadd --system fleetwatch"));
     assert!(pre.contains("useradd --system --gid fleetwatch"));
     // Every scriptlet is valid sh.
-    for file in ["pre_install.sh", "post_install.sh", "pre_uninstall.sh", "post_uninstall.sh"] {
+    for file in [
+        "pre_install.sh",
+        "post_install.sh",
+        "pre_uninstall.sh",
+        "post_uninstall.sh",
+    ] {
         let st = Command::new(require_tool("sh"))
             .arg("-n")
             .arg(workspace_root().join("deploy/rpm/collector").join(file))
@@ -192,11 +251,18 @@ fn collector_rpm_has_user_scripts_noreplace_config_rules_and_dashboards() {
 
     let root = install_into_root(&rpm);
     assert_eq!(
-        std::fs::read_to_string(root.path().join("usr/lib/systemd/system/fleetwatch-collector.service"))
-            .unwrap(),
+        std::fs::read_to_string(
+            root.path()
+                .join("usr/lib/systemd/system/fleetwatch-collector.service")
+        )
+        .unwrap(),
         repo_file("deploy/systemd/fleetwatch-collector.service")
     );
-    assert!(root.path().join("usr/share/fleetwatch/dashboards/fleet-overview.json").is_file());
+    assert!(
+        root.path()
+            .join("usr/share/fleetwatch/dashboards/fleet-overview.json")
+            .is_file()
+    );
     let out = Command::new(root.path().join("usr/bin/fleetwatch-collector"))
         .arg("--version")
         .output()

@@ -17,7 +17,10 @@ fn the_static_agent_has_no_dynamic_dependency() {
     let agent = static_agent();
     assert_static(&agent);
     // ldd agrees (glibc's ldd: "statically linked" or "not a dynamic executable").
-    let out = Command::new(require_tool("ldd")).arg(&agent).output().unwrap();
+    let out = Command::new(require_tool("ldd"))
+        .arg(&agent)
+        .output()
+        .unwrap();
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -63,7 +66,10 @@ fn collect_runs_in_an_empty_chroot() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "collect in the chroot failed: {stderr}");
+    assert!(
+        out.status.success(),
+        "collect in the chroot failed: {stderr}"
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("report is not JSON ({e}); stderr: {stderr}"));
     let inventory = &report["inventory"];
@@ -139,7 +145,12 @@ fn the_tarball_installs_into_a_destdir_and_keeps_the_config() {
     install(
         &dir,
         dest.path(),
-        &["--collector", "https://collector.example.internal:8443", "--ca-fingerprint", &fp],
+        &[
+            "--collector",
+            "https://collector.example.internal:8443",
+            "--ca-fingerprint",
+            &fp,
+        ],
     );
     let bin = dest.path().join("usr/local/bin/fleetwatch-agent");
     assert_eq!(mode(&bin), 0o755);
@@ -148,7 +159,9 @@ fn the_tarball_installs_into_a_destdir_and_keeps_the_config() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
 
     // The packaged unit, hardening and all, with only ExecStart moved to /usr/local.
-    let unit_path = dest.path().join("etc/systemd/system/fleetwatch-agent.service");
+    let unit_path = dest
+        .path()
+        .join("etc/systemd/system/fleetwatch-agent.service");
     let unit = std::fs::read_to_string(&unit_path).unwrap();
     let packaged =
         std::fs::read_to_string(workspace_root().join("deploy/systemd/fleetwatch-agent.service"))
@@ -165,10 +178,19 @@ fn the_tarball_installs_into_a_destdir_and_keeps_the_config() {
     let conf_path = dest.path().join("etc/fleetwatch/agent.toml");
     assert_eq!(mode(&conf_path), 0o600, "the config may name secrets");
     let conf = std::fs::read_to_string(&conf_path).unwrap();
-    assert!(conf.contains("\ncollector_url = \"https://collector.example.internal:8443\"\n"), "{conf}");
-    assert!(conf.contains(&format!("\nca_fingerprint = \"{fp}\"\n")), "{conf}");
+    assert!(
+        conf.contains("\ncollector_url = \"https://collector.example.internal:8443\"\n"),
+        "{conf}"
+    );
+    assert!(
+        conf.contains(&format!("\nca_fingerprint = \"{fp}\"\n")),
+        "{conf}"
+    );
     let parsed: toml::Table = conf.parse().expect("the written config is TOML");
-    assert_eq!(parsed["collector_url"].as_str(), Some("https://collector.example.internal:8443"));
+    assert_eq!(
+        parsed["collector_url"].as_str(),
+        Some("https://collector.example.internal:8443")
+    );
     assert_eq!(mode(&dest.path().join("var/lib/fleetwatch-agent")), 0o700);
 
     // The agent accepts the config it was given.
@@ -180,11 +202,19 @@ fn the_tarball_installs_into_a_destdir_and_keeps_the_config() {
         .env("RUST_LOG", "error")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // An upgrade keeps an edited config; --uninstall keeps config and state.
     std::fs::write(&conf_path, "# edited by the admin\n").unwrap();
-    let said = install(&dir, dest.path(), &["--collector", "https://other.example:8443"]);
+    let said = install(
+        &dir,
+        dest.path(),
+        &["--collector", "https://other.example:8443"],
+    );
     assert!(said.contains("kept the existing"), "{said}");
     assert_eq!(
         std::fs::read_to_string(&conf_path).unwrap(),

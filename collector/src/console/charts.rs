@@ -142,7 +142,8 @@ pub fn percent_line(
         .iter()
         .map(|(slot, pct, title)| Point {
             x: pad + (*slot as f64 * step).round() as u32,
-            y: pad + ((100.0 - pct.clamp(0.0, 100.0)) / 100.0 * (h - 2 * pad) as f64).round() as u32,
+            y: pad
+                + ((100.0 - pct.clamp(0.0, 100.0)) / 100.0 * (h - 2 * pad) as f64).round() as u32,
             title: title.clone(),
         })
         .collect();

@@ -468,7 +468,10 @@ mod tests {
     #[test]
     fn search_matches_token_prefixes_and_follows_updates() {
         let index = ConsoleIndex::default();
-        index.apply("dev-1", &doc("web-01", &["web-01", "10.0.0.5", "alice"], None));
+        index.apply(
+            "dev-1",
+            &doc("web-01", &["web-01", "10.0.0.5", "alice"], None),
+        );
         index.apply("dev-2", &doc("db-01", &["db-01", "10.0.0.6", "bob"], None));
         let r = index.read();
         let hosts = |q: &str| -> Vec<String> {

@@ -72,7 +72,10 @@ async fn security_headers(request: Request, next: Next) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -106,14 +109,14 @@ fn static_asset(body: &'static str, content_type: &'static str) -> Response {
 /// Renders a template as an HTML answer (500 without details on failure).
 pub fn html<T: askama::Template>(template: &T) -> Response {
     match template.render() {
-        Ok(body) => (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            body,
-        )
-            .into_response(),
+        Ok(body) => ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "console template failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "page could not be rendered").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "page could not be rendered",
+            )
+                .into_response()
         }
     }
 }

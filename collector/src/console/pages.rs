@@ -316,7 +316,11 @@ pub async fn overview(State(app): State<AppState>, headers: HeaderMap) -> Respon
         .filter_map(|r| {
             let pct = trend::percent(r)?;
             let slot = (r.day - first_day) as u32;
-            Some((slot, pct, format!("{}: {pct:.1} % compliant", &rfc3339(r.day * 86_400)[..10])))
+            Some((
+                slot,
+                pct,
+                format!("{}: {pct:.1} % compliant", &rfc3339(r.day * 86_400)[..10]),
+            ))
         })
         .collect();
     let trend = (!points.is_empty()).then(|| {
@@ -703,7 +707,8 @@ fn cells<const N: usize>(v: [String; N]) -> Cells {
 }
 
 fn opt<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map_or_else(|| "unknown".into(), |v| v.to_string())
+    v.as_ref()
+        .map_or_else(|| "unknown".into(), |v| v.to_string())
 }
 
 /// The device page for `id` (`None`: no such device).
@@ -751,14 +756,31 @@ pub fn device_page(
             field("Hardware UUID", opt(&h.uuid)),
             field(
                 "BIOS",
-                format!("{} {} {}", opt(&h.bios_vendor), opt(&h.bios_version), opt(&h.bios_date)),
+                format!(
+                    "{} {} {}",
+                    opt(&h.bios_vendor),
+                    opt(&h.bios_version),
+                    opt(&h.bios_date)
+                ),
             ),
-            field("CPU", format!("{} ({} logical)", opt(&inv.cpu.model), inv.cpu.logical_cpus)),
+            field(
+                "CPU",
+                format!("{} ({} logical)", opt(&inv.cpu.model), inv.cpu.logical_cpus),
+            ),
             field("Memory", bytes(inv.memory.total_bytes)),
         ]);
         os.extend([
-            field("OS", inv.os.pretty_name.clone().unwrap_or_else(|| inv.os.id.clone())),
-            field("OS id / version", format!("{} {}", inv.os.id, opt(&inv.os.version_id))),
+            field(
+                "OS",
+                inv.os
+                    .pretty_name
+                    .clone()
+                    .unwrap_or_else(|| inv.os.id.clone()),
+            ),
+            field(
+                "OS id / version",
+                format!("{} {}", inv.os.id, opt(&inv.os.version_id)),
+            ),
             field("Support ends", opt(&inv.os.support_end)),
             field("Kernel", opt(&inv.kernel_version)),
             field("Architecture", inv.arch.clone()),
@@ -779,11 +801,7 @@ pub fn device_page(
             ]));
         }
         for n in &inv.network {
-            network.push(cells([
-                n.name.clone(),
-                opt(&n.mac),
-                n.addresses.join(", "),
-            ]));
+            network.push(cells([n.name.clone(), opt(&n.mac), n.addresses.join(", ")]));
         }
         for u in &inv.users {
             users.push(cells([
@@ -821,8 +839,14 @@ pub fn device_page(
             Some(p) => patches.extend([
                 field("Pending updates", p.pending_total.to_string()),
                 field("Pending security updates", opt(&p.pending_security)),
-                field("Security pending since", time_or(p.security_pending_since, "-")),
-                field("Package cache refreshed", time_or(p.cache_updated_at, "unknown")),
+                field(
+                    "Security pending since",
+                    time_or(p.security_pending_since, "-"),
+                ),
+                field(
+                    "Package cache refreshed",
+                    time_or(p.cache_updated_at, "unknown"),
+                ),
                 field("Last install", time_or(p.last_install_at, "unknown")),
                 field(
                     "Reboot required",
@@ -841,7 +865,9 @@ pub fn device_page(
                     .patches
                     .error
                     .as_deref()
-                    .map_or("not reported".to_string(), |e| format!("not collected: {e}")),
+                    .map_or("not reported".to_string(), |e| {
+                        format!("not collected: {e}")
+                    }),
             )),
         }
         if let Some(b) = &facts.backup.data {
@@ -899,14 +925,28 @@ pub fn device_page(
             },
             PasswordRow {
                 setting: "Accounts with an empty password",
-                device: v(pw.and_then(|p| p.accounts.as_ref()).map(|a| a.empty.to_string())),
-                required: if policy.forbid_empty_passwords { "0" } else { "any" }.into(),
+                device: v(pw
+                    .and_then(|p| p.accounts.as_ref())
+                    .map(|a| a.empty.to_string())),
+                required: if policy.forbid_empty_passwords {
+                    "0"
+                } else {
+                    "any"
+                }
+                .into(),
                 result: result_of(PolicyCheck::EmptyPasswords),
             },
             PasswordRow {
                 setting: "Accounts with an expired password",
-                device: v(pw.and_then(|p| p.accounts.as_ref()).map(|a| a.expired.to_string())),
-                required: if policy.forbid_expired_passwords { "0" } else { "any" }.into(),
+                device: v(pw
+                    .and_then(|p| p.accounts.as_ref())
+                    .map(|a| a.expired.to_string())),
+                required: if policy.forbid_expired_passwords {
+                    "0"
+                } else {
+                    "any"
+                }
+                .into(),
                 result: result_of(PolicyCheck::ExpiredPasswords),
             },
         ]);
@@ -928,13 +968,7 @@ pub fn device_page(
         .collect();
     let history = history
         .into_iter()
-        .map(|r| {
-            cells([
-                rfc3339(r.received_at),
-                rfc3339(r.collected_at),
-                r.report_id,
-            ])
-        })
+        .map(|r| cells([rfc3339(r.received_at), rfc3339(r.collected_at), r.report_id]))
         .collect();
     Ok(Some(DevicePage {
         nav,
@@ -985,7 +1019,10 @@ pub async fn device(
         Ok(Ok(None)) => (StatusCode::NOT_FOUND, "no such device").into_response(),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "device page: store read failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "the database cannot be read right now")
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database cannot be read right now",
+            )
                 .into_response()
         }
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "page failed").into_response(),

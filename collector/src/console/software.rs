@@ -191,7 +191,10 @@ impl LicenceGauges {
                     INSTALLS,
                     "Devices with a licensed software title installed (titles listed in [licences] only).",
                 )?,
-                desc(LICENCES, "Licences owned per software title ([licences] in the collector config).")?,
+                desc(
+                    LICENCES,
+                    "Licences owned per software title ([licences] in the collector config).",
+                )?,
             ],
             live,
             licences,

@@ -437,8 +437,7 @@ pub trait DeviceQueries: Send + Sync + 'static {
     /// Daily compliance rows from `from_day` on, oldest first.
     fn daily_compliance(&self, from_day: i64) -> Result<Vec<DailyCompliance>, StoreError>;
     /// A device's newest `limit` stored reports, newest first.
-    fn report_history(&self, device_id: &str, limit: usize)
-    -> Result<Vec<ReportRow>, StoreError>;
+    fn report_history(&self, device_id: &str, limit: usize) -> Result<Vec<ReportRow>, StoreError>;
     /// Calls `visit` for every device's console seed (start-up load).
     fn console_seeds(
         &self,

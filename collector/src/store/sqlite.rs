@@ -393,10 +393,7 @@ fn parse_column<T: serde::de::DeserializeOwned>(
         .map_err(|source| StoreError::Json { column, source })
 }
 
-fn save_daily_compliance(
-    conn: &Connection,
-    rows: &[DailyCompliance],
-) -> Result<usize, StoreError> {
+fn save_daily_compliance(conn: &Connection, rows: &[DailyCompliance]) -> Result<usize, StoreError> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO compliance_daily (day, \"check\", passing, failing, unknown) \
          VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (day, \"check\") DO UPDATE SET \
@@ -563,11 +560,7 @@ impl DeviceQueries for SqliteQueries {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn report_history(
-        &self,
-        device_id: &str,
-        limit: usize,
-    ) -> Result<Vec<ReportRow>, StoreError> {
+    fn report_history(&self, device_id: &str, limit: usize) -> Result<Vec<ReportRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
             "SELECT report_id, received_at, collected_at FROM reports \

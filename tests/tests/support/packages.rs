@@ -35,7 +35,11 @@ pub fn artifact(rel: &str) -> PathBuf {
     if !path.exists() {
         run_packages_sh();
     }
-    assert!(path.exists(), "scripts/packages.sh did not produce {}", path.display());
+    assert!(
+        path.exists(),
+        "scripts/packages.sh did not produce {}",
+        path.display()
+    );
     path
 }
 

@@ -17,10 +17,23 @@ have sqlite3 || need+=(sqlite3)
 # gives the collector a tmpfs of its own with unshare.
 have curl || need+=(curl)
 have unshare || need+=(util-linux)
+# agent/tests/hardened_unit_live.rs: the unit's sandbox by hand (unshare,
+# setpriv) where systemd is not PID 1.
+have setpriv || need+=(util-linux)
 
 have dpkg-deb || need+=(dpkg)
 # The data-protection live test loads a ruleset with nft in a namespace of its own.
 [ -x /usr/sbin/nft ] || need+=(nftables)
+
+# --- packaging (issue 10): static musl agent, RPMs, aarch64 under qemu ---
+have musl-gcc || need+=(musl-tools)
+have readelf || need+=(binutils)
+have rpm || need+=(rpm)
+have rpm2cpio || need+=(rpm2cpio)
+have aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
+[ -e /usr/aarch64-linux-gnu/include/stdio.h ] || need+=(libc6-dev-arm64-cross)
+have qemu-aarch64 || need+=(qemu-user)
+# --- end packaging ---
 
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
@@ -45,6 +58,20 @@ if ! cargo deb --version >/dev/null 2>&1; then
   cargo install --locked cargo-deb >/dev/null
 fi
 
+# --- packaging (issue 10) ---
+# Rust targets for the static and the aarch64 agent, and the RPM builder.
+installed_targets=$(rustup target list --installed)
+for t in x86_64-unknown-linux-musl aarch64-unknown-linux-gnu; do
+  if ! grep -qx "$t" <<<"$installed_targets"; then
+    echo "installing the Rust target $t" >&2
+    rustup target add "$t" >/dev/null
+  fi
+done
+if ! cargo generate-rpm --version >/dev/null 2>&1; then
+  echo "installing cargo-generate-rpm" >&2
+  cargo install --locked cargo-generate-rpm >/dev/null
+fi
+# --- end packaging ---
 # --- fuzz (scripts/fuzz.sh smoke, run by scripts/test.sh) ---------------
 # cargo-fuzz needs a nightly toolchain (libFuzzer's instrumentation flags).
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then

@@ -10,9 +10,12 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests run the real binaries.
 cargo build --workspace --bins --locked
-# The Debian packages (release builds) that tests/tests/deploy_packages.rs inspects.
-cargo deb --locked -p fleetwatch-agent --profile agent >/dev/null
-cargo deb --locked -p fleetwatch-collector >/dev/null
+# --- packaging (issue 10) ---
+# The packages tests/tests/deploy_{packages,rpm,static,aarch64}.rs inspect:
+# the static musl agent (built once, in the .deb, the .rpm and the tarball),
+# the collector's .deb and .rpm (release), the aarch64 agent.
+scripts/packages.sh
+# --- end packaging ---
 cargo test --workspace --locked --no-fail-fast
 # --- fuzz: every cargo-fuzz target for 20,000 executions (fuzz/, nightly) ---
 scripts/fuzz.sh smoke

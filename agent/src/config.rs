@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::checks::backup::BackupJobConfig;
-use crate::host::{CommandRunner, RecordedRunner, SystemRunner};
+use crate::host::{CommandRunner, HostCommands, RecordedRunner, SystemRunner, runner_for_root};
 use crate::upload::tls::{Fingerprint, FingerprintError, Trust};
 
 /// Default config file; a missing default file is fine.
@@ -30,6 +30,10 @@ pub const DEFAULT_CONFIG_PATH: &str = "/Library/Application Support/fleetwatch/a
 /// Default state directory on macOS.
 #[cfg(target_os = "macos")]
 pub const DEFAULT_STATE_DIR: &str = "/Library/Application Support/fleetwatch/state";
+
+/// Default of `marker_min_interval_secs`: a backup finishing is reported
+/// within a minute, a marker rewritten in a loop costs one report a minute.
+pub const DEFAULT_MARKER_MIN_INTERVAL_SECS: u64 = 60;
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +53,16 @@ pub enum ConfigError {
         path: PathBuf,
         /// The parser's message (names the key).
         message: String,
+    },
+    /// The file configures commands but others than root could change it.
+    #[error(
+        "refusing to run the backup commands of {path}: {reason}; only root may be able to change a config that makes the agent run commands (chown root {path}; chmod go-w {path})"
+    )]
+    Insecure {
+        /// The file.
+        path: PathBuf,
+        /// Who else could write it.
+        reason: String,
     },
     /// A value is not acceptable.
     #[error("invalid setting `{key}`: {message}")]
@@ -84,6 +98,9 @@ pub struct FileConfig {
     pub once_deadline_secs: Option<u64>,
     /// Most undelivered reports kept on disk.
     pub spool_max_reports: Option<usize>,
+    /// Shortest time between the start of one report and a report that a
+    /// backup marker change triggers (changes in between are coalesced).
+    pub marker_min_interval_secs: Option<u64>,
     /// Which checks run.
     #[serde(default)]
     pub checks: ChecksConfig,
@@ -174,6 +191,8 @@ pub struct AgentConfig {
     pub once_deadline: Duration,
     /// Most undelivered reports kept on disk.
     pub spool_max_reports: usize,
+    /// Shortest time from one report to a marker-triggered one.
+    pub marker_min_interval: Duration,
     /// Which checks run.
     pub checks: ChecksConfig,
     /// Backup jobs.
@@ -186,11 +205,19 @@ pub struct AgentConfig {
 
 impl AgentConfig {
     /// The runner every check and the enrollment use: the recordings when
-    /// configured, else the real commands of this machine.
+    /// configured, else the real commands of the host (run inside the host
+    /// root when it is not `/`).
     pub fn command_runner(&self) -> Arc<dyn CommandRunner> {
+        self.command_runners().0
+    }
+
+    /// [`command_runner`](Self::command_runner), and under a host root
+    /// other than `/` (container mode) the [`HostCommands`] it runs
+    /// through: the host's own tools, never the container's.
+    pub fn command_runners(&self) -> (Arc<dyn CommandRunner>, Option<Arc<HostCommands>>) {
         match &self.recorded_commands {
-            Some(recorded) => Arc::new(recorded.clone()),
-            None => Arc::new(SystemRunner::new()),
+            Some(recorded) => (Arc::new(recorded.clone()), None),
+            None => runner_for_root(&self.root, Arc::new(SystemRunner::new())),
         }
     }
 }
@@ -211,7 +238,13 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<AgentConfig, C
         None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
     };
     let file = match std::fs::read_to_string(&file_path) {
-        Ok(text) => parse(&text, &file_path)?,
+        Ok(text) => {
+            let file = parse(&text, &file_path)?;
+            if file.backup.iter().any(runs_commands) {
+                check_only_root_can_write(&file_path)?;
+            }
+            file
+        }
         Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
         Err(source) => {
             return Err(ConfigError::Read {
@@ -221,6 +254,84 @@ pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<AgentConfig, C
         }
     };
     build(file, overrides)
+}
+
+/// True for jobs that make the agent run a program (restic, borg, a status
+/// command): their `command`, `env` (LD_PRELOAD, PATH tricks) and
+/// repository would run as root.
+fn runs_commands(job: &BackupJobConfig) -> bool {
+    use crate::checks::backup::BackupKind;
+    matches!(
+        job.kind,
+        BackupKind::Command | BackupKind::Restic | BackupKind::Borg
+    )
+}
+
+/// Refuses a config file that someone but root could change: owned by
+/// another user, writable by group or others, or in a directory one of those
+/// could replace it in.
+#[cfg(unix)]
+pub fn check_only_root_can_write(path: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::MetadataExt;
+    let insecure = |reason: String| ConfigError::Insecure {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let read = |p: &Path| {
+        std::fs::metadata(p).map_err(|source| ConfigError::Read {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let meta = read(path)?;
+    if meta.uid() != 0 {
+        return Err(insecure(format!(
+            "it is owned by uid {}, not root",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(insecure(format!(
+            "it is writable by {} (mode {:o})",
+            if meta.mode() & 0o002 != 0 {
+                "everyone"
+            } else {
+                "its group"
+            },
+            meta.mode() & 0o7777
+        )));
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dmeta = read(&dir)?;
+    // The sticky bit keeps others from replacing a root-owned file.
+    let sticky = dmeta.mode() & 0o1000 != 0;
+    if dmeta.uid() != 0 || (dmeta.mode() & 0o022 != 0 && !sticky) {
+        return Err(insecure(format!(
+            "its directory {} can be changed by others than root (owner uid {}, mode {:o})",
+            dir.display(),
+            dmeta.uid(),
+            dmeta.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
+/// Windows has no Unix modes; the installer's ACLs protect the file.
+#[cfg(not(unix))]
+pub fn check_only_root_can_write(_path: &Path) -> Result<(), ConfigError> {
+    Ok(())
+}
+
+/// Where a job's tools keep their caches when the job does not say: the
+/// unit's CacheDirectory (`XDG_CACHE_HOME`), else below the state directory.
+fn default_cache_dir(state_dir: &Path) -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| state_dir.join("cache"))
 }
 
 /// Applies overrides to a parsed file and validates the result.
@@ -289,15 +400,22 @@ pub fn build(file: FileConfig, o: &Overrides) -> Result<AgentConfig, ConfigError
             });
         }
     }
+    let state_dir = o
+        .state_dir
+        .clone()
+        .or(file.state_dir)
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+    let mut backup = file.backup;
+    for job in &mut backup {
+        if job.cache_dir.is_none() {
+            job.cache_dir = Some(default_cache_dir(&state_dir));
+        }
+    }
     Ok(AgentConfig {
         collector_url: collector_url.map(|u| u.trim_end_matches('/').to_string()),
         trust,
         enroll_secret_file: o.enroll_secret_file.clone().or(file.enroll_secret_file),
-        state_dir: o
-            .state_dir
-            .clone()
-            .or(file.state_dir)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+        state_dir,
         root: o
             .root
             .clone()
@@ -315,8 +433,13 @@ pub fn build(file: FileConfig, o: &Overrides) -> Result<AgentConfig, ConfigError
             10,
         )?),
         spool_max_reports,
+        marker_min_interval: Duration::from_secs(positive(
+            "marker_min_interval_secs",
+            file.marker_min_interval_secs,
+            DEFAULT_MARKER_MIN_INTERVAL_SECS,
+        )?),
         checks: file.checks,
-        backup: file.backup,
+        backup,
         macos: file.macos,
         recorded_commands: match &o.recorded_commands {
             Some(dir) => Some(
@@ -393,6 +516,7 @@ mod tests {
         assert_eq!(cfg.root, PathBuf::from("/"));
         assert_eq!(cfg.command_timeout, Duration::from_secs(30));
         assert_eq!(cfg.spool_max_reports, 100);
+        assert_eq!(cfg.marker_min_interval, Duration::from_secs(60));
         assert_eq!(cfg.interval, None);
         assert!(cfg.checks.inventory && cfg.checks.password_policy);
         assert!(matches!(cfg.trust, Trust::Unconfigured));
@@ -439,6 +563,65 @@ mod tests {
                 .unwrap_err();
             assert!(err.to_string().contains(key), "{text}: {err}");
         }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_config_with_commands_writable_by_others_than_root_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agent.toml");
+        let commands = "[[backup]]\nname = \"s\"\nkind = \"command\"\ncommand = [\"/bin/true\"]\n";
+        std::fs::write(&path, commands).unwrap();
+        let chmod =
+            |mode| std::fs::set_permissions(&path, PermissionsExt::from_mode(mode)).unwrap();
+        chmod(0o600);
+        load(Some(&path), &Overrides::default()).unwrap();
+        for mode in [0o620, 0o602, 0o666] {
+            chmod(mode);
+            let err = load(Some(&path), &Overrides::default()).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Insecure { .. }),
+                "{mode:o}: {err}"
+            );
+            assert!(err.to_string().contains("refusing to run"), "{err}");
+        }
+        // Not owned by root (the tests run as root, so chown works).
+        chmod(0o600);
+        std::os::unix::fs::chown(&path, Some(1000), None).unwrap();
+        let err = load(Some(&path), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("uid 1000"), "{err}");
+        std::os::unix::fs::chown(&path, Some(0), None).unwrap();
+        // A directory others may write: they could swap the file.
+        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o777)).unwrap();
+        let err = load(Some(&path), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("its directory"), "{err}");
+        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o1777)).unwrap();
+        load(Some(&path), &Overrides::default()).unwrap();
+        // A world-writable config without commands is not this check's business.
+        std::fs::set_permissions(dir.path(), PermissionsExt::from_mode(0o700)).unwrap();
+        std::fs::write(
+            &path,
+            "[[backup]]\nname = \"m\"\nkind = \"marker\"\npath = \"/x\"\n",
+        )
+        .unwrap();
+        chmod(0o666);
+        load(Some(&path), &Overrides::default()).unwrap();
+    }
+
+    #[test]
+    fn backup_jobs_get_a_cache_dir() {
+        let file = parse(
+            "state_dir = \"/var/lib/fw\"\n[[backup]]\nname = \"r\"\nkind = \"restic\"\nrepository = \"/r\"\n[[backup]]\nname = \"b\"\nkind = \"borg\"\nrepository = \"/b\"\ncache_dir = \"/c\"\n",
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let cfg = build(file, &Overrides::default()).unwrap();
+        let expected = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from("/var/lib/fw/cache"), PathBuf::from);
+        assert_eq!(cfg.backup[0].cache_dir.as_deref(), Some(expected.as_path()));
+        assert_eq!(cfg.backup[1].cache_dir.as_deref(), Some(Path::new("/c")));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::spool::Spool;
 use crate::state::{DeviceState, StateDir, StateError};
 use crate::upload::backoff::{Backoff, jittered};
 use crate::upload::{Client, FlushSummary, UploadError, flush_spool};
+use crate::watch::marker_report_at;
 
 /// Report interval when neither the config nor the collector sets one.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(300);
@@ -162,6 +163,7 @@ pub async fn run(cfg: &AgentConfig, shutdown: impl Future<Output = ()>) -> Resul
     let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
     tracing::info!(markers = markers.len(), "agent running");
     loop {
+        let report_started = Instant::now();
         let device = state.device().ok().flatten();
         let report = build_report(cfg, device.as_ref()).await;
         if let Err(e) = spool.push(&report) {
@@ -205,10 +207,27 @@ pub async fn run(cfg: &AgentConfig, shutdown: impl Future<Output = ()>) -> Resul
                 Some(_) = next_change(&mut watch) => {}
             }
         }
-        // A marker changed: let the backup script finish writing, then report.
+        // A marker changed: let the backup script finish writing, and keep
+        // to the minimum interval (a marker rewritten in a loop must not
+        // flood the collector); later changes join this report. The
+        // regular report, when due first, carries the change as well.
+        let now = Instant::now();
+        let start = marker_report_at(
+            now,
+            report_started,
+            MARKER_DEBOUNCE,
+            cfg.marker_min_interval,
+        )
+        .min(due.max(now + MARKER_DEBOUNCE));
+        if start > now + MARKER_DEBOUNCE {
+            tracing::info!(
+                wait = ?start - now,
+                "backup marker changed; reporting once the minimum interval since the last report is over"
+            );
+        }
         tokio::select! {
             _ = &mut shutdown => { stopping(); return Ok(()); }
-            _ = tokio::time::sleep(MARKER_DEBOUNCE) => {}
+            _ = tokio::time::sleep_until(start) => {}
         }
         if let Some(w) = watch.as_mut() {
             while w.changes.try_recv().is_ok() {}

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use fleetwatch_protocol::{CheckResult, Report, SCHEMA_VERSION};
+use fleetwatch_protocol::{CheckResult, Checks, Report, SCHEMA_VERSION};
 use rand::RngCore;
 
 use crate::checks::CheckContext;
-use crate::checks::backup::BackupJobConfig;
+use crate::checks::backup::{BackupJobConfig, BackupKind};
 use crate::config::{AgentConfig, ChecksConfig, MacosConfig};
-use crate::host::{CommandRunner, SysRoot, unix_seconds};
+use crate::host::{CommandRunner, HostCommands, SysRoot, unix_seconds};
 use crate::platform::{self, CheckPlan, Collection, Platform};
 
 /// Version of this agent, sent in every report.
@@ -30,14 +30,19 @@ pub struct ReportBuilder {
     pub macos: MacosConfig,
     /// Limit per external command.
     pub command_timeout: std::time::Duration,
+    /// Container mode: the host commands `runner` goes through, asked
+    /// whether commands can run on the host at all.
+    pub host_commands: Option<Arc<HostCommands>>,
 }
 
 impl ReportBuilder {
     /// A builder for the configured host and runner.
     pub fn from_config(cfg: &AgentConfig) -> Self {
+        let (runner, host_commands) = cfg.command_runners();
         ReportBuilder {
             root: SysRoot::new(&cfg.root),
-            runner: cfg.command_runner(),
+            runner,
+            host_commands,
             checks: cfg.checks,
             backup: cfg.backup.clone(),
             macos: cfg.macos,
@@ -58,10 +63,14 @@ impl ReportBuilder {
             backup: &self.backup,
             macos: self.macos,
         };
+        let unavailable = self.host_commands.as_ref().and_then(|h| h.unavailable());
         let Collection {
             mut inventory,
-            checks,
+            mut checks,
         } = platform::collect(Platform::detect(&self.root), &ctx, plan);
+        if let Some(why) = unavailable {
+            commands_unsupported(&mut checks, &self.backup, &why);
+        }
         strip_unchanged_packages(&mut inventory, acknowledged_packages_hash);
         Report {
             schema_version: SCHEMA_VERSION,
@@ -86,6 +95,24 @@ impl ReportBuilder {
         });
         task.await
             .expect("report collection does not panic: run_check catches panics")
+    }
+}
+
+/// Marks the sections that need host commands `unsupported` with `why`
+/// (container mode without chroot): patches (the package manager), data
+/// protection (firewall and LUKS tools), backup when a job runs a tool.
+/// Their file-based parts are dropped too, so a section never mixes the
+/// host's files with a failed or foreign command.
+pub fn commands_unsupported(checks: &mut Checks, backup: &[BackupJobConfig], why: &str) {
+    if checks.patches.is_some() {
+        checks.patches = Some(CheckResult::unsupported(0.0, why));
+    }
+    if checks.data_protection.is_some() {
+        checks.data_protection = Some(CheckResult::unsupported(0.0, why));
+    }
+    let needs_commands = backup.iter().any(|j| !matches!(j.kind, BackupKind::Marker));
+    if checks.backup.is_some() && needs_commands {
+        checks.backup = Some(CheckResult::unsupported(0.0, why));
     }
 }
 
@@ -125,6 +152,7 @@ mod tests {
             backup: Vec::new(),
             macos: MacosConfig::default(),
             command_timeout: std::time::Duration::from_secs(5),
+            host_commands: None,
         }
     }
 

@@ -5,6 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
@@ -71,6 +74,20 @@ pub fn watch_markers(markers: &[PathBuf]) -> Option<MarkerWatch> {
     })
 }
 
+/// When a report for a marker change seen at `changed` may start: after
+/// the debounce (the backup script finishes writing), and no sooner than
+/// `min_interval` after the previous report started, so a marker rewritten
+/// in a loop costs one report per `min_interval`; every change until then
+/// is coalesced into that one report.
+pub fn marker_report_at(
+    changed: Instant,
+    previous_report: Instant,
+    debounce: Duration,
+    min_interval: Duration,
+) -> Instant {
+    (changed + debounce).max(previous_report + min_interval)
+}
+
 fn is_marker(wanted: &BTreeMap<PathBuf, BTreeSet<OsString>>, path: &Path) -> bool {
     match (path.parent(), path.file_name()) {
         (Some(dir), Some(name)) => wanted.get(dir).is_some_and(|names| names.contains(name)),
@@ -81,7 +98,27 @@ fn is_marker(wanted: &BTreeMap<PathBuf, BTreeSet<OsString>>, path: &Path) -> boo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    #[test]
+    fn a_marker_report_waits_for_the_debounce_and_the_minimum_interval() {
+        let t0 = Instant::now();
+        let (debounce, min) = (Duration::from_secs(1), Duration::from_secs(60));
+        // Long after the last report: only the debounce.
+        let late = t0 + Duration::from_secs(600);
+        assert_eq!(marker_report_at(late, t0, debounce, min), late + debounce);
+        // Right after a report: not before the minimum interval is over.
+        let soon = t0 + Duration::from_secs(5);
+        assert_eq!(marker_report_at(soon, t0, debounce, min), t0 + min);
+        assert_eq!(
+            marker_report_at(
+                t0 + Duration::from_secs(59) + Duration::from_millis(500),
+                t0,
+                debounce,
+                min
+            ),
+            t0 + Duration::from_secs(60) + Duration::from_millis(500)
+        );
+    }
 
     #[tokio::test]
     async fn a_replaced_marker_is_noticed_and_other_files_are_not() {

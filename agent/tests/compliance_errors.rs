@@ -136,7 +136,7 @@ fn one_broken_job_does_not_fail_the_others_and_secrets_are_scrubbed() {
         "commands.toml",
         r#"
 [[command]]
-argv = ["restic", "snapshots", "--json", "--no-lock", "-r", "rest:https://backup:hunter22@backup.example/host", "--password-file", "/etc/fleetwatch/restic.pass"]
+argv = ["restic", "snapshots", "--json", "--no-lock", "-r", "rest:https://backup:hunter22@backup.example/host", "--password-file", "/etc/fleetwatch/restic.pass", "--host", "vm"]
 exit = 1
 stderr = "Fatal: rest:https://backup:hunter22@backup.example/host rejected password S3CRET-in-password-file\n"
 "#,
@@ -156,6 +156,8 @@ stderr = "Fatal: rest:https://backup:hunter22@backup.example/host rejected passw
             path: None,
             command: None,
             timeout_secs: None,
+            host: Some("vm".into()),
+            ..BackupJobConfig::new("", BackupKind::Marker)
         },
         BackupJobConfig {
             name: "local".into(),
@@ -166,6 +168,7 @@ stderr = "Fatal: rest:https://backup:hunter22@backup.example/host rejected passw
             path: Some("/var/backups/ok".into()),
             command: None,
             timeout_secs: None,
+            ..BackupJobConfig::new("", BackupKind::Marker)
         },
     ];
     let r = run_check(&BackupCheck::new(jobs), &ctx(&root, &runner));

@@ -54,12 +54,15 @@ fn fixture_jobs() -> Vec<BackupJobConfig> {
         kind = "restic"
         repository = "/srv/backup/restic"
         password_file = "/etc/fleetwatch/restic.pass"
+        # The recordings were made on a host named "vm".
+        host = "vm"
 
         [[backup]]
         name = "borg-home"
         kind = "borg"
         repository = "/srv/backup/borg"
         password_file = "/etc/fleetwatch/borg.pass"
+        host = "vm"
 
         [[backup]]
         name = "db-dump"

@@ -20,16 +20,7 @@ fn now() -> i64 {
 }
 
 fn job(name: &str, kind: BackupKind) -> BackupJobConfig {
-    BackupJobConfig {
-        name: name.into(),
-        kind,
-        repository: None,
-        password_file: None,
-        env: Default::default(),
-        path: None,
-        command: None,
-        timeout_secs: None,
-    }
+    BackupJobConfig::new(name, kind)
 }
 
 /// Runs the backup check live (root `/`, real commands) and returns its jobs
@@ -263,4 +254,182 @@ fn live_marker_file_reports_its_mtime() {
         jobs[1].error.as_ref().unwrap().contains("does not exist"),
         "{json}"
     );
+}
+
+/// This machine's host name as restic and borg record it.
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn live_restic_shared_repository_counts_only_this_hosts_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = small_tree(d);
+    let repo = d.join("repo");
+    let repo = repo.to_str().unwrap();
+    let pw = d.join("password");
+    std::fs::write(&pw, "FW-LIVE-RESTIC-SHARED-1\n").unwrap();
+    let pw = pw.to_str().unwrap();
+    let cache = d.join("cache");
+    let env = [("RESTIC_CACHE_DIR", cache.to_str().unwrap())];
+    sh(
+        "/usr/bin/restic",
+        &["init", "-q", "-r", repo, "--password-file", pw],
+        &env,
+    );
+    let r = ["-q", "-r", repo, "--password-file", pw];
+    let mine_before = now();
+    sh(
+        "/usr/bin/restic",
+        &[&["backup"], &r[..], &["--tag", "nightly", &data]].concat(),
+        &env,
+    );
+    let mine_after = now();
+    // restic keeps sub-second times: make the other host's clearly newer.
+    std::thread::sleep(Duration::from_millis(2100));
+    sh(
+        "/usr/bin/restic",
+        &[
+            &["backup"],
+            &r[..],
+            &["--host", "other-host", "--tag", "db", &data],
+        ]
+        .concat(),
+        &env,
+    );
+
+    let mut mine = job("restic-mine", BackupKind::Restic);
+    mine.repository = Some(repo.into());
+    mine.password_file = Some(pw.into());
+    mine.cache_dir = Some(cache.clone());
+    let mut other = mine.clone();
+    other.name = "restic-other".into();
+    other.host = Some("other-host".into());
+    let mut tagged = mine.clone();
+    tagged.name = "restic-db-any-host".into();
+    tagged.host = Some(fleetwatch_agent::checks::backup::ANY_HOST.into());
+    tagged.tags = vec!["db".into()];
+    let mut nobody = mine.clone();
+    nobody.name = "restic-nobody".into();
+    nobody.host = Some("never-backed-up".into());
+    let (jobs, json) = run_backup(vec![mine, other, tagged, nobody]);
+    assert!(jobs.iter().all(|j| j.error.is_none()), "{json}");
+    assert_eq!(jobs[0].snapshot_count, Some(1), "{json}");
+    let t = jobs[0].last_success_at.unwrap();
+    assert!(
+        mine_before - 2 <= t && t <= mine_after + 1,
+        "this host's snapshot {t} not in [{mine_before}, {mine_after}]: {json}"
+    );
+    assert!(jobs[1].last_success_at.unwrap() > t, "{json}");
+    assert_eq!(jobs[2].snapshot_count, Some(1), "{json}");
+    assert_eq!(jobs[2].last_success_at, jobs[1].last_success_at, "{json}");
+    assert_eq!(jobs[3].snapshot_count, Some(0), "{json}");
+    assert_eq!(jobs[3].last_success_at, None, "{json}");
+    assert_eq!(jobs[3].last_result, BackupResult::Unknown, "{json}");
+    // The size is this host's snapshot's (`stats latest --host`).
+    assert!(jobs[0].size_bytes.unwrap() >= 10_000, "{json}");
+}
+
+#[test]
+fn live_borg_shared_repository_counts_only_this_hosts_archives() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = small_tree(d);
+    let repo = d.join("repo");
+    let repo = repo.to_str().unwrap();
+    let pw = d.join("pass");
+    std::fs::write(&pw, "FW-LIVE-BORG-SHARED-2\n").unwrap();
+    let pw = pw.to_str().unwrap();
+    let base = d.join("borg-base");
+    let base = base.to_str().unwrap();
+    let passcommand = format!("cat '{pw}'");
+    let env = [
+        ("BORG_PASSCOMMAND", passcommand.as_str()),
+        ("BORG_BASE_DIR", base),
+    ];
+    sh("/usr/bin/borg", &["init", "-e", "repokey", repo], &env);
+    let host = this_host();
+    let before = now();
+    sh(
+        "/usr/bin/borg",
+        &["create", &format!("{repo}::{host}-first"), &data],
+        &env,
+    );
+    let after = now();
+    std::thread::sleep(Duration::from_millis(1100));
+    // Another host (its own UTS namespace) backs up later, once under a
+    // name that looks like ours.
+    for name in ["other-host-later", &format!("{host}-lookalike")] {
+        let script = format!("hostname other-host && exec borg create '{repo}::{name}' '{data}'");
+        sh("/usr/bin/unshare", &["-u", "sh", "-c", &script], &env);
+    }
+
+    let mut mine = job("borg-mine", BackupKind::Borg);
+    mine.repository = Some(repo.into());
+    mine.password_file = Some(pw.into());
+    mine.env.insert("BORG_BASE_DIR".into(), base.into());
+    let mut by_name_only = mine.clone();
+    by_name_only.name = "borg-by-name-any-host".into();
+    by_name_only.host = Some(fleetwatch_agent::checks::backup::ANY_HOST.into());
+    by_name_only.archive_glob = Some("{hostname}-*".into());
+    let mut both = mine.clone();
+    both.name = "borg-host-and-name".into();
+    both.archive_glob = Some("{hostname}-f*".into());
+    let mut other = mine.clone();
+    other.name = "borg-other".into();
+    other.host = Some("other-host".into());
+    let (jobs, json) = run_backup(vec![mine, by_name_only, both, other]);
+    assert!(jobs.iter().all(|j| j.error.is_none()), "{json}");
+    assert_eq!(jobs[0].snapshot_count, Some(1), "{json}");
+    let t = jobs[0].last_success_at.unwrap();
+    assert!(before - 2 <= t && t <= after + 1, "{t}: {json}");
+    assert!(jobs[0].size_bytes.unwrap() >= 10_000, "{json}");
+    // The glob alone lets the look-alike through: the host filter is the default.
+    assert_eq!(jobs[1].snapshot_count, Some(2), "{json}");
+    assert!(jobs[1].last_success_at.unwrap() > t, "{json}");
+    assert_eq!(jobs[2].snapshot_count, Some(1), "{json}");
+    assert_eq!(jobs[2].last_success_at, Some(t), "{json}");
+    assert_eq!(jobs[3].snapshot_count, Some(2), "{json}");
+    assert!(!json.contains("FW-LIVE-BORG-SHARED"), "{json}");
+}
+
+#[test]
+fn live_status_command_arguments_never_leak_and_background_children_do_not_block() {
+    let mut chatty = job("args-secret", BackupKind::Command);
+    chatty.command = Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "echo \"status API refused token $1\" >&2; exit 2".into(),
+        "sh".into(),
+        "FW-ARG-SECRET-token-5512".into(),
+    ]);
+    let mut daemonish = job("background-child", BackupKind::Command);
+    daemonish.command = Some(vec![
+        "sh".into(),
+        "-c".into(),
+        "sleep 300 & echo '{\"result\":\"success\",\"last_success_at\":1700000000}'".into(),
+    ]);
+    daemonish.timeout_secs = Some(60);
+    let started = std::time::Instant::now();
+    let (jobs, json) = run_backup(vec![chatty, daemonish]);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "collection waited {:?} for a background child",
+        started.elapsed()
+    );
+    assert!(!json.contains("FW-ARG-SECRET"), "{json}");
+    assert!(
+        jobs[0]
+            .error
+            .as_ref()
+            .unwrap()
+            .contains("refused token ***"),
+        "{json}"
+    );
+    assert_eq!(jobs[1].error, None, "{json}");
+    assert_eq!(jobs[1].last_success_at, Some(1_700_000_000), "{json}");
 }

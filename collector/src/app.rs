@@ -66,6 +66,8 @@ pub struct App {
     pub live: Arc<LiveState>,
     /// The group-commit writer.
     pub writer: WriterHandle,
+    /// Package lists arriving in parts (`POST /api/v1/packages`).
+    pub package_parts: crate::http::packages::PackageParts,
     /// Read side of the store.
     pub queries: Arc<dyn DeviceQueries>,
     /// The collector's own metrics.
@@ -89,6 +91,8 @@ pub struct App {
     /// The configuration the collector started with (reloads are checked
     /// against it).
     started_with: Config,
+    /// The web console's settings and sessions.
+    pub console: crate::console::ConsoleState,
 }
 
 /// Shared handler state.
@@ -123,6 +127,12 @@ impl App {
         );
         let live = Arc::new(LiveState::new(fleet));
         let queries = Arc::new(SqliteQueries::open(&path)?);
+        let started = Instant::now();
+        crate::console::load_index(&live, queries.as_ref())?;
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "console index loaded"
+        );
         let judge = Judge::new(PolicyHandle::new(config.policy.clone()));
         let writer = WriterHandle::spawn(
             store,
@@ -154,6 +164,11 @@ impl App {
         let metrics = SelfMetrics::new();
         metrics.watch(judge.policy(), dispatcher.stats());
         metrics.watch_writer(writer.health(), writer.budget());
+        if let Some(g) =
+            crate::console::software::LicenceGauges::new(live.clone(), config.console.licences.clone())
+        {
+            metrics.register(Box::new(g));
+        }
         let app = Arc::new(App {
             settings: AppSettings {
                 report_interval_secs: config.report_interval_secs,
@@ -169,6 +184,7 @@ impl App {
             },
             live,
             writer,
+            package_parts: Default::default(),
             queries,
             metrics,
             judge,
@@ -183,6 +199,7 @@ impl App {
             },
             saved_alerts: tokio::sync::Mutex::new(saved_alerts),
             started_with: config.clone(),
+            console: crate::console::ConsoleState::new(config.console.clone()),
         });
         // Verdicts for the first scrape; alerts wait for the alert loop.
         let started = Instant::now();
@@ -219,7 +236,33 @@ impl App {
             .judge
             .judge_fleet(&self.live, now, |d, j| builder.add(d, j));
         self.persist_failing_since(changed);
+        self.save_daily_compliance(now);
         builder.finish()
+    }
+
+    /// Queues today's fleet compliance counts (the console's trend) when
+    /// they differ from the last ones queued.
+    fn save_daily_compliance(&self, now: i64) {
+        let rows = crate::console::trend::fleet_counts(
+            &self.live.read(),
+            now,
+            self.settings.retire_after_secs as i64,
+        );
+        let mut last = self
+            .console
+            .last_daily
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if *last == rows {
+            return;
+        }
+        match self
+            .writer
+            .try_submit(WriteOp::SaveDailyCompliance(rows.clone()))
+        {
+            Ok(_reply) => *last = rows,
+            Err(e) => tracing::warn!(error = %e, "daily compliance not saved; retrying on the next evaluation"),
+        }
     }
 
     /// Queues failing-since rows for the writer (it stores the newest value

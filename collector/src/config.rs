@@ -117,6 +117,10 @@ pub struct RawConfig {
     /// Alert delivery (validated by [`AlertsConfig`]).
     #[serde(default)]
     pub alerts: Option<toml::Table>,
+    /// Web console sessions and viewer tokens.
+    pub console: Option<crate::console::config::RawConsole>,
+    /// Software licences owned: title -> count.
+    pub licences: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 impl RawConfig {
@@ -198,6 +202,8 @@ pub struct Config {
     pub policy: Policy,
     /// Alerting at start (reloaded together with the policy).
     pub alerts: AlertsConfig,
+    /// Web console settings (sessions, viewer tokens, licences).
+    pub console: crate::console::config::ConsoleConfig,
     /// The config file, when there is one (watched for policy changes).
     pub file: Option<PathBuf>,
     /// The file's text as read at start: the reload watcher compares the
@@ -311,6 +317,7 @@ impl Config {
             "max_concurrent_exports",
             self.max_concurrent_exports != new.max_concurrent_exports,
         );
+        differs("console", self.console != new.console);
         keys
     }
 
@@ -399,6 +406,7 @@ impl Config {
                 None => Policy::default(),
             },
             alerts: AlertsConfig::from_table(raw.alerts.unwrap_or_default())?,
+            console: crate::console::config::ConsoleConfig::build(raw.console, raw.licences)?,
             file: None,
             file_text: None,
             overrides: given,

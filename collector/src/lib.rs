@@ -11,6 +11,7 @@
 //! - [`judge`]: applies the policy to the live devices, at commit and periodically;
 //! - [`alerts`]: findings to Alertmanager / webhook deliveries;
 //! - [`exposition`]: streaming Prometheus text rendering;
+//! - [`console`]: the web console (pages, sessions, search and software indexes);
 //! - [`app`]: shared state and background tasks; [`http`]: the routers;
 //!   [`server`]: listeners and graceful shutdown.
 //!
@@ -26,6 +27,7 @@ pub mod alerts;
 pub mod app;
 pub mod bootstrap;
 pub mod config;
+pub mod console;
 pub mod exposition;
 pub mod http;
 pub mod judge;

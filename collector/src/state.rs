@@ -501,6 +501,8 @@ impl FleetState {
 #[derive(Debug, Default)]
 pub struct LiveState {
     fleet: RwLock<FleetState>,
+    /// The console's search and software indexes (own lock).
+    console: crate::console::index::ConsoleIndex,
 }
 
 impl LiveState {
@@ -508,7 +510,13 @@ impl LiveState {
     pub fn new(fleet: FleetState) -> Self {
         LiveState {
             fleet: RwLock::new(fleet),
+            console: Default::default(),
         }
+    }
+
+    /// The console's indexes, updated by the writer after each commit.
+    pub fn console(&self) -> &crate::console::index::ConsoleIndex {
+        &self.console
     }
 
     /// Read access. A writer that panicked mid-update leaves at worst one

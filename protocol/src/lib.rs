@@ -38,6 +38,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub const ENROLL_PATH: &str = "/api/v1/enroll";
 /// `POST /api/v1/reports` path.
 pub const REPORTS_PATH: &str = "/api/v1/reports";
+/// `POST /api/v1/packages` path: a large package list, in parts.
+pub const PACKAGES_PATH: &str = "/api/v1/packages";
 
 /// Body of `POST /api/v1/enroll`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +93,37 @@ pub struct ReportResponse {
     pub report_interval_secs: u64,
     /// Hash of the package list the collector now holds for this device; the
     /// agent sends the full list again whenever its own hash differs.
+    #[serde(default)]
+    pub packages_hash: Option<String>,
+}
+
+/// Body of `POST /api/v1/packages`: one part of a package list too large
+/// to ride in a report. Parts are sent in order, `0..parts`; part 0 starts
+/// the list over, and the last part makes the collector store the whole
+/// list (its `count` items) as the device's package list with `hash`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackagesPart {
+    /// [`Packages::hash`] of the whole list.
+    pub hash: String,
+    /// Number of packages in the whole list.
+    pub count: u32,
+    /// This part's index, from 0.
+    pub part: u32,
+    /// How many parts the list is cut into.
+    pub parts: u32,
+    /// This part's packages, in list order.
+    pub items: Vec<Package>,
+}
+
+/// Answer to an accepted [`PackagesPart`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackagesPartResponse {
+    /// Parts of this list the collector holds so far.
+    pub received: u32,
+    /// True once the last part arrived and the whole list is stored.
+    pub complete: bool,
+    /// Once `complete`: the hash of the list the collector now holds
+    /// (this list's); `None` while parts are still expected.
     #[serde(default)]
     pub packages_hash: Option<String>,
 }

@@ -1,42 +1,18 @@
-//! The Debian packages: built with cargo-deb (the test command builds them
-//! before the tests; this test builds them itself when they are missing),
-//! then inspected with dpkg-deb and their binaries run from an extraction.
+//! The Debian packages: built with cargo-deb by `scripts/packages.sh` (the
+//! test command runs it before the tests; these tests run it themselves
+//! when a package is missing), then inspected with dpkg-deb and their
+//! binaries run from an extraction. The agent's is the static musl build.
 
-use std::path::PathBuf;
+mod support;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use fleetwatch_e2e::{require_tool, target_dir, workspace_root};
+use fleetwatch_e2e::require_tool;
+use support::packages::{assert_static, find_artifact, static_agent};
 
 fn deb(package: &str) -> PathBuf {
-    let dir = target_dir().join("debian");
-    let find = || -> Option<PathBuf> {
-        std::fs::read_dir(&dir)
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                let name = p.file_name().unwrap().to_string_lossy();
-                name.starts_with(&format!("{package}_")) && name.ends_with(".deb")
-            })
-            .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-    };
-    if let Some(p) = find() {
-        return p;
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    // The agent ships built for size (see [profile.agent] in Cargo.toml).
-    let profile: &[&str] = if package == "fleetwatch-agent" {
-        &["--profile", "agent"]
-    } else {
-        &[]
-    };
-    let status = Command::new(cargo)
-        .args(["deb", "--locked", "-p", package])
-        .args(profile)
-        .current_dir(workspace_root())
-        .status()
-        .expect("run cargo deb (scripts/test.sh installs cargo-deb)");
-    assert!(status.success(), "cargo deb -p {package} failed");
-    find().expect("cargo deb produced a package")
+    find_artifact("debian", &format!("{package}_"), ".deb")
 }
 
 fn contents(deb: &PathBuf) -> String {
@@ -59,7 +35,9 @@ fn field(deb: &PathBuf, name: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-fn runs_from_extraction(deb: &PathBuf, binary: &str) {
+/// Extracts the package, runs `binary --version` from it and returns the
+/// extraction (for further inspection).
+fn runs_from_extraction(deb: &PathBuf, binary: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let st = Command::new(require_tool("dpkg-deb"))
         .arg("-x")
@@ -74,6 +52,11 @@ fn runs_from_extraction(deb: &PathBuf, binary: &str) {
         .unwrap();
     assert!(out.status.success(), "{binary} --version from the package");
     assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+    tmp
+}
+
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    std::fs::read(a).unwrap() == std::fs::read(b).unwrap()
 }
 
 #[test]
@@ -94,7 +77,16 @@ fn agent_package_has_binary_unit_and_private_config() {
         "agent config is 0600 (it may name secrets): {config}"
     );
     assert_eq!(field(&deb, "Package"), "fleetwatch-agent");
-    runs_from_extraction(&deb, "fleetwatch-agent");
+    // One static binary for every distribution: no libc dependency.
+    let depends = field(&deb, "Depends");
+    assert!(!depends.contains("libc6"), "Depends: {depends}");
+    let extracted = runs_from_extraction(&deb, "fleetwatch-agent");
+    let bin = extracted.path().join("usr/bin/fleetwatch-agent");
+    assert_static(&bin);
+    assert!(
+        same_bytes(&bin, &static_agent()),
+        "the .deb carries the musl build of scripts/packages.sh"
+    );
 }
 
 #[test]

@@ -6,8 +6,10 @@
 //! in the kill are sent again too (as an agent's spool does) and must be
 //! stored exactly once.
 //!
-//! `FLEETWATCH_KILL9_ROUNDS` sets the number of kill rounds (default 10);
-//! `scripts/crash.sh` runs 100.
+//! `FLEETWATCH_KILL9_ROUNDS` sets the number of kill rounds (default 10;
+//! `scripts/crash.sh` runs 100), `FLEETWATCH_KILL9_CONNECTIONS` the
+//! connections (default 6) and `FLEETWATCH_KILL9_MIN_ACKED` the reports
+//! acknowledged in a round before the kill may come (default 40).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -21,10 +23,23 @@ use rand::Rng;
 /// Simulated devices; every connection reports for all of them, so one
 /// device's reports race each other into the same commit batches.
 const DEVICES: u32 = 6;
-/// Concurrent keep-alive connections sending reports.
-const CONNECTIONS: usize = 6;
-/// Reports acknowledged in a round before the kill may come.
-const MIN_ACKED_BEFORE_KILL: usize = 40;
+
+/// A number from the environment, else `default`.
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.parse().unwrap_or_else(|_| panic!("{name} is a number")))
+        .unwrap_or(default)
+}
+
+/// How hard a round loads the collector.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    /// Concurrent keep-alive connections sending reports.
+    connections: usize,
+    /// Reports acknowledged in a round before the kill may come.
+    min_acked: usize,
+}
 /// Placeholder the report template carries as its id.
 const ID_SLOT: &str = "\"report_id\":\"kill9-id-slot\"";
 
@@ -91,16 +106,21 @@ fn send(client: &reqwest::blocking::Client, url: &str, device: &Device, id: &str
     }
 }
 
-/// Sends reports from [`CONNECTIONS`] connections until the collector is
+/// Sends reports from `load.connections` connections until the collector is
 /// killed (SIGKILL, once enough reports were acknowledged and a random
 /// moment later); returns what was sent.
-fn load_and_kill(collector: Collector, devices: &Arc<Vec<Device>>, round: usize) -> Vec<Sent> {
+fn load_and_kill(
+    collector: Collector,
+    devices: &Arc<Vec<Device>>,
+    round: usize,
+    load: Load,
+) -> Vec<Sent> {
     let url = collector.url();
     let stop = Arc::new(AtomicBool::new(false));
     let acked = Arc::new(AtomicUsize::new(0));
     let sent = Arc::new(Mutex::new(Vec::new()));
     let mut threads = Vec::new();
-    for conn in 0..CONNECTIONS {
+    for conn in 0..load.connections {
         // One client each: its own keep-alive connection.
         let client = collector.api_client();
         let (url, stop, acked, sent, devices) = (
@@ -141,7 +161,7 @@ fn load_and_kill(collector: Collector, devices: &Arc<Vec<Device>>, round: usize)
         }));
     }
     let deadline = Instant::now() + Duration::from_secs(30);
-    while acked.load(Ordering::SeqCst) < MIN_ACKED_BEFORE_KILL {
+    while acked.load(Ordering::SeqCst) < load.min_acked {
         assert!(
             Instant::now() < deadline,
             "round {round}: only {} reports acknowledged in 30 s:\n{}",
@@ -253,10 +273,11 @@ fn config(dir: &Path) -> String {
 
 #[test]
 fn every_acknowledged_report_survives_kill_9_under_load() {
-    let rounds: usize = std::env::var("FLEETWATCH_KILL9_ROUNDS")
-        .ok()
-        .map(|v| v.parse().expect("FLEETWATCH_KILL9_ROUNDS is a number"))
-        .unwrap_or(10);
+    let rounds = setting("FLEETWATCH_KILL9_ROUNDS", 10);
+    let load = Load {
+        connections: setting("FLEETWATCH_KILL9_CONNECTIONS", 6),
+        min_acked: setting("FLEETWATCH_KILL9_MIN_ACKED", 40),
+    };
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("collector");
     let config = config(tmp.path());
@@ -275,8 +296,10 @@ fn every_acknowledged_report_survives_kill_9_under_load() {
     let started = Instant::now();
     let mut totals: HashMap<&str, usize> = HashMap::new();
     for round in 0..rounds {
-        let sent = load_and_kill(collector, &devices, round);
-        collector = Collector::start(&data, &args);
+        let (api_port, metrics_port) = (collector.api_port, collector.metrics_port);
+        let sent = load_and_kill(collector, &devices, round, load);
+        // The same address, as agents know it (and no new free-port race).
+        collector = Collector::start_on(&data, api_port, metrics_port, &args);
         let (acked, cut) = verify_after_restart(&collector, &devices, &mut ledger, sent, round);
         *totals.entry("acked").or_default() += acked;
         *totals.entry("cut").or_default() += cut;

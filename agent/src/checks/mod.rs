@@ -122,8 +122,10 @@ pub fn run_check<C: Check>(check: &C, ctx: &CheckContext<'_>) -> CheckResult<C::
         Ok(Ok(Collected::Ok(data))) => CheckResult::ok(elapsed, data),
         Ok(Ok(Collected::Unsupported(reason))) => CheckResult::unsupported(elapsed, reason),
         Ok(Err(e)) => {
-            tracing::warn!(check = C::NAME, error = %e, "check failed");
-            CheckResult::failed(elapsed, e.to_string())
+            // Tool messages quote repository URLs, credentials included.
+            let message = crate::host::redact_url_userinfo(&e.to_string());
+            tracing::warn!(check = C::NAME, error = %message, "check failed");
+            CheckResult::failed(elapsed, message)
         }
         Err(panic) => {
             let msg = panic

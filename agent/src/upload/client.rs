@@ -1,5 +1,6 @@
 //! HTTPS client for the collector's agent API: enrollment and one report
-//! upload (gzip body, bearer node key, one re-enrollment on 401).
+//! upload (gzip body, bearer node key, one re-enrollment on 401, a large
+//! package list in parts, a 413 answered by resending without the list).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,10 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fleetwatch_protocol::{
-    ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody, REPORTS_PATH, Report, ReportResponse,
+    ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody, PACKAGES_PATH, Package,
+    PackagesPartResponse, REPORTS_PATH, Report, ReportResponse,
 };
 use reqwest::StatusCode;
 
+use super::parts::{
+    FIRST_PART_BYTES, INLINE_PACKAGES_MAX_BYTES, MIN_PART_BYTES, PartBody, list_json_len, split,
+};
+use super::stats::UploadStats;
 use super::tls::{TlsError, client_config};
 use crate::checks::CheckContext;
 use crate::config::AgentConfig;
@@ -113,10 +119,22 @@ impl UploadError {
     }
 }
 
-/// One answer to a report POST, before 401 handling.
-enum Posted {
-    Accepted(ReportResponse),
+/// One answer to a POST, before 401 handling.
+enum Posted<T> {
+    Accepted(T),
     Unauthorized,
+    /// 404/405: this collector has no such route (an older version).
+    NoRoute(u16),
+}
+
+/// What became of a package list sent in parts.
+enum PartsOutcome {
+    /// The collector stores the whole list (the report's answer then
+    /// carries its hash).
+    Stored,
+    /// The collector has no parts route, refused the key, or refused the
+    /// list; why (for the log).
+    NotStored(String),
 }
 
 /// The collector client.
@@ -245,20 +263,74 @@ impl Client {
 
     /// Sends one report (device id filled in from the enrollment); on 401
     /// re-enrolls once and resends. Remembers the collector's answer.
+    ///
+    /// A package list too large to ride along goes first in parts
+    /// ([`PACKAGES_PATH`]); a report refused as too large (413) is sent
+    /// again without its list (counted in [`UploadStats`] and logged), so
+    /// the device keeps reporting whatever its list weighs.
     pub async fn send(&self, report: &mut Report) -> Result<ReportResponse, UploadError> {
-        let (key, mut device) = self.ensure_enrolled().await?;
+        let (mut key, mut device) = self.ensure_enrolled().await?;
         report.device_id = device.device_id.clone();
-        let response = match self.post_report(report, &key).await? {
-            Posted::Accepted(r) => r,
-            Posted::Unauthorized => {
-                tracing::warn!("collector does not know our node key; enrolling again");
-                device = self.enroll().await?;
-                let key = self.state.node_key()?.unwrap_or_default();
-                report.device_id = device.device_id.clone();
-                match self.post_report(report, &key).await? {
-                    Posted::Accepted(r) => r,
-                    Posted::Unauthorized => return Err(UploadError::Unauthorized),
+        let mut parts_tried = false;
+        if package_items(report).is_some_and(|i| list_json_len(i) > INLINE_PACKAGES_MAX_BYTES) {
+            parts_tried = true;
+            match self.send_packages_in_parts(report, &key).await? {
+                PartsOutcome::Stored => take_package_items(report),
+                PartsOutcome::NotStored(why) => {
+                    tracing::info!(reason = %why, "package list not sent in parts; it rides in the report");
                 }
+            }
+        }
+        let mut reenrolled = false;
+        let response = loop {
+            match self.post_report(report, &key).await {
+                Ok(Posted::Accepted(r)) => break r,
+                Ok(Posted::Unauthorized) if !reenrolled => {
+                    tracing::warn!("collector does not know our node key; enrolling again");
+                    reenrolled = true;
+                    device = self.enroll().await?;
+                    key = self.state.node_key()?.unwrap_or_default();
+                    report.device_id = device.device_id.clone();
+                }
+                Ok(Posted::Unauthorized) => return Err(UploadError::Unauthorized),
+                Ok(Posted::NoRoute(status)) => {
+                    return Err(UploadError::Unavailable {
+                        status,
+                        message: format!("the collector has no {REPORTS_PATH}"),
+                        retry_after: None,
+                    });
+                }
+                Err(UploadError::Rejected { status: 413, .. })
+                    if package_items(report).is_some() =>
+                {
+                    self.count(|s| s.reports_too_large += 1);
+                    let outcome = if parts_tried {
+                        PartsOutcome::NotStored("parts were tried before the report".into())
+                    } else {
+                        parts_tried = true;
+                        self.send_packages_in_parts(report, &key).await?
+                    };
+                    take_package_items(report);
+                    match outcome {
+                        PartsOutcome::Stored => tracing::warn!(
+                            report_id = %report.report_id,
+                            "collector refused the report as too large; package list sent in parts, report sent without it"
+                        ),
+                        PartsOutcome::NotStored(why) => {
+                            self.count(|s| s.packages_withheld += 1);
+                            tracing::warn!(
+                                report_id = %report.report_id,
+                                package_list = %why,
+                                "collector refused the report as too large; sending it without the package list"
+                            );
+                        }
+                    }
+                }
+                Err(e @ UploadError::Rejected { status: 413, .. }) => {
+                    self.count(|s| s.reports_too_large += 1);
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
             }
         };
         device.packages_hash = response.packages_hash.clone();
@@ -267,19 +339,130 @@ impl Client {
         Ok(response)
     }
 
-    async fn post_report(&self, report: &Report, key: &str) -> Result<Posted, UploadError> {
+    /// Bumps an upload counter; a state dir that cannot be written only
+    /// costs the count (the report itself matters more).
+    fn count(&self, change: impl FnOnce(&mut UploadStats)) {
+        if let Err(e) = UploadStats::update(&self.state, change) {
+            tracing::warn!(error = %e, "could not update the upload counters");
+        }
+    }
+
+    /// Sends the report's package list in parts, halving the part size on
+    /// 413 and starting over when the collector lost earlier parts.
+    async fn send_packages_in_parts(
+        &self,
+        report: &Report,
+        key: &str,
+    ) -> Result<PartsOutcome, UploadError> {
+        let Some(packages) = report
+            .inventory
+            .data
+            .as_ref()
+            .and_then(|i| i.packages.as_ref())
+        else {
+            return Ok(PartsOutcome::NotStored("no package list".into()));
+        };
+        let Some(items) = packages.items.as_deref() else {
+            return Ok(PartsOutcome::NotStored("no package list".into()));
+        };
+        let url = format!("{}{PACKAGES_PATH}", self.base_url);
+        let mut budget = FIRST_PART_BYTES;
+        let mut restarts = 0;
+        'list: loop {
+            let parts = split(items, budget);
+            let total = parts.len() as u32;
+            for (index, chunk) in parts.iter().enumerate() {
+                let body = PartBody {
+                    hash: &packages.hash,
+                    count: packages.count,
+                    part: index as u32,
+                    parts: total,
+                    items: chunk,
+                };
+                let answer: Result<Posted<PackagesPartResponse>, _> = self
+                    .post_gzip(&url, &gzip(&body), key, &report.report_id)
+                    .await;
+                match answer {
+                    Ok(Posted::Accepted(a)) if a.complete => {
+                        self.count(|s| s.package_lists_sent_in_parts += 1);
+                        tracing::info!(
+                            packages = packages.count,
+                            parts = total,
+                            "package list delivered in parts"
+                        );
+                        return Ok(PartsOutcome::Stored);
+                    }
+                    Ok(Posted::Accepted(a)) if a.received == index as u32 + 1 => {}
+                    Ok(Posted::Accepted(a)) => {
+                        return Err(UploadError::BadAnswer(format!(
+                            "collector holds {} parts of the package list after part {index}",
+                            a.received
+                        )));
+                    }
+                    Err(UploadError::Rejected { status: 413, .. })
+                        if budget / 2 >= MIN_PART_BYTES =>
+                    {
+                        self.count(|s| s.package_parts_too_large += 1);
+                        budget /= 2;
+                        tracing::info!(budget, "package part too large; halving the part size");
+                        continue 'list;
+                    }
+                    Err(UploadError::Rejected {
+                        field: Some(field), ..
+                    }) if field == "part" && restarts < 2 => {
+                        // The collector lost the earlier parts (a restart,
+                        // a stale list): start over.
+                        restarts += 1;
+                        continue 'list;
+                    }
+                    Err(e @ UploadError::Rejected { .. }) => {
+                        return Ok(PartsOutcome::NotStored(e.to_string()));
+                    }
+                    Err(e) => return Err(e),
+                    Ok(Posted::NoRoute(status)) => {
+                        return Ok(PartsOutcome::NotStored(format!(
+                            "the collector has no {PACKAGES_PATH} ({status}): an older version"
+                        )));
+                    }
+                    Ok(Posted::Unauthorized) => {
+                        return Ok(PartsOutcome::NotStored("node key refused".into()));
+                    }
+                }
+            }
+            return Err(UploadError::BadAnswer(
+                "collector never reported the package list complete".into(),
+            ));
+        }
+    }
+
+    async fn post_report(
+        &self,
+        report: &Report,
+        key: &str,
+    ) -> Result<Posted<ReportResponse>, UploadError> {
         let url = format!("{}{REPORTS_PATH}", self.base_url);
-        let body = gzip_json(report);
+        self.post_gzip(&url, &gzip_json(report), key, &report.report_id)
+            .await
+    }
+
+    /// POSTs a gzip JSON body with the node key and reads the answer.
+    async fn post_gzip<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        body: &[u8],
+        key: &str,
+        report_id: &str,
+    ) -> Result<Posted<T>, UploadError> {
         let response = self
             .http
-            .post(&url)
+            .post(url)
             .bearer_auth(key)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::CONTENT_ENCODING, "gzip")
-            .body(body)
+            .body(body.to_vec())
             .send()
             .await
-            .map_err(|e| transport(&url, &e))?;
+            .map_err(|e| transport(url, &e))?;
         let status = response.status();
         if status.is_success() {
             let answer = response
@@ -288,8 +471,12 @@ impl Client {
                 .map_err(|e| UploadError::BadAnswer(error_chain(&e)))?;
             return Ok(Posted::Accepted(answer));
         }
-        if status == StatusCode::UNAUTHORIZED {
-            return Ok(Posted::Unauthorized);
+        match status {
+            StatusCode::UNAUTHORIZED => return Ok(Posted::Unauthorized),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+                return Ok(Posted::NoRoute(status.as_u16()));
+            }
+            _ => {}
         }
         let retry_after = retry_after(&response);
         let body = response.bytes().await.unwrap_or_default();
@@ -302,7 +489,7 @@ impl Client {
             StatusCode::BAD_REQUEST
             | StatusCode::PAYLOAD_TOO_LARGE
             | StatusCode::UNPROCESSABLE_ENTITY => UploadError::Rejected {
-                report_id: report.report_id.clone(),
+                report_id: report_id.to_string(),
                 status: status.as_u16(),
                 message,
                 field: parsed.and_then(|b| b.field),
@@ -316,12 +503,41 @@ impl Client {
     }
 }
 
-/// The report as gzip-compressed JSON.
-pub fn gzip_json(report: &Report) -> Vec<u8> {
+/// The report's package items, when it carries them.
+fn package_items(report: &Report) -> Option<&[Package]> {
+    report
+        .inventory
+        .data
+        .as_ref()?
+        .packages
+        .as_ref()?
+        .items
+        .as_deref()
+}
+
+/// Drops the package items (count and hash stay).
+fn take_package_items(report: &mut Report) {
+    if let Some(p) = report
+        .inventory
+        .data
+        .as_mut()
+        .and_then(|i| i.packages.as_mut())
+    {
+        p.items = None;
+    }
+}
+
+/// Any value as gzip-compressed JSON.
+fn gzip(value: &impl serde::Serialize) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    serde_json::to_writer(&mut encoder, report).expect("a Report serializes");
+    serde_json::to_writer(&mut encoder, value).expect("wire types serialize");
     encoder.flush().expect("writing to a Vec cannot fail");
     encoder.finish().expect("writing to a Vec cannot fail")
+}
+
+/// The report as gzip-compressed JSON.
+pub fn gzip_json(report: &Report) -> Vec<u8> {
+    gzip(report)
 }
 
 /// `Retry-After` in seconds (the HTTP-date form falls back to our own backoff).

@@ -325,6 +325,13 @@ impl SelfMetrics {
         self.register_pulled(pulled);
     }
 
+    /// Adds a collector read at gather time (the console's licence gauges).
+    pub fn register(&self, collector: Box<dyn Collector>) {
+        if let Err(e) = self.registry.register(collector) {
+            tracing::error!(error = %e, "registering a self metric failed");
+        }
+    }
+
     /// Appends the collector's metrics in text format 0.0.4.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), out) {

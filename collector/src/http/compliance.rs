@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 /// host name, OS family, judgement. From a snapshot: the fleet lock is held
 /// only to copy the device list, never while judging (the writer needs it
 /// to acknowledge reports).
-fn judged(app: &AppState) -> Vec<(Box<str>, Box<str>, &'static str, Judgement)> {
+pub(crate) fn judged(app: &AppState) -> Vec<(Box<str>, Box<str>, &'static str, Judgement)> {
     let now = unix_now();
     let policy = app.judge.policy().current();
     let retire_after = app.settings.retire_after_secs as i64;
@@ -52,7 +52,7 @@ fn judged(app: &AppState) -> Vec<(Box<str>, Box<str>, &'static str, Judgement)> 
         .collect()
 }
 
-fn rows<'a>(
+pub(crate) fn rows<'a>(
     judged: &'a [(Box<str>, Box<str>, &'static str, Judgement)],
 ) -> impl Iterator<Item = DeviceRow<'a>> {
     judged.iter().map(|(id, host, family, j)| DeviceRow {

@@ -22,6 +22,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod metrics;
+pub mod packages;
 pub mod reports;
 
 use error::ApiError;
@@ -72,10 +73,12 @@ pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .merge(enroll::router())
         .merge(reports::router())
+        .merge(packages::router())
         .merge(devices::router())
         .merge(compliance::router())
         .merge(alerts::router())
-        .merge(health::router());
+        .merge(health::router())
+        .merge(crate::console::router());
     guarded(routes, state)
 }
 

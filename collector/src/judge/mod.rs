@@ -190,7 +190,11 @@ impl Judge {
                         *json = failing_since_json(&since);
                     }
                 }
-                WriteOp::Enroll(_) | WriteOp::Retire(_) | WriteOp::SaveAlerts { .. } => {}
+                WriteOp::Enroll(_)
+                | WriteOp::Retire(_)
+                | WriteOp::SaveAlerts { .. }
+                | WriteOp::StorePackages(..)
+                | WriteOp::SaveDailyCompliance(_) => {}
             }
         }
     }

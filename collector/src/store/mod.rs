@@ -132,6 +132,8 @@ pub struct IngestOp {
     pub packages: Option<PackagesUpdate>,
     /// The report's own compliance facts, before merging.
     pub compliance_facts: ComplianceFacts,
+    /// What the console indexes from this report (inventory succeeded).
+    pub console: Option<Box<crate::console::index::ConsoleDoc>>,
     /// Merged facts and the new verdicts, filled in by the writer right
     /// before the commit (it needs the stored facts and the policy);
     /// `None` leaves the stored compliance state as it is.
@@ -180,9 +182,14 @@ impl IngestOp {
     pub fn prepare(mut report: Report, received_at: i64) -> Result<Self, serde_json::Error> {
         let mut packages = None;
         let mut inventory = None;
+        let mut console = None;
         if let Some(inv) = report.inventory.data.as_mut()
             && report.inventory.status == fleetwatch_protocol::CheckStatus::Ok
         {
+            console = Some(Box::new(crate::console::index::ConsoleDoc::from_inventory(
+                inv,
+                inv.packages.as_ref().and_then(|p| p.items.as_deref()),
+            )));
             if let Some(p) = inv.packages.as_mut()
                 && let Some(items) = p.items.take()
             {
@@ -202,6 +209,7 @@ impl IngestOp {
         Ok(IngestOp {
             compliance_facts: ComplianceFacts::from_report(&report, received_at),
             compliance: None,
+            console,
             device_id: report.device_id.clone(),
             report_id: report.report_id.clone(),
             received_at,
@@ -231,6 +239,12 @@ pub enum WriteOp {
     /// Retire a device (decommissioned): it leaves metrics, alerts and the
     /// compliance view but stays in the database; a report brings it back.
     Retire(String),
+    /// Store a package list that arrived in parts (`POST /api/v1/packages`)
+    /// as the device's list: `(device_id, list)`.
+    StorePackages(String, PackagesUpdate),
+    /// Record today's fleet compliance counts (one row per check and day;
+    /// a later save of the same day replaces it).
+    SaveDailyCompliance(Vec<DailyCompliance>),
     /// Record the tracked alerts that changed (`(fingerprint, JSON)`) and
     /// forget those no longer tracked.
     SaveAlerts {
@@ -239,6 +253,45 @@ pub enum WriteOp {
         /// Fingerprints of alerts no longer tracked.
         delete: Vec<String>,
     },
+}
+
+/// One check's fleet counts on one day (the compliance trend).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DailyCompliance {
+    /// Days since 1970-01-01 (UTC).
+    pub day: i64,
+    /// Check name; `compliant` for the devices' overall verdict.
+    pub check: String,
+    /// Devices passing (overall: compliant).
+    pub passing: u64,
+    /// Devices failing (overall: not compliant).
+    pub failing: u64,
+    /// Devices unknown.
+    pub unknown: u64,
+}
+
+/// One stored report of a device's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportRow {
+    /// The agent's report id.
+    pub report_id: String,
+    /// When the collector received it.
+    pub received_at: i64,
+    /// When the agent collected it.
+    pub collected_at: i64,
+}
+
+/// What the console index loads per device at start-up (raw JSON columns).
+#[derive(Debug, Clone)]
+pub struct ConsoleSeed {
+    /// Device id.
+    pub device_id: String,
+    /// Host name column.
+    pub hostname: String,
+    /// Stored inventory JSON (without packages).
+    pub inventory: Option<String>,
+    /// Stored package list JSON.
+    pub packages: Option<String>,
 }
 
 /// The result of an enrollment.
@@ -282,6 +335,8 @@ pub enum WriteOutcome {
     Saved(usize),
     /// From [`WriteOp::Retire`]: false when no such device exists.
     Retired(bool),
+    /// From [`WriteOp::StorePackages`]: the hash now stored.
+    PackagesStored(String),
 }
 
 /// A device row as loaded at start-up (everything the live state needs).
@@ -379,4 +434,14 @@ pub trait DeviceQueries: Send + Sync + 'static {
     fn device(&self, device_id: &str) -> Result<Option<DeviceDetail>, StoreError>;
     /// The saved alerts (`fingerprint`, JSON), for the start-up load.
     fn saved_alerts(&self) -> Result<Vec<(String, String)>, StoreError>;
+    /// Daily compliance rows from `from_day` on, oldest first.
+    fn daily_compliance(&self, from_day: i64) -> Result<Vec<DailyCompliance>, StoreError>;
+    /// A device's newest `limit` stored reports, newest first.
+    fn report_history(&self, device_id: &str, limit: usize)
+    -> Result<Vec<ReportRow>, StoreError>;
+    /// Calls `visit` for every device's console seed (start-up load).
+    fn console_seeds(
+        &self,
+        visit: &mut dyn FnMut(ConsoleSeed) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 }

@@ -81,6 +81,18 @@ CREATE TABLE alerts (
     alert       TEXT NOT NULL
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- The console's 30-day compliance trend: fleet counts per check and day
+-- (check 'compliant' holds the overall verdict), the day's last save wins.
+CREATE TABLE compliance_daily (
+    day     INTEGER NOT NULL,
+    "check" TEXT NOT NULL,
+    passing INTEGER NOT NULL,
+    failing INTEGER NOT NULL,
+    unknown INTEGER NOT NULL,
+    PRIMARY KEY (day, "check")
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Brings the database to the newest schema, one transaction per step.

@@ -10,8 +10,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use crate::policy::FailingSince;
 
 use super::{
-    DeviceDetail, DeviceQueries, DeviceSummary, EnrollOp, EnrollOutcome, IngestOp, IngestOutcome,
-    NodeKeyHash, Store, StoreError, StoredDevice, WriteOp, WriteOutcome, schema,
+    ConsoleSeed, DailyCompliance, DeviceDetail, DeviceQueries, DeviceSummary, EnrollOp,
+    EnrollOutcome, IngestOp, IngestOutcome, NodeKeyHash, PackagesUpdate, ReportRow, Store,
+    StoreError, StoredDevice, WriteOp, WriteOutcome, schema,
 };
 
 /// The writing side: owned by the writer thread.
@@ -336,6 +337,23 @@ fn ingest(conn: &Connection, op: &IngestOp, history_cap: i64) -> Result<IngestOu
     })
 }
 
+/// Replaces a device's package list (one that arrived in parts).
+fn store_packages(
+    conn: &Connection,
+    device_id: &str,
+    p: &PackagesUpdate,
+) -> Result<WriteOutcome, StoreError> {
+    let updated = conn
+        .prepare_cached(
+            "UPDATE devices SET packages = ?1, packages_hash = ?2 WHERE device_id = ?3",
+        )?
+        .execute(params![p.items_json, p.hash, device_id])?;
+    if updated == 0 {
+        return Err(StoreError::UnknownDevice(device_id.to_string()));
+    }
+    Ok(WriteOutcome::PackagesStored(p.hash.clone()))
+}
+
 fn save_failing_since(conn: &Connection, rows: &[(String, String)]) -> Result<usize, StoreError> {
     let mut stmt =
         conn.prepare_cached("UPDATE devices SET failing_since = ?1 WHERE device_id = ?2")?;
@@ -375,6 +393,27 @@ fn parse_column<T: serde::de::DeserializeOwned>(
         .map_err(|source| StoreError::Json { column, source })
 }
 
+fn save_daily_compliance(
+    conn: &Connection,
+    rows: &[DailyCompliance],
+) -> Result<usize, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO compliance_daily (day, \"check\", passing, failing, unknown) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (day, \"check\") DO UPDATE SET \
+         passing = excluded.passing, failing = excluded.failing, unknown = excluded.unknown",
+    )?;
+    for r in rows {
+        stmt.execute(params![
+            r.day,
+            r.check,
+            r.passing as i64,
+            r.failing as i64,
+            r.unknown as i64
+        ])?;
+    }
+    Ok(rows.len())
+}
+
 impl Store for SqliteStore {
     fn apply(
         &mut self,
@@ -398,11 +437,15 @@ impl Store for SqliteStore {
                 WriteOp::SaveAlerts { upsert, delete } => {
                     save_alerts(&sp, upsert, delete).map(WriteOutcome::Saved)
                 }
+                WriteOp::SaveDailyCompliance(rows) => {
+                    save_daily_compliance(&sp, rows).map(WriteOutcome::Saved)
+                }
                 WriteOp::Retire(device_id) => sp
                     .prepare_cached("UPDATE devices SET retired = 1 WHERE device_id = ?1")
                     .and_then(|mut stmt| stmt.execute([device_id]))
                     .map(|n| WriteOutcome::Retired(n > 0))
                     .map_err(StoreError::from),
+                WriteOp::StorePackages(device_id, p) => store_packages(&sp, device_id, p),
             };
             if result.is_ok() {
                 sp.commit()?;
@@ -502,6 +545,63 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeviceSummary> {
 const SUMMARY_COLUMNS: &str = "device_id, hostname, enrolled_at, last_seen, agent_version, retired";
 
 impl DeviceQueries for SqliteQueries {
+    fn daily_compliance(&self, from_day: i64) -> Result<Vec<DailyCompliance>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT day, \"check\", passing, failing, unknown FROM compliance_daily \
+             WHERE day >= ?1 ORDER BY day, \"check\"",
+        )?;
+        let rows = stmt.query_map([from_day], |r| {
+            Ok(DailyCompliance {
+                day: r.get(0)?,
+                check: r.get(1)?,
+                passing: r.get::<_, i64>(2)?.max(0) as u64,
+                failing: r.get::<_, i64>(3)?.max(0) as u64,
+                unknown: r.get::<_, i64>(4)?.max(0) as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn report_history(
+        &self,
+        device_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ReportRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT report_id, received_at, collected_at FROM reports \
+             WHERE device_id = ?1 ORDER BY received_at DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![device_id, limit as i64], |r| {
+            Ok(ReportRow {
+                report_id: r.get(0)?,
+                received_at: r.get(1)?,
+                collected_at: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn console_seeds(
+        &self,
+        visit: &mut dyn FnMut(ConsoleSeed) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT device_id, hostname, inventory, packages FROM devices")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            visit(ConsoleSeed {
+                device_id: r.get(0)?,
+                hostname: r.get(1)?,
+                inventory: r.get(2)?,
+                packages: r.get(3)?,
+            })?;
+        }
+        Ok(())
+    }
+
     fn saved_alerts(&self) -> Result<Vec<(String, String)>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached("SELECT fingerprint, alert FROM alerts")?;
@@ -574,6 +674,26 @@ mod tests {
             now,
             max_devices: None,
         })
+    }
+
+    /// An acknowledgement promises durability: both connections run WAL
+    /// with `synchronous=FULL` (2), which survives power loss, not only a
+    /// killed process (tests/tests/e2e_kill9.rs covers that one).
+    #[test]
+    fn both_connections_are_wal_with_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let queries = SqliteQueries::open(&path).unwrap();
+        for (name, conn) in [("writer", &store.conn), ("reader", &*queries.conn())] {
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .unwrap();
+            let sync: i64 = conn
+                .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!((mode.as_str(), sync), ("wal", 2), "{name}");
+        }
     }
 
     #[test]

@@ -402,10 +402,18 @@ fn commit_batch<S: Store>(
                 for (op, result) in ops.iter().zip(&results) {
                     match (op, result) {
                         (WriteOp::Enroll(_), Ok(WriteOutcome::Enrolled(o))) => {
-                            fleet.apply_enroll(o)
+                            fleet.apply_enroll(o);
+                            live.console()
+                                .apply_enrolled(&o.device.device_id, &o.device.hostname);
                         }
                         (WriteOp::Ingest(op), Ok(WriteOutcome::Ingested(o))) => {
                             fleet.apply_report(op, o);
+                            if o.applied
+                                && !o.duplicate
+                                && let Some(doc) = &op.console
+                            {
+                                live.console().apply(&op.device_id, doc);
+                            }
                             // Judged before a reload: the device's cells
                             // must show the policy in force now.
                             if let Some(c) = &op.compliance
@@ -482,6 +490,8 @@ mod tests {
             WriteOp::Ingest(i) => format!("ingest {}", i.report_id),
             WriteOp::SaveFailingSince(_) => "failing-since".into(),
             WriteOp::SaveAlerts { .. } => "alerts".into(),
+            WriteOp::StorePackages(id, _) => format!("packages {id}"),
+            WriteOp::SaveDailyCompliance(_) => "daily".into(),
         }
     }
 

@@ -6,7 +6,21 @@
 //! fleetwatch-loadgen --url https://127.0.0.1:8443 --cert DATA/tls/cert.pem \
 //!     --secret-file DATA/enroll-secret --devices 2000 --connections 32 --seconds 20
 //! ```
+//!
+//! Reconnect storm (`--storm`): every device opens its own connection at
+//! the same instant and sends one report, retrying a 429/503 after its
+//! `Retry-After` (as the agent does), and the answers are counted. With
+//! `--keys FILE` the enrolled devices are written to FILE (or read from it
+//! when it exists), so a storm can hit a collector restarted on the same
+//! data dir without enrolling again; `--enroll-only` stops after enrolling.
+//!
+//! ```text
+//! fleetwatch-loadgen ... --devices 10000 --keys keys.txt --enroll-only
+//! # restart the collector
+//! fleetwatch-loadgen ... --devices 10000 --keys keys.txt --storm
+//! ```
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,6 +35,11 @@ struct Args {
     devices: usize,
     connections: usize,
     seconds: u64,
+    keys: Option<String>,
+    enroll_only: bool,
+    storm: bool,
+    retries: u32,
+    timeout_secs: u64,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -31,9 +50,25 @@ fn parse_args() -> anyhow::Result<Args> {
         devices: 1000,
         connections: 32,
         seconds: 20,
+        keys: None,
+        enroll_only: false,
+        storm: false,
+        retries: 10,
+        timeout_secs: 30,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        match flag.as_str() {
+            "--storm" => {
+                a.storm = true;
+                continue;
+            }
+            "--enroll-only" => {
+                a.enroll_only = true;
+                continue;
+            }
+            _ => {}
+        }
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--url" => a.url = value,
@@ -42,12 +77,15 @@ fn parse_args() -> anyhow::Result<Args> {
             "--devices" => a.devices = value.parse()?,
             "--connections" => a.connections = value.parse()?,
             "--seconds" => a.seconds = value.parse()?,
+            "--keys" => a.keys = Some(value),
+            "--retries" => a.retries = value.parse()?,
+            "--timeout" => a.timeout_secs = value.parse()?,
             other => bail!("unknown flag {other}"),
         }
     }
     if a.url.is_empty() || a.cert.is_empty() || a.secret_file.is_empty() {
         bail!(
-            "usage: fleetwatch-loadgen --url URL --cert PEM --secret-file FILE [--devices N] [--connections C] [--seconds S]"
+            "usage: fleetwatch-loadgen --url URL --cert PEM --secret-file FILE [--devices N] [--connections C] [--seconds S] [--keys FILE] [--enroll-only] [--storm [--retries N]] [--timeout S]"
         );
     }
     Ok(a)
@@ -223,31 +261,19 @@ fn report_template(device_id: &str, i: usize) -> proto::Report {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let args = parse_args()?;
-    let pem = std::fs::read(&args.cert).with_context(|| format!("read {}", args.cert))?;
-    let secret = std::fs::read_to_string(&args.secret_file)?
-        .trim()
-        .to_string();
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&pem)?])
-        .pool_max_idle_per_host(args.connections)
-        .http1_only()
-        .timeout(Duration::from_secs(30))
-        .build()?;
-
-    // Enroll the simulated fleet.
-    let started = Instant::now();
-    let mut devices = Vec::with_capacity(args.devices);
+/// Enrolls `args.devices` simulated devices; returns `(device_id, node_key)`.
+async fn enroll(
+    client: &reqwest::Client,
+    args: &Args,
+    secret: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
     let sem = Arc::new(tokio::sync::Semaphore::new(args.connections));
     let mut tasks = Vec::new();
     for i in 0..args.devices {
         let (client, url, secret, sem) = (
             client.clone(),
             args.url.clone(),
-            secret.clone(),
+            secret.to_string(),
             sem.clone(),
         );
         tasks.push(tokio::spawn(async move {
@@ -267,23 +293,110 @@ async fn main() -> anyhow::Result<()> {
                 .send()
                 .await?;
             anyhow::ensure!(r.status().is_success(), "enroll: {}", r.status());
-            anyhow::Ok(r.json::<proto::EnrollResponse>().await?)
+            let e = r.json::<proto::EnrollResponse>().await?;
+            anyhow::Ok((e.device_id, e.node_key))
         }));
     }
-    for (i, t) in tasks.into_iter().enumerate() {
-        let e = t.await??;
-        let body = serde_json::to_string(&report_template(&e.device_id, i))?;
-        devices.push((e.node_key, body));
+    let mut devices = Vec::with_capacity(args.devices);
+    for t in tasks {
+        devices.push(t.await??);
+    }
+    Ok(devices)
+}
+
+/// The enrolled devices: read from `--keys` when that file exists, else
+/// enrolled (and written there).
+async fn devices(
+    client: &reqwest::Client,
+    args: &Args,
+    secret: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
+    if let Some(path) = &args.keys
+        && let Ok(text) = std::fs::read_to_string(path)
+    {
+        let devices: Vec<(String, String)> = text
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(id, key)| (id.to_string(), key.to_string()))
+            .collect();
+        anyhow::ensure!(
+            devices.len() >= args.devices,
+            "{path} holds {} devices, {} wanted",
+            devices.len(),
+            args.devices
+        );
+        println!("read {} enrolled devices from {path}", args.devices);
+        return Ok(devices.into_iter().take(args.devices).collect());
+    }
+    let started = Instant::now();
+    let devices = enroll(client, args, secret).await?;
+    println!(
+        "enrolled {} devices in {:.2}s",
+        devices.len(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &args.keys {
+        let text: String = devices
+            .iter()
+            .map(|(id, key)| format!("{id} {key}\n"))
+            .collect();
+        std::fs::write(path, text).with_context(|| format!("write {path}"))?;
+    }
+    Ok(devices)
+}
+
+/// A unique prefix for this run's report ids: a later run against the same
+/// data dir must not send ids the collector already holds (they would be
+/// answered as duplicates and never stored).
+fn run_prefix() -> String {
+    format!("lg-{:016x}", rand::random::<u64>())
+}
+
+/// The template's report body with `report_id`.
+fn with_report_id(template: &str, report_id: &str) -> String {
+    template.replacen(
+        "\"report_id\":\"\"",
+        &format!("\"report_id\":\"{report_id}\""),
+        1,
+    )
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let args = parse_args()?;
+    let pem = std::fs::read(&args.cert).with_context(|| format!("read {}", args.cert))?;
+    let secret = std::fs::read_to_string(&args.secret_file)?
+        .trim()
+        .to_string();
+    let pool = if args.storm {
+        args.devices
+    } else {
+        args.connections
+    };
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem)?])
+        .pool_max_idle_per_host(pool)
+        .http1_only()
+        .timeout(Duration::from_secs(args.timeout_secs))
+        .build()?;
+
+    let enrolled = devices(&client, &args, &secret).await?;
+    if args.enroll_only {
+        return Ok(());
+    }
+    let mut devices = Vec::with_capacity(enrolled.len());
+    for (i, (device_id, key)) in enrolled.into_iter().enumerate() {
+        devices.push((key, serde_json::to_string(&report_template(&device_id, i))?));
     }
     let avg = devices.iter().map(|d| d.1.len()).sum::<usize>() / devices.len().max(1);
-    println!(
-        "enrolled {} devices in {:.2}s; report size ~{} bytes",
-        devices.len(),
-        started.elapsed().as_secs_f64(),
-        avg
-    );
+    println!("report size ~{avg} bytes");
+    if args.storm {
+        return storm(&client, &args, devices).await;
+    }
 
     // Send reports from `connections` concurrent loops for `seconds`.
+    let prefix = run_prefix();
     let devices = Arc::new(devices);
     let next = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -291,12 +404,13 @@ async fn main() -> anyhow::Result<()> {
     let run_started = Instant::now();
     let mut loops = Vec::new();
     for _ in 0..args.connections {
-        let (client, url, devices, next, errors) = (
+        let (client, url, devices, next, errors, prefix) = (
             client.clone(),
             args.url.clone(),
             devices.clone(),
             next.clone(),
             errors.clone(),
+            prefix.clone(),
         );
         loops.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -304,11 +418,7 @@ async fn main() -> anyhow::Result<()> {
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 let (key, template) = &devices[(n as usize) % devices.len()];
                 // report_id is the only field that differs between sends.
-                let body = template.replacen(
-                    "\"report_id\":\"\"",
-                    &format!("\"report_id\":\"lg-{n}\""),
-                    1,
-                );
+                let body = with_report_id(template, &format!("{prefix}-{n}"));
                 let t = Instant::now();
                 let ok = match client
                     .post(format!("{url}{}", proto::REPORTS_PATH))
@@ -336,21 +446,221 @@ async fn main() -> anyhow::Result<()> {
     }
     let elapsed = run_started.elapsed().as_secs_f64();
     all.sort();
-    let pct = |p: f64| {
-        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-    };
-    let ms = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(f64::NAN);
     println!(
         "sent {} reports in {:.1}s with {} connections: {:.0} reports/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; errors {}",
         all.len(),
         elapsed,
         args.connections,
         all.len() as f64 / elapsed,
-        ms(pct(0.50)),
-        ms(pct(0.99)),
+        ms(percentile(&all, 0.50)),
+        ms(percentile(&all, 0.99)),
         ms(all.last().copied()),
         errors.load(Ordering::Relaxed)
     );
     Ok(())
+}
+
+/// The `p` quantile of sorted durations.
+fn percentile(sorted: &[Duration], p: f64) -> Option<Duration> {
+    sorted
+        .get(((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1)))
+        .copied()
+}
+
+fn ms(d: Option<Duration>) -> f64 {
+    d.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(f64::NAN)
+}
+
+/// How one storm request ended.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Attempt {
+    /// An HTTP status; `retry_after` whether the answer carried one.
+    Status { code: u16, retry_after: bool },
+    /// No answer: connecting, TLS or the exchange failed, or timed out.
+    ConnectionError(String),
+}
+
+/// What one device saw in the storm.
+struct StormOutcome {
+    attempts: Vec<Attempt>,
+    /// From the start of the storm to the 2xx.
+    delivered_after: Option<Duration>,
+    /// First attempt's answer time.
+    first_answer: Option<Duration>,
+}
+
+/// Longest wait between retries, whatever `Retry-After` says.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// Every device connects at once and sends one report, retrying a 429/503
+/// after `Retry-After` (with up to 50 % jitter, as agents spread out) at
+/// most `--retries` times.
+async fn storm(
+    client: &reqwest::Client,
+    args: &Args,
+    devices: Vec<(String, String)>,
+) -> anyhow::Result<()> {
+    let prefix = run_prefix();
+    let n = devices.len();
+    let barrier = Arc::new(tokio::sync::Barrier::new(n + 1));
+    let started = Arc::new(std::sync::OnceLock::<Instant>::new());
+    let mut tasks = Vec::with_capacity(n);
+    for (i, (key, template)) in devices.into_iter().enumerate() {
+        let (client, url, barrier, started) = (
+            client.clone(),
+            args.url.clone(),
+            barrier.clone(),
+            started.clone(),
+        );
+        let body = with_report_id(&template, &format!("{prefix}-{i}"));
+        let retries = args.retries;
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let t0 = *started.get().expect("set before the barrier opens");
+            let mut outcome = StormOutcome {
+                attempts: Vec::new(),
+                delivered_after: None,
+                first_answer: None,
+            };
+            for _ in 0..=retries {
+                let t = Instant::now();
+                let sent = client
+                    .post(format!("{url}{}", proto::REPORTS_PATH))
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send()
+                    .await;
+                let (attempt, wait) = match sent {
+                    Ok(r) => {
+                        let retry_after = r
+                            .headers()
+                            .get(reqwest::header::RETRY_AFTER)
+                            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+                        let code = r.status().as_u16();
+                        // Read the answer: the connection is reused after it.
+                        let body = r.bytes().await;
+                        match body {
+                            Ok(_) => (
+                                Attempt::Status {
+                                    code,
+                                    retry_after: retry_after.is_some(),
+                                },
+                                retry_after,
+                            ),
+                            Err(e) => (Attempt::ConnectionError(kind(&e)), None),
+                        }
+                    }
+                    Err(e) => (Attempt::ConnectionError(kind(&e)), None),
+                };
+                if outcome.first_answer.is_none() {
+                    outcome.first_answer = Some(t.elapsed());
+                }
+                let done = matches!(attempt, Attempt::Status { code, .. } if (200..300).contains(&code));
+                let retry = match &attempt {
+                    Attempt::Status { code, .. } => *code == 429 || *code == 503,
+                    Attempt::ConnectionError(_) => true,
+                };
+                outcome.attempts.push(attempt);
+                if done {
+                    outcome.delivered_after = Some(t0.elapsed());
+                    break;
+                }
+                if !retry {
+                    break;
+                }
+                // An agent without an answer backs off too (its own schedule).
+                let base = Duration::from_secs(wait.unwrap_or(5)).min(MAX_RETRY_WAIT);
+                let jitter = base.mul_f64(rand::random::<f64>() * 0.5);
+                tokio::time::sleep(base + jitter).await;
+            }
+            outcome
+        }));
+    }
+    // Everything spawned and waiting: open the gate.
+    started.set(Instant::now()).ok();
+    barrier.wait().await;
+    let mut outcomes = Vec::with_capacity(n);
+    for t in tasks {
+        outcomes.push(t.await?);
+    }
+    let elapsed = started.get().map(Instant::elapsed).unwrap_or_default();
+    let mut counts: BTreeMap<Attempt, u64> = BTreeMap::new();
+    let mut first = Vec::new();
+    let mut delivered = Vec::new();
+    for o in &outcomes {
+        for a in &o.attempts {
+            *counts.entry(a.clone()).or_default() += 1;
+        }
+        first.extend(o.first_answer);
+        delivered.extend(o.delivered_after);
+    }
+    first.sort();
+    delivered.sort();
+    let attempts: u64 = counts.values().sum();
+    let connection_errors: u64 = counts
+        .iter()
+        .filter(|(a, _)| matches!(a, Attempt::ConnectionError(_)))
+        .map(|(_, c)| c)
+        .sum();
+    println!(
+        "storm: {n} connections at once; {attempts} requests in {:.1}s",
+        elapsed.as_secs_f64()
+    );
+    for (attempt, count) in &counts {
+        match attempt {
+            Attempt::Status { code, retry_after } => println!(
+                "  status {code}{}: {count}",
+                if *retry_after {
+                    " with Retry-After"
+                } else {
+                    ""
+                }
+            ),
+            Attempt::ConnectionError(kind) => println!("  connection error ({kind}): {count}"),
+        }
+    }
+    println!(
+        "  connection errors: {connection_errors} of {attempts} requests ({:.3} %)",
+        connection_errors as f64 * 100.0 / attempts.max(1) as f64
+    );
+    println!(
+        "  first answer: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        ms(percentile(&first, 0.50)),
+        ms(percentile(&first, 0.99)),
+        ms(first.last().copied())
+    );
+    println!(
+        "  delivered: {} of {n} devices; all delivered after {:.1}s (p50 {:.1}s)",
+        delivered.len(),
+        delivered
+            .last()
+            .map(Duration::as_secs_f64)
+            .unwrap_or(f64::NAN),
+        percentile(&delivered, 0.5)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(f64::NAN)
+    );
+    Ok(())
+}
+
+/// A transport error's kind, for counting (not its whole message).
+fn kind(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else if e.is_body() || e.is_decode() {
+        "body"
+    } else if e.is_request() {
+        "request"
+    } else {
+        "other"
+    };
+    // The innermost cause says more than reqwest's wrapper.
+    let mut source: &dyn std::error::Error = e;
+    while let Some(inner) = source.source() {
+        source = inner;
+    }
+    format!("{what}: {source}")
 }

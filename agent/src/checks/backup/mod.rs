@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use fleetwatch_protocol::{BackupJob, BackupResult, BackupStatus};
 
-pub use config::{BackupJobConfig, BackupKind};
+pub use config::{ANY_HOST, BackupJobConfig, BackupKind};
 
 use super::{Check, CheckContext, CheckError, Collected};
 use crate::host::{CommandError, CommandOutput, CommandRunner, HostError, SystemRunner};
@@ -65,17 +65,25 @@ impl Check for BackupCheck {
         if self.jobs.is_empty() {
             return Ok(Collected::Unsupported("no backup jobs configured".into()));
         }
+        // restic and borg record the kernel's host name; so does this.
+        let hostname = crate::checks::inventory::identity::read_hostname(ctx.root);
         let jobs = self
             .jobs
             .iter()
-            .map(|job| self.collect_job(job, ctx))
+            .map(|job| self.collect_job(job, ctx, &hostname))
             .collect();
         Ok(Collected::Ok(BackupStatus { jobs }))
     }
 }
 
 impl BackupCheck {
-    fn collect_job(&self, job: &BackupJobConfig, ctx: &CheckContext<'_>) -> BackupJob {
+    fn collect_job(
+        &self,
+        job: &BackupJobConfig,
+        ctx: &CheckContext<'_>,
+        hostname: &str,
+    ) -> BackupJob {
+        let secrets = Secrets::for_job(job, ctx.root);
         let env = job_env(job);
         let own_runner;
         let runner: &dyn CommandRunner = if ctx.root.is_live() && !self.force_context_runner {
@@ -89,6 +97,8 @@ impl BackupCheck {
         let jc = JobContext {
             ctx,
             runner,
+            secrets: &secrets,
+            hostname,
             timeout: job
                 .timeout_secs
                 .map_or(ctx.command_timeout, Duration::from_secs),
@@ -112,13 +122,11 @@ impl BackupCheck {
                 out.last_result = facts.last_result;
                 out.size_bytes = facts.size_bytes;
                 out.snapshot_count = facts.snapshot_count;
-                out.error = facts
-                    .warning
-                    .map(|w| Secrets::for_job(job, ctx.root).redact(&w));
+                out.error = facts.warning.map(|w| secrets.redact(&w));
             }
             Err(e) => {
                 out.unsupported = matches!(e, JobError::Unsupported(_));
-                let message = Secrets::for_job(job, ctx.root).redact(&e.to_string());
+                let message = secrets.redact(&e.to_string());
                 tracing::warn!(job = %job.name, error = %message, "backup job state unreadable");
                 out.error = Some(message);
             }
@@ -136,7 +144,11 @@ fn job_env(job: &BackupJobConfig) -> Vec<(String, String)> {
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if job.kind == BackupKind::Borg {
-        env.extend(borg::env(job));
+        env.extend(
+            borg::env(job)
+                .into_iter()
+                .filter(|(k, _)| !job.env.contains_key(k)),
+        );
     }
     env
 }
@@ -146,6 +158,10 @@ pub(crate) struct JobContext<'a> {
     ctx: &'a CheckContext<'a>,
     runner: &'a dyn CommandRunner,
     timeout: Duration,
+    /// Scrubs the job's secrets from tool messages before they are cut.
+    secrets: &'a Secrets,
+    /// This host's name (the default snapshot filter).
+    hostname: &'a str,
 }
 
 impl JobContext<'_> {
@@ -158,10 +174,22 @@ impl JobContext<'_> {
                 code: out
                     .exit_code
                     .map_or_else(|| "a signal".to_string(), |c| c.to_string()),
-                stderr: out.stderr_summary(),
+                stderr: out.stderr_summary_redacted(|t| self.secrets.redact(t)),
             });
         }
         Ok(out)
+    }
+
+    /// The host whose snapshots count for `job`, `None` for every host's;
+    /// an unknown host name is an error, never "every host".
+    fn snapshot_host<'j>(&'j self, job: &'j BackupJobConfig) -> Result<Option<&'j str>, JobError> {
+        match job.snapshot_host(self.hostname) {
+            Some("") => Err(JobError::Config(
+                "this host's name is unknown, so its snapshots cannot be told apart: set `host`"
+                    .into(),
+            )),
+            other => Ok(other),
+        }
     }
 }
 

@@ -2,12 +2,14 @@
 
 use super::BackupJobConfig;
 use crate::host::SysRoot;
+pub(crate) use crate::host::redact_url_userinfo;
 
 /// Secrets are at least this long; shorter env values (`1`, `yes`) would
 /// blank out ordinary words.
 const MIN_SECRET_LEN: usize = 4;
 
-/// The secret values of one job: its env values and password-file contents.
+/// The secret values of one job: its env values, password-file contents and
+/// status-command arguments (they may carry tokens).
 pub(crate) struct Secrets {
     values: Vec<String>,
 }
@@ -21,6 +23,15 @@ impl Secrets {
         {
             values.push(text.trim().to_string());
             values.extend(text.lines().map(|l| l.trim().to_string()));
+        }
+        if let Some(argv) = &job.command {
+            values.extend(argv.iter().skip(1).cloned());
+            // `--token=abc`: the value alone may be printed too.
+            values.extend(
+                argv.iter()
+                    .skip(1)
+                    .filter_map(|a| a.split_once('=').map(|(_, v)| v.to_string())),
+            );
         }
         values.retain(|v| v.len() >= MIN_SECRET_LEN);
         // Longest first, so a secret containing another is removed whole.
@@ -39,63 +50,18 @@ impl Secrets {
     }
 }
 
-/// `rest:https://user:pass@host/` → `rest:https://***@host/`.
-pub(crate) fn redact_url_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let (head, tail) = rest.split_at(i + 3);
-        out.push_str(head);
-        let authority_end = tail
-            .find(|c: char| c == '/' || c.is_whitespace() || c == '"' || c == '\'')
-            .unwrap_or(tail.len());
-        match tail[..authority_end].rfind('@') {
-            Some(at) => {
-                out.push_str("***");
-                rest = &tail[at..];
-            }
-            None => rest = tail,
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
-
-    #[test]
-    fn url_userinfo_is_redacted() {
-        assert_eq!(
-            redact_url_userinfo("Fatal: rest:https://bob:hunter2@backup.example/repo gone"),
-            "Fatal: rest:https://***@backup.example/repo gone"
-        );
-        assert_eq!(
-            redact_url_userinfo("s3:https://s3.example/b"),
-            "s3:https://s3.example/b"
-        );
-    }
 
     #[test]
     fn env_and_password_file_values_are_redacted() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("pw"), "correct horse battery\n").unwrap();
-        let job = BackupJobConfig {
-            name: "j".into(),
-            kind: super::super::BackupKind::Restic,
-            repository: None,
-            password_file: Some("/pw".into()),
-            env: [(
-                "AWS_SECRET_ACCESS_KEY".to_string(),
-                "AKIASECRET".to_string(),
-            )]
-            .into(),
-            path: None,
-            command: None,
-            timeout_secs: None,
-        };
+        let mut job = BackupJobConfig::new("j", super::super::BackupKind::Restic);
+        job.password_file = Some("/pw".into());
+        job.env
+            .insert("AWS_SECRET_ACCESS_KEY".into(), "AKIASECRET".into());
         let s = Secrets::for_job(&job, &SysRoot::new(dir.path()));
         assert_eq!(
             s.redact("pw correct horse battery, key AKIASECRET"),
@@ -103,10 +69,18 @@ mod tests {
         );
     }
 
-    proptest! {
-        #[test]
-        fn redaction_never_panics(s in "\\PC*") {
-            let _ = redact_url_userinfo(&s);
-        }
+    #[test]
+    fn status_command_arguments_are_redacted() {
+        let mut job = BackupJobConfig::new("j", super::super::BackupKind::Command);
+        job.command = Some(vec![
+            "/usr/local/bin/backup-status".into(),
+            "--api-token=tok-123456".into(),
+            "ARG-SECRET-99".into(),
+        ]);
+        let s = Secrets::for_job(&job, &SysRoot::new("/nonexistent"));
+        assert_eq!(
+            s.redact("/usr/local/bin/backup-status: bad token tok-123456 (ARG-SECRET-99)"),
+            "/usr/local/bin/backup-status: bad token *** (***)"
+        );
     }
 }

@@ -11,6 +11,7 @@
 
 pub mod disks;
 pub mod identity;
+pub mod kernel_counts;
 pub mod macos;
 pub mod network;
 pub mod os_release;
@@ -18,7 +19,7 @@ pub mod packages;
 pub mod passwd;
 pub mod procfs;
 
-use fleetwatch_protocol::{Inventory, OsInfo, Packages};
+use fleetwatch_protocol::{CpuInfo, Inventory, MemoryInfo, OsInfo, Packages};
 
 pub use identity::host_identity;
 
@@ -43,14 +44,8 @@ impl Check for InventoryCheck {
             os: read_os(root)?,
             kernel_version: root.read_value("/proc/sys/kernel/osrelease"),
             arch: read_arch(root),
-            cpu: root
-                .read_optional("/proc/cpuinfo")?
-                .map(|t| procfs::parse_cpuinfo(&t))
-                .unwrap_or_default(),
-            memory: root
-                .read_optional("/proc/meminfo")?
-                .map(|t| procfs::parse_meminfo(&t))
-                .unwrap_or_default(),
+            cpu: read_cpu(root)?,
+            memory: read_memory(root)?,
             disks: disks::read_disks(root)?,
             network: if live {
                 network::live_interfaces()
@@ -71,6 +66,40 @@ impl Check for InventoryCheck {
         };
         Ok(Collected::Ok(inventory))
     }
+}
+
+/// CPUs from `/proc/cpuinfo`; on a live root without it (no `/proc` in a
+/// chroot or container) the count from the scheduler, and a check failure
+/// when neither knows: zero CPUs would be a wrong fact, not an unknown one.
+fn read_cpu(root: &SysRoot) -> Result<CpuInfo, CheckError> {
+    let mut cpu = root
+        .read_optional("/proc/cpuinfo")?
+        .map(|t| procfs::parse_cpuinfo(&t))
+        .unwrap_or_default();
+    if cpu.logical_cpus == 0 && root.is_live() {
+        cpu.logical_cpus = kernel_counts::cpus_from_scheduler().ok_or_else(|| CheckError::Parse {
+            what: "/proc/cpuinfo".into(),
+            detail: "no processor listed and the scheduler's CPU count is unknown".into(),
+        })?;
+    }
+    Ok(cpu)
+}
+
+/// Memory from `/proc/meminfo`; on a live root without a `MemTotal` there
+/// (no `/proc`) the kernel's `sysinfo(2)`, and a check failure when neither
+/// knows, for the same reason as [`read_cpu`].
+fn read_memory(root: &SysRoot) -> Result<MemoryInfo, CheckError> {
+    let memory = root
+        .read_optional("/proc/meminfo")?
+        .map(|t| procfs::parse_meminfo(&t))
+        .unwrap_or_default();
+    if memory.total_bytes == 0 && root.is_live() {
+        return kernel_counts::memory_from_sysinfo().ok_or_else(|| CheckError::Parse {
+            what: "/proc/meminfo".into(),
+            detail: "no MemTotal and sysinfo(2) failed".into(),
+        });
+    }
+    Ok(memory)
 }
 
 /// os-release from `/etc`, falling back to `/usr/lib` as the spec says.

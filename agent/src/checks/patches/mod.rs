@@ -291,6 +291,42 @@ mod tests {
     }
 
     #[test]
+    fn patch_errors_never_carry_repository_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/os-release"), "ID=rocky\n").unwrap();
+        let root = SysRoot::new(dir.path());
+        let url = "https://deploy:glpat-TOKEN-1234@repo.corp.example/el9/repodata/repomd.xml";
+        // Once with the URL well inside the quoted part, once across the cut.
+        for pad in [0, crate::host::STDERR_SUMMARY_CHARS - 20] {
+            let stderr = format!(
+                "{}Error: Failed to download metadata for repo 'corp': Curl error (22): {url}\n",
+                "x".repeat(pad)
+            );
+            let runner = crate::host::RecordedRunner::new().with_stderr(
+                &["dnf", "-C", "check-update"],
+                1,
+                &stderr,
+            );
+            let ctx = CheckContext {
+                root: &root,
+                runner: &runner,
+                now: 0,
+                command_timeout: std::time::Duration::from_secs(5),
+            };
+            let r = crate::checks::run_check(&PatchCheck, &ctx);
+            let error = r.error.unwrap();
+            for leak in ["glpat", "TOKEN", "deploy:"] {
+                assert!(!error.contains(leak), "pad {pad}: {error}");
+            }
+            assert!(
+                error.contains("dnf -C check-update exited with 1"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
     fn cap_keeps_security_first_and_marks_truncation() {
         let mut p = Patches {
             pending: (0..250)

@@ -1,0 +1,4 @@
+# %postun for fleetwatch-collector: let systemd forget the removed unit.
+if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload >/dev/null 2>&1 || :
+fi

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds every package the deploy tests inspect, each binary once:
+#   - the static agent (x86_64-unknown-linux-musl, profile `agent`), reused by
+#     the .deb, the .rpm and the tarball;
+#   - the collector (release; glibc) for its .deb and .rpm;
+#   - the aarch64 agent (cross-compiled; run under qemu-user by the tests).
+# Output: target/debian/*.deb, target/generate-rpm/*.rpm,
+# target/tarball/fleetwatch-agent-<version>-x86_64-linux-musl.tar.gz.
+# Called from scripts/test.sh after scripts/deps.sh; the tests run it
+# themselves when an artifact is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target="${CARGO_TARGET_DIR:-target}"
+musl=x86_64-unknown-linux-musl
+arm=aarch64-unknown-linux-gnu
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+
+step() { echo "packages.sh: $*" >&2; }
+
+step "static agent ($musl, profile agent)"
+cargo build --locked -p fleetwatch-agent --profile agent --target "$musl"
+agent="$target/$musl/agent/fleetwatch-agent"
+
+step "agent .deb and .rpm from the static binary"
+# --no-build: the binary above is the one packaged (cargo deb resolves the
+# asset target/release/fleetwatch-agent to $target/$musl/agent/).
+cargo deb --locked -p fleetwatch-agent --profile agent --target "$musl" --no-build \
+    --output "$target/debian/" >/dev/null
+cargo generate-rpm -p agent --profile agent --target "$musl" -o "$target/generate-rpm/"
+
+step "collector .deb and .rpm (release)"
+cargo deb --locked -p fleetwatch-collector >/dev/null
+cargo generate-rpm -p collector -o "$target/generate-rpm/"
+
+step "static agent tarball"
+name="fleetwatch-agent-$version-x86_64-linux-musl"
+stage="$target/tarball/$name"
+rm -rf "$stage"
+mkdir -p "$stage"
+install -m 0755 "$agent" "$stage/fleetwatch-agent"
+install -m 0755 deploy/tarball/install.sh "$stage/install.sh"
+install -m 0644 deploy/systemd/fleetwatch-agent.service "$stage/"
+install -m 0600 deploy/agent.toml "$stage/agent.toml"
+install -m 0644 agent/agent.example.toml "$stage/agent.example.toml"
+tar -C "$target/tarball" --owner=0 --group=0 --numeric-owner -czf "$target/tarball/$name.tar.gz" "$name"
+rm -rf "$stage"
+
+step "aarch64 agent ($arm, profile agent; linker and qemu runner in .cargo/config.toml)"
+cargo build --locked -p fleetwatch-agent --profile agent --target "$arm"

@@ -42,9 +42,9 @@ const MARKER_MTIME: i64 = 1_700_000_000;
 /// Runs the parser for `kind` on `text`; what it found, in `Debug` form.
 pub fn parse(kind: OutputKind, text: &str) -> String {
     match kind {
-        OutputKind::ResticSnapshots => format!("{:?}", restic::parse_snapshots(text)),
+        OutputKind::ResticSnapshots => format!("{:?}", restic::parse_snapshots(text, &restic::SnapshotFilter::default())),
         OutputKind::ResticStats => format!("{:?}", restic::parse_stats_size(text)),
-        OutputKind::BorgList => format!("{:?}", borg::parse_list(text)),
+        OutputKind::BorgList => format!("{:?}", borg::parse_list(text, &borg::ArchiveFilter::default())),
         OutputKind::BorgInfo => format!("{:?}", borg::parse_info_size(text)),
         OutputKind::StatusCommand => format!("{:?}", command::parse_status(text)),
         OutputKind::Marker => format!("{:?}", marker::facts_from(MARKER_MTIME, text)),

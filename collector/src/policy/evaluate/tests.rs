@@ -998,12 +998,14 @@ fn timestamps_at_the_ends_of_i64_never_overflow() {
         patch_cache_max_age_secs: Some(86_400),
         ..Policy::default()
     };
-    let judged = |r: &Report, check: PolicyCheck| {
-        evaluate(&facts(r), T, &p, T).get(check).cloned().unwrap()
-    };
+    let judged =
+        |r: &Report, check: PolicyCheck| evaluate(&facts(r), T, &p, T).get(check).cloned().unwrap();
     let mut r = full_report(T);
     patches(&mut r).cache_updated_at = Some(i64::MIN);
-    assert_failing(&judged(&r, PolicyCheck::PatchCache), "package cache refreshed");
+    assert_failing(
+        &judged(&r, PolicyCheck::PatchCache),
+        "package cache refreshed",
+    );
     patches(&mut r).cache_updated_at = Some(i64::MAX);
     assert!(judged(&r, PolicyCheck::PatchCache).is_passing());
 
@@ -1024,7 +1026,10 @@ fn timestamps_at_the_ends_of_i64_never_overflow() {
             }],
         },
     ));
-    assert_failing(&judged(&r, PolicyCheck::Backup), "\"ancient\" last succeeded");
+    assert_failing(
+        &judged(&r, PolicyCheck::Backup),
+        "\"ancient\" last succeeded",
+    );
 
     let mut r = full_report(T);
     with_family(&mut r, OsFamily::Windows);

@@ -237,7 +237,7 @@ impl ReportFacts {
     /// cannot be told from a report that waited in the agent's spool.
     pub fn clock_skew_secs(&self) -> i64 {
         if self.received_at > 0 {
-            (self.collected_at - self.received_at).max(0)
+            self.collected_at.saturating_sub(self.received_at).max(0)
         } else {
             0
         }
@@ -263,5 +263,18 @@ mod tests {
         let facts = ReportFacts::from_report(&report, 1);
         assert_eq!(facts.outcomes.len(), 1);
         assert_eq!(facts.outcomes[0].status, CheckStatus::Failed);
+    }
+
+    /// A `collected_at` from before time began (fuzzing: `report_pipeline`)
+    /// is a clock behind, not an overflow.
+    #[test]
+    fn clock_skew_of_a_collected_at_at_the_ends_of_i64() {
+        let facts = |collected_at| ReportFacts {
+            collected_at,
+            received_at: 1_700_000_000,
+            ..ReportFacts::default()
+        };
+        assert_eq!(facts(i64::MIN).clock_skew_secs(), 0);
+        assert_eq!(facts(i64::MAX).clock_skew_secs(), i64::MAX - 1_700_000_000);
     }
 }

@@ -250,7 +250,7 @@ impl BackupJobFacts {
         !self.unreadable
             && self
                 .last_success_at
-                .is_none_or(|at| now - at > max_age_secs)
+                .is_none_or(|at| now.saturating_sub(at) > max_age_secs)
     }
 }
 

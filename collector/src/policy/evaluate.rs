@@ -536,7 +536,7 @@ impl Ctx<'_> {
         max_days: u32,
         what: impl FnOnce() -> String,
     ) -> Verdict {
-        let deadline = since + i64::from(max_days) * DAY;
+        let deadline = since.saturating_add(i64::from(max_days) * DAY);
         if self.now <= deadline {
             return Verdict::Passing;
         }
@@ -545,19 +545,19 @@ impl Ctx<'_> {
                 "{} since {} ({}); policy: at most {max_days} day(s)",
                 what(),
                 rfc3339(since),
-                humane(self.now - since)
+                humane(self.now.saturating_sub(since))
             )
         })
     }
 
     fn max_age(&self, at: i64, max: i64, what: &str) -> Verdict {
-        if self.now - at <= max {
+        if self.now.saturating_sub(at) <= max {
             return Verdict::Passing;
         }
-        self.failing(Some(at + max), || {
+        self.failing(Some(at.saturating_add(max)), || {
             format!(
                 "{what} {} ago at {}; policy: at most {}",
-                humane(self.now - at),
+                humane(self.now.saturating_sub(at)),
                 rfc3339(at),
                 humane(max)
             )
@@ -582,7 +582,7 @@ impl Ctx<'_> {
                 .iter()
                 .filter(overdue)
                 .filter_map(|job| job.last_success_at)
-                .map(|at| at + max)
+                .map(|at| at.saturating_add(max))
                 .min();
             return self.failing(since, || {
                 let mut failing: Vec<String> = d
@@ -594,7 +594,7 @@ impl Ctx<'_> {
                         Some(at) => format!(
                             "{:?} last succeeded {} ago",
                             job.name,
-                            humane(self.now - at)
+                            humane(self.now.saturating_sub(at))
                         ),
                     })
                     .collect();

@@ -129,8 +129,8 @@ impl Ctx<'_> {
         };
         let stale_since = av
             .signatures_updated_at
-            .filter(|at| self.now - at > max)
-            .map(|at| at + max);
+            .filter(|at| self.now.saturating_sub(*at) > max)
+            .map(|at| at.saturating_add(max));
         if real_time == Some(false) || stale_since.is_some() {
             return self.failing(stale_since, || {
                 let mut problems = Vec::new();
@@ -140,7 +140,7 @@ impl Ctx<'_> {
                 if let Some(at) = av.signatures_updated_at.filter(|_| stale_since.is_some()) {
                     problems.push(format!(
                         "signatures updated {} ago at {}",
-                        humane(self.now - at),
+                        humane(self.now.saturating_sub(at)),
                         rfc3339(at)
                     ));
                 }

@@ -987,3 +987,57 @@ fn outcomes_keep_not_applicable_apart() {
         assert_eq!(o.compliant(), Some(false));
     }
 }
+
+/// Agent timestamps at the ends of `i64` (fuzzing: `report_pipeline`)
+/// judged without overflow: one from before time began is as old as can
+/// be (failing), one from the end of time not yet due.
+#[test]
+fn timestamps_at_the_ends_of_i64_never_overflow() {
+    use fleetwatch_protocol::{Antivirus, OsFamily};
+    let p = Policy {
+        patch_cache_max_age_secs: Some(86_400),
+        ..Policy::default()
+    };
+    let judged =
+        |r: &Report, check: PolicyCheck| evaluate(&facts(r), T, &p, T).get(check).cloned().unwrap();
+    let mut r = full_report(T);
+    patches(&mut r).cache_updated_at = Some(i64::MIN);
+    assert_failing(
+        &judged(&r, PolicyCheck::PatchCache),
+        "package cache refreshed",
+    );
+    patches(&mut r).cache_updated_at = Some(i64::MAX);
+    assert!(judged(&r, PolicyCheck::PatchCache).is_passing());
+
+    patches(&mut r).reboot_required = true;
+    patches(&mut r).reboot_required_since = Some(i64::MIN);
+    assert_failing(&judged(&r, PolicyCheck::Reboot), "reboot required since");
+    patches(&mut r).reboot_required_since = Some(i64::MAX);
+    assert!(judged(&r, PolicyCheck::Reboot).is_passing());
+
+    let mut r = full_report(T);
+    r.checks.backup = Some(CheckResult::ok(
+        0.0,
+        BackupStatus {
+            jobs: vec![BackupJob {
+                name: "ancient".into(),
+                last_success_at: Some(i64::MIN),
+                ..BackupJob::default()
+            }],
+        },
+    ));
+    assert_failing(
+        &judged(&r, PolicyCheck::Backup),
+        "\"ancient\" last succeeded",
+    );
+
+    let mut r = full_report(T);
+    with_family(&mut r, OsFamily::Windows);
+    protection(&mut r).antivirus = Some(Antivirus {
+        product: "microsoft_defender".into(),
+        real_time_protection: Some(true),
+        signatures_updated_at: Some(i64::MIN),
+        signature_version: None,
+    });
+    assert_failing(&judged(&r, PolicyCheck::Antivirus), "signatures updated");
+}

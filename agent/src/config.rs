@@ -19,17 +19,47 @@ use crate::host::{CommandRunner, RecordedRunner, SystemRunner};
 use crate::upload::tls::{Fingerprint, FingerprintError, Trust};
 
 /// Default config file; a missing default file is fine.
-#[cfg(not(target_os = "macos"))]
+#[cfg(all(unix, not(target_os = "macos")))]
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/fleetwatch/agent.toml";
 /// Default state directory.
-#[cfg(not(target_os = "macos"))]
+#[cfg(all(unix, not(target_os = "macos")))]
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/fleetwatch-agent";
+/// Default config file on Windows when `%ProgramData%` is unset (see
+/// [`default_config_path`]).
+#[cfg(windows)]
+pub const DEFAULT_CONFIG_PATH: &str = r"C:\ProgramData\fleetwatch\agent.toml";
+/// Default state directory on Windows when `%ProgramData%` is unset.
+#[cfg(windows)]
+pub const DEFAULT_STATE_DIR: &str = r"C:\ProgramData\fleetwatch\state";
 /// Default config file on macOS (deploy/macos installs it there).
 #[cfg(target_os = "macos")]
 pub const DEFAULT_CONFIG_PATH: &str = "/Library/Application Support/fleetwatch/agent.toml";
 /// Default state directory on macOS.
 #[cfg(target_os = "macos")]
 pub const DEFAULT_STATE_DIR: &str = "/Library/Application Support/fleetwatch/state";
+
+/// The default config file: [`DEFAULT_CONFIG_PATH`], or on Windows
+/// `%ProgramData%\fleetwatch\agent.toml` (ProgramData is not always on C:).
+pub fn default_config_path() -> PathBuf {
+    program_data_path("agent.toml").unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+}
+
+/// The default state directory: [`DEFAULT_STATE_DIR`], or on Windows
+/// `%ProgramData%\fleetwatch\state`.
+pub fn default_state_dir() -> PathBuf {
+    program_data_path("state").unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+}
+
+#[cfg(windows)]
+fn program_data_path(name: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("ProgramData").filter(|v| !v.is_empty())?;
+    Some(PathBuf::from(base).join("fleetwatch").join(name))
+}
+
+#[cfg(not(windows))]
+fn program_data_path(_name: &str) -> Option<PathBuf> {
+    None
+}
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -208,7 +238,7 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
 pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<AgentConfig, ConfigError> {
     let (file_path, explicit) = match path {
         Some(p) => (p.to_path_buf(), true),
-        None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+        None => (default_config_path(), false),
     };
     let file = match std::fs::read_to_string(&file_path) {
         Ok(text) => parse(&text, &file_path)?,
@@ -297,7 +327,7 @@ pub fn build(file: FileConfig, o: &Overrides) -> Result<AgentConfig, ConfigError
             .state_dir
             .clone()
             .or(file.state_dir)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
+            .unwrap_or_else(default_state_dir),
         root: o
             .root
             .clone()

@@ -512,7 +512,10 @@ mod tests {
         let mut lines = text.lines();
         let grandchild: u32 = lines.next().unwrap().parse().unwrap();
         assert_eq!(lines.next(), Some("{}"));
-        assert!(gone_soon(grandchild), "sleep {grandchild} outlived its command");
+        assert!(
+            gone_soon(grandchild),
+            "sleep {grandchild} outlived its command"
+        );
     }
 
     #[test]
@@ -529,11 +532,8 @@ mod tests {
             ),
         )
         .unwrap();
-        std::fs::set_permissions(
-            &script,
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
         let started = Instant::now();
         let err = SystemRunner::new()
             .run(script.to_str().unwrap(), &[], Duration::from_millis(500))
@@ -541,7 +541,10 @@ mod tests {
         assert!(matches!(err, CommandError::Timeout { .. }), "{err}");
         assert!(started.elapsed() < Duration::from_secs(10));
         let grandchild = read_pid(&pid_file);
-        assert!(gone_soon(grandchild), "the hung command's child {grandchild} is still running");
+        assert!(
+            gone_soon(grandchild),
+            "the hung command's child {grandchild} is still running"
+        );
     }
 
     #[test]

@@ -19,11 +19,18 @@ use crate::host::{CommandRunner, HostCommands, RecordedRunner, SystemRunner, run
 use crate::upload::tls::{Fingerprint, FingerprintError, Trust};
 
 /// Default config file; a missing default file is fine.
-#[cfg(not(target_os = "macos"))]
+#[cfg(all(unix, not(target_os = "macos")))]
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/fleetwatch/agent.toml";
 /// Default state directory.
-#[cfg(not(target_os = "macos"))]
+#[cfg(all(unix, not(target_os = "macos")))]
 pub const DEFAULT_STATE_DIR: &str = "/var/lib/fleetwatch-agent";
+/// Default config file on Windows when `%ProgramData%` is unset (see
+/// [`default_config_path`]).
+#[cfg(windows)]
+pub const DEFAULT_CONFIG_PATH: &str = r"C:\ProgramData\fleetwatch\agent.toml";
+/// Default state directory on Windows when `%ProgramData%` is unset.
+#[cfg(windows)]
+pub const DEFAULT_STATE_DIR: &str = r"C:\ProgramData\fleetwatch\state";
 /// Default config file on macOS (deploy/macos installs it there).
 #[cfg(target_os = "macos")]
 pub const DEFAULT_CONFIG_PATH: &str = "/Library/Application Support/fleetwatch/agent.toml";
@@ -34,6 +41,29 @@ pub const DEFAULT_STATE_DIR: &str = "/Library/Application Support/fleetwatch/sta
 /// Default of `marker_min_interval_secs`: a finished backup is reported at
 /// once, a marker rewritten in a loop costs one report a minute.
 pub const DEFAULT_MARKER_MIN_INTERVAL_SECS: u64 = 60;
+
+/// The default config file: [`DEFAULT_CONFIG_PATH`], or on Windows
+/// `%ProgramData%\fleetwatch\agent.toml` (ProgramData is not always on C:).
+pub fn default_config_path() -> PathBuf {
+    program_data_path("agent.toml").unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH))
+}
+
+/// The default state directory: [`DEFAULT_STATE_DIR`], or on Windows
+/// `%ProgramData%\fleetwatch\state`.
+pub fn default_state_dir() -> PathBuf {
+    program_data_path("state").unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+}
+
+#[cfg(windows)]
+fn program_data_path(name: &str) -> Option<PathBuf> {
+    let base = std::env::var_os("ProgramData").filter(|v| !v.is_empty())?;
+    Some(PathBuf::from(base).join("fleetwatch").join(name))
+}
+
+#[cfg(not(windows))]
+fn program_data_path(_name: &str) -> Option<PathBuf> {
+    None
+}
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -235,7 +265,7 @@ pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
 pub fn load(path: Option<&Path>, overrides: &Overrides) -> Result<AgentConfig, ConfigError> {
     let (file_path, explicit) = match path {
         Some(p) => (p.to_path_buf(), true),
-        None => (PathBuf::from(DEFAULT_CONFIG_PATH), false),
+        None => (default_config_path(), false),
     };
     let file = match std::fs::read_to_string(&file_path) {
         Ok(text) => {
@@ -404,7 +434,7 @@ pub fn build(file: FileConfig, o: &Overrides) -> Result<AgentConfig, ConfigError
         .state_dir
         .clone()
         .or(file.state_dir)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+        .unwrap_or_else(default_state_dir);
     let mut backup = file.backup;
     for job in &mut backup {
         if job.cache_dir.is_none() {

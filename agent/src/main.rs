@@ -79,7 +79,7 @@ impl CommonArgs {
 
 fn main() -> ExitCode {
     // One crypto provider for the process; rustls panics if none or two are ambiguous.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = fleetwatch_agent::upload::tls::crypto_provider().install_default();
     init_logging();
     let cli = Cli::parse();
     let self_usage = match &cli.command {

@@ -10,11 +10,26 @@ use fleetwatch_protocol::CheckResult;
 
 use crate::host::{CommandError, CommandOutput, CommandRunner, HostError, SysRoot};
 
+// The Linux and macOS checks read Unix sources (files under the root,
+// Unix commands): a Windows build leaves them out entirely, so the
+// `.exe` under Wine can never report the Linux it finds on drive Z:.
 pub mod backup;
+#[cfg(unix)]
 pub mod data_protection;
+pub mod hardware_ids;
+#[cfg(unix)]
 pub mod inventory;
+pub mod package_hash;
+#[cfg(unix)]
 pub mod password_policy;
+#[cfg(unix)]
 pub mod patches;
+/// On Windows only the patch module's timestamp parser is built: backup
+/// jobs parse their tools' dates with it.
+#[cfg(windows)]
+pub mod patches {
+    pub mod timestamp;
+}
 pub mod plist;
 
 /// What a check may use: the host root, the command runner, the clock.
@@ -77,6 +92,9 @@ pub enum CheckError {
         /// What was wrong.
         detail: String,
     },
+    /// A Windows source (WMI, registry, COM) failed.
+    #[error(transparent)]
+    Windows(#[from] crate::platform::windows::host::WindowsError),
     /// A command exited unsuccessfully.
     #[error("{command} exited with {code}: {stderr}")]
     CommandFailed {

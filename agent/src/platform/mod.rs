@@ -19,8 +19,9 @@ use crate::host::SysRoot;
 mod linux;
 #[cfg(unix)]
 mod macos;
-#[cfg(windows)]
-mod windows;
+// Compiled everywhere: the Windows mappings are tested on Linux with
+// recorded rows; only its live host is Windows-only.
+pub mod windows;
 
 /// The operating system a report describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,8 +93,15 @@ pub fn collect(platform: Platform, ctx: &CheckContext<'_>, plan: CheckPlan<'_>) 
 /// (DMI and machine-id on Linux; system_profiler and scutil on a Mac).
 pub fn host_identity(platform: Platform, ctx: &CheckContext<'_>) -> HostIdentity {
     match platform {
+        #[cfg(unix)]
         Platform::Macos => crate::checks::inventory::macos::host_identity(ctx),
+        #[cfg(unix)]
         _ => crate::checks::inventory::host_identity(ctx.root),
+        #[cfg(windows)]
+        _ => {
+            let _ = ctx;
+            windows::live_host_identity()
+        }
     }
 }
 

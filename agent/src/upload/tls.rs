@@ -102,9 +102,23 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
-/// The crypto provider the agent uses (aws-lc-rs, the only one compiled in).
+/// The crypto provider the agent uses: aws-lc-rs on Unix, ring on Windows
+/// (aws-lc-sys does not cross-build for x86_64-pc-windows-gnu with mingw);
+/// exactly one is compiled into each binary.
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(crypto_provider())
+}
+
+/// A fresh instance of this target's crypto provider.
+#[cfg(not(windows))]
+pub fn crypto_provider() -> CryptoProvider {
+    rustls::crypto::aws_lc_rs::default_provider()
+}
+
+/// A fresh instance of this target's crypto provider.
+#[cfg(windows)]
+pub fn crypto_provider() -> CryptoProvider {
+    rustls::crypto::ring::default_provider()
 }
 
 /// Builds the rustls client configuration for `trust`.

@@ -2,8 +2,8 @@
 //! database parsing, and the stable hash of the list.
 
 use fleetwatch_protocol::Package;
-use sha2::{Digest, Sha256};
 
+pub use crate::checks::package_hash::packages_hash;
 use crate::host::{HostError, SysRoot};
 
 /// pacman's local database: one directory per installed package.
@@ -129,20 +129,6 @@ pub fn parse_pacman_desc(text: &str) -> Option<Package> {
         installed_at,
         ..Package::default()
     })
-}
-
-/// Hex SHA-256 over the sorted list, one `name\tversion\tarch\n` line each.
-pub fn packages_hash(sorted: &[Package]) -> String {
-    let mut hasher = Sha256::new();
-    for p in sorted {
-        hasher.update(p.name.as_bytes());
-        hasher.update(b"\t");
-        hasher.update(p.version.as_bytes());
-        hasher.update(b"\t");
-        hasher.update(p.arch.as_deref().unwrap_or("").as_bytes());
-        hasher.update(b"\n");
-    }
-    hex::encode(hasher.finalize())
 }
 
 #[cfg(test)]

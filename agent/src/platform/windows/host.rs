@@ -1,0 +1,219 @@
+//! What the Windows checks read, behind [`WindowsHost`]: WMI rows, registry
+//! values, the Uninstall keys and the Windows Update search. The live host
+//! (Windows builds only) asks WMI, the registry and the Windows Update Agent;
+//! [`RecordedWindowsHost`] answers from a JSON recording, so every mapping
+//! runs on Linux against recorded rows.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::update::UpdateSearch;
+
+/// One WMI instance: property name to value (strings, numbers, booleans,
+/// arrays or null, as the `wmi` crate's `Variant` carries them).
+pub type WmiRow = BTreeMap<String, Value>;
+
+/// One registry value: a DWORD/QWORD or a string (REG_SZ, REG_EXPAND_SZ).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RegValue {
+    /// REG_DWORD or REG_QWORD.
+    Number(u64),
+    /// REG_SZ or REG_EXPAND_SZ.
+    Text(String),
+}
+
+impl RegValue {
+    /// The value as text (a number in decimal).
+    pub fn text(&self) -> String {
+        match self {
+            RegValue::Number(n) => n.to_string(),
+            RegValue::Text(s) => s.clone(),
+        }
+    }
+
+    /// The value as a number (a decimal string is accepted).
+    pub fn number(&self) -> Option<u64> {
+        match self {
+            RegValue::Number(n) => Some(*n),
+            RegValue::Text(s) => s.trim().parse().ok(),
+        }
+    }
+}
+
+/// The values of one registry key, by name.
+pub type RegValues = BTreeMap<String, RegValue>;
+
+/// Where an Uninstall entry was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UninstallView {
+    /// `HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall`, 64-bit view.
+    Machine64,
+    /// The same key in the 32-bit view (`WOW6432Node`).
+    Machine32,
+    /// A user's `HKU\<SID>\...\Uninstall` (per-user installs).
+    User,
+}
+
+/// One subkey of an Uninstall key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UninstallEntry {
+    /// The subkey name (a product code `{GUID}` for MSI installs).
+    pub key: String,
+    /// Which view it came from.
+    pub view: UninstallView,
+    /// Its values (`DisplayName`, `DisplayVersion`, `Publisher`, ...).
+    pub values: RegValues,
+}
+
+/// Why a Windows source could not be read. Serializable so that a
+/// recording carries the failures too (a WUA search failing under Wine).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WindowsError {
+    /// A WMI query failed.
+    #[error("WMI query `{query}` failed: {detail}")]
+    Wmi {
+        /// The WQL query.
+        query: String,
+        /// The error WMI gave.
+        detail: String,
+    },
+    /// A registry key could not be read.
+    #[error("registry key {key} could not be read: {detail}")]
+    Registry {
+        /// The key path.
+        key: String,
+        /// The error the registry gave.
+        detail: String,
+    },
+    /// A COM call failed with an HRESULT.
+    #[error("{call} failed with HRESULT 0x{hresult:08X} ({name})")]
+    Com {
+        /// The interface method that failed.
+        call: String,
+        /// The HRESULT, as the unsigned 32-bit value Windows documents.
+        hresult: u32,
+        /// Its symbolic name (`E_NOTIMPL`) or system message.
+        name: String,
+    },
+    /// A recording could not be read (tests and `--recorded-windows`).
+    #[error("Windows host recording {path}: {detail}")]
+    Recording {
+        /// The recording file.
+        path: PathBuf,
+        /// What was wrong.
+        detail: String,
+    },
+}
+
+/// The Windows sources the checks read.
+pub trait WindowsHost {
+    /// Runs a WQL query in `ROOT\CIMV2`.
+    fn wmi_query(&self, query: &str) -> Result<Vec<WmiRow>, WindowsError>;
+    /// The values of an `HKEY_LOCAL_MACHINE` key (64-bit view); `None` when
+    /// the key does not exist.
+    fn registry_values(&self, key: &str) -> Result<Option<RegValues>, WindowsError>;
+    /// Every Uninstall entry: both machine views and the readable user hives.
+    fn uninstall_entries(&self) -> Result<Vec<UninstallEntry>, WindowsError>;
+    /// `IUpdateSearcher::Search("IsInstalled=0 and IsHidden=0")`, no download.
+    fn search_updates(&self) -> Result<UpdateSearch, WindowsError>;
+}
+
+/// A recorded answer: the value, or the error the live source gave.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Recorded<T> {
+    /// The source answered.
+    Ok(T),
+    /// The source failed with this error.
+    Err(WindowsError),
+}
+
+impl<T: Clone> Recorded<T> {
+    fn get(&self) -> Result<T, WindowsError> {
+        match self {
+            Recorded::Ok(v) => Ok(v.clone()),
+            Recorded::Err(e) => Err(e.clone()),
+        }
+    }
+}
+
+/// Everything a [`WindowsHost`] answers, as recorded from a machine.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Recording {
+    /// Where the recording came from (tool, machine, date).
+    #[serde(default)]
+    pub provenance: String,
+    /// WQL query to rows (or the error).
+    #[serde(default)]
+    pub wmi: BTreeMap<String, Recorded<Vec<WmiRow>>>,
+    /// HKLM key path to its values; a missing key is absent.
+    #[serde(default)]
+    pub registry: BTreeMap<String, RegValues>,
+    /// The Uninstall entries.
+    #[serde(default)]
+    pub uninstall: Vec<UninstallEntry>,
+    /// The Windows Update search (absent: the search was not recorded).
+    #[serde(default)]
+    pub windows_update: Option<Recorded<UpdateSearch>>,
+}
+
+/// A [`WindowsHost`] answering from a [`Recording`].
+#[derive(Debug, Clone, Default)]
+pub struct RecordedWindowsHost {
+    recording: Recording,
+}
+
+impl RecordedWindowsHost {
+    /// A host answering from `recording`.
+    pub fn new(recording: Recording) -> Self {
+        RecordedWindowsHost { recording }
+    }
+
+    /// Reads a JSON recording.
+    pub fn load(path: &Path) -> Result<Self, WindowsError> {
+        let err = |detail: String| WindowsError::Recording {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let recording = serde_json::from_str(&text).map_err(|e| err(e.to_string()))?;
+        Ok(RecordedWindowsHost { recording })
+    }
+}
+
+impl WindowsHost for RecordedWindowsHost {
+    fn wmi_query(&self, query: &str) -> Result<Vec<WmiRow>, WindowsError> {
+        match self.recording.wmi.get(query) {
+            Some(r) => r.get(),
+            None => Err(WindowsError::Wmi {
+                query: query.into(),
+                detail: "not in the recording".into(),
+            }),
+        }
+    }
+
+    fn registry_values(&self, key: &str) -> Result<Option<RegValues>, WindowsError> {
+        Ok(self.recording.registry.get(key).cloned())
+    }
+
+    fn uninstall_entries(&self) -> Result<Vec<UninstallEntry>, WindowsError> {
+        Ok(self.recording.uninstall.clone())
+    }
+
+    fn search_updates(&self) -> Result<UpdateSearch, WindowsError> {
+        match &self.recording.windows_update {
+            Some(r) => r.get(),
+            None => Err(WindowsError::Com {
+                call: "IUpdateSearcher::Search".into(),
+                hresult: 0x8000_4001,
+                name: "E_NOTIMPL (not in the recording)".into(),
+            }),
+        }
+    }
+}

@@ -27,6 +27,7 @@ step "agent .deb and .rpm from the static binary"
 # asset target/release/fleetwatch-agent to $target/$musl/agent/).
 cargo deb --locked -p fleetwatch-agent --profile agent --target "$musl" --no-build \
     --output "$target/debian/" >/dev/null
+mkdir -p "$target/generate-rpm"
 cargo generate-rpm -p agent --profile agent --target "$musl" -o "$target/generate-rpm/"
 
 step "collector .deb and .rpm (release)"

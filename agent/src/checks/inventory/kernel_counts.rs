@@ -11,6 +11,8 @@ use fleetwatch_protocol::MemoryInfo;
 /// `available_bytes` is free plus buffer RAM, the kernel's own estimate
 /// before `MemAvailable` existed: a lower bound (page cache is not counted).
 #[cfg(target_os = "linux")]
+// `c_ulong` is u64 here but u32 on 32-bit targets: the conversion is needed there.
+#[allow(clippy::useless_conversion)]
 pub fn memory_from_sysinfo() -> Option<MemoryInfo> {
     // SAFETY: `libc::sysinfo` is a plain C struct of integers, valid when
     // zeroed; the kernel fills it through the pointer, which lives for the

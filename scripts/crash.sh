@@ -18,4 +18,4 @@ cargo build --workspace --bins --locked
 FLEETWATCH_KILL9_ROUNDS="$rounds" FLEETWATCH_KILL9_CONNECTIONS="$connections" \
   FLEETWATCH_KILL9_MIN_ACKED="$min_acked" \
   cargo test --locked -p fleetwatch-e2e --test e2e_kill9 -- --nocapture 2>&1 \
-  | grep -E '^kill9|^test result|panicked|FAILED|acknowledged before'
+  | grep --line-buffered -E '^kill9|^test result|panicked|FAILED|acknowledged before'

@@ -65,11 +65,29 @@ pub struct BoundServer {
     pub metrics_addr: SocketAddr,
 }
 
+/// Connections the kernel completes and queues before the server accepts
+/// them (capped by `net.core.somaxconn`). std's 128 overflows when a fleet
+/// reconnects at once after a restart: the dropped SYNs are retried after
+/// 1, 3, 7, 15 s, so agents wait for seconds before the collector even sees
+/// them, and some get a reset (scripts/storm.sh measures it).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds a non-blocking listener with [`LISTEN_BACKLOG`] and
+/// `SO_REUSEADDR` (as std does: a restart may reuse the port at once).
+/// Needs a Tokio runtime.
 fn bind(addr: SocketAddr) -> Result<std::net::TcpListener, ServeError> {
-    let listener = std::net::TcpListener::bind(addr)
-        .and_then(|l| l.set_nonblocking(true).map(|_| l))
-        .map_err(|source| ServeError::Bind { addr, source })?;
-    Ok(listener)
+    let listen = || {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        // into_std keeps the socket non-blocking, as axum-server wants it.
+        socket.listen(LISTEN_BACKLOG)?.into_std()
+    };
+    listen().map_err(|source| ServeError::Bind { addr, source })
 }
 
 impl BoundServer {
@@ -177,5 +195,36 @@ impl BoundServer {
             source,
         })?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpStream;
+
+    use super::*;
+
+    /// Far more connections than std's backlog of 128 complete while
+    /// nothing accepts them: a reconnecting fleet is queued, not dropped.
+    /// (Needs `net.core.somaxconn` >= 600, the default since Linux 5.4.)
+    #[tokio::test]
+    async fn the_listener_queues_a_reconnecting_fleet() {
+        let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let opened = tokio::task::spawn_blocking(move || {
+            let mut streams = Vec::new();
+            for n in 0..600 {
+                // A dropped SYN is retried after 1 s: 500 ms means it was dropped.
+                match TcpStream::connect_timeout(&addr, Duration::from_millis(500)) {
+                    Ok(s) => streams.push(s),
+                    Err(e) => return Err(format!("connection {n}: {e}")),
+                }
+            }
+            Ok(streams.len())
+        })
+        .await
+        .unwrap();
+        assert_eq!(opened, Ok(600));
+        drop(listener);
     }
 }

@@ -47,9 +47,9 @@ echo "  collector RSS before the storm: $(rss) KiB"
 # Sample the RSS every 100 ms during the storm.
 ( peak=0; while kill -0 "$collector" 2>/dev/null; do r=$(rss 2>/dev/null || echo 0); [ "${r:-0}" -gt "$peak" ] && peak=$r && echo "$peak" > "$tmp/peak"; sleep 0.1; done ) &
 sampler=$!
-echo "== storm: $devices connections at once"
+echo "== storm: $devices connections at once (load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs)"
 /usr/bin/time -f '  loadgen: peak RSS %M KiB, CPU %U s user + %S s sys, wall %e s' \
-  "${loadgen[@]}" --storm --timeout 60 | sed 's/^/  /'
+  "${loadgen[@]}" --storm --timeout 60 --connect-timeout 10 | sed 's/^/  /'
 if kill -0 "$collector" 2>/dev/null; then
   echo "  collector: still running (pid $collector)"
 else
@@ -57,6 +57,8 @@ else
 fi
 kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
 echo "  collector RSS: sampled peak $(cat "$tmp/peak" 2>/dev/null || echo '?') KiB, now $(rss) KiB, $(awk '/^VmHWM/ {print "VmHWM " $2 " KiB"}' "/proc/$collector/status")"
+echo "  collector CPU time so far (enrolment excluded: restarted): $(ps -o cputime= -p "$collector")"
+echo "  load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  collector /readyz after the storm: $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$metrics/readyz")"
 curl -fsS "http://127.0.0.1:$metrics/metrics" \
   | grep -E '^fleetwatch_collector_(reports_received_total|report_errors_total|ingest_queue)' | sed 's/^/  /' || true

@@ -40,6 +40,7 @@ struct Args {
     storm: bool,
     retries: u32,
     timeout_secs: u64,
+    connect_timeout_secs: u64,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -54,7 +55,10 @@ fn parse_args() -> anyhow::Result<Args> {
         enroll_only: false,
         storm: false,
         retries: 10,
-        timeout_secs: 30,
+        timeout_secs: 60,
+        // The agent's (agent/src/upload/client.rs): TCP connect and TLS
+        // handshake; a storm that answers later than this has failed it.
+        connect_timeout_secs: 10,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -80,12 +84,13 @@ fn parse_args() -> anyhow::Result<Args> {
             "--keys" => a.keys = Some(value),
             "--retries" => a.retries = value.parse()?,
             "--timeout" => a.timeout_secs = value.parse()?,
+            "--connect-timeout" => a.connect_timeout_secs = value.parse()?,
             other => bail!("unknown flag {other}"),
         }
     }
     if a.url.is_empty() || a.cert.is_empty() || a.secret_file.is_empty() {
         bail!(
-            "usage: fleetwatch-loadgen --url URL --cert PEM --secret-file FILE [--devices N] [--connections C] [--seconds S] [--keys FILE] [--enroll-only] [--storm [--retries N]] [--timeout S]"
+            "usage: fleetwatch-loadgen --url URL --cert PEM --secret-file FILE [--devices N] [--connections C] [--seconds S] [--keys FILE] [--enroll-only] [--storm [--retries N]] [--timeout S] [--connect-timeout S]"
         );
     }
     Ok(a)
@@ -379,6 +384,7 @@ async fn main() -> anyhow::Result<()> {
         .pool_max_idle_per_host(pool)
         .http1_only()
         .timeout(Duration::from_secs(args.timeout_secs))
+        .connect_timeout(Duration::from_secs(args.connect_timeout_secs))
         .build()?;
 
     let enrolled = devices(&client, &args, &secret).await?;

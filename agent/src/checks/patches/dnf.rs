@@ -1,8 +1,10 @@
 //! dnf/yum (RHEL, Rocky, Alma, CentOS, Fedora): `check-update` (exit 100 =
 //! updates) and `updateinfo list --security` from the cache only (`-C`: no
-//! metadata download, no refresh), which repositories carry security
-//! metadata from the cached `repomd.xml` files (dnf, dnf5, yum), reboot from
-//! `needs-restarting -r`, last install from the rpm log.
+//! metadata download, no refresh), in dnf4's or dnf5's output format (on
+//! Fedora 41+ `dnf` is dnf5, which keeps both commands as aliases); which
+//! repositories carry security metadata from the cached `repomd.xml` files
+//! (dnf, dnf5, yum), reboot from `needs-restarting -r`, last install from
+//! the rpm log.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -464,6 +466,15 @@ grub2-tools.x86_64                    1:2.06-80.el9                    baseos\n\
             sec.into_iter().collect::<Vec<_>>(),
             ["glib2", "kernel-core", "openssl-libs"]
         );
+        // dnf 4.14's other recordings stay answers (a security count), not unknown.
+        for host in ["rocky9-compliant", "centos9-reposync"] {
+            let text = recorded(host, "commands/dnf-updateinfo-security.out");
+            assert_eq!(
+                parse_updateinfo_names(&text),
+                Some(BTreeSet::new()),
+                "{host}"
+            );
+        }
         assert!(
             parse_check_update(&recorded(
                 "rocky9-compliant",

@@ -296,8 +296,14 @@ pub(crate) fn parse_updateinfo_names(text: &str) -> Option<BTreeSet<String>> {
         }
         if dnf5_table {
             let (kind, nevra) = dnf5_advisory_row(&cols)?;
-            if kind == "security" {
-                names.insert(rpm_name(nevra)?);
+            match kind {
+                "security" => {
+                    names.insert(rpm_name(nevra)?);
+                }
+                "bugfix" | "enhancement" | "newpackage" => {}
+                // A type cut short by a narrow table, or one never seen:
+                // whether it is a security fix is unknown.
+                _ => return None,
             }
             continue;
         }
@@ -615,6 +621,8 @@ grub2-tools.x86_64                    1:2.06-80.el9                    baseos\n\
         for text in [
             "Advisories of an unknown layout\nFEDORA-2026-1 glib2 security\n",
             "FEDORA-2026-1 security Important glib2-2.82.2-1.fc41.x86_64\n",
+            "Name Type Severity Package Issued\n\
+             FEDORA-2026-1 secu… Important glib2-2.82.2-1.fc41.x86_64 2026-11-20 01:23:45\n",
         ] {
             assert_eq!(parse_updateinfo_names(text), None, "{text}");
             assert_eq!(dnf5_host_patches(text).pending_security, None, "{text}");

@@ -283,6 +283,64 @@ fn tumbleweed_vendor_only_host() {
     insta::assert_json_snapshot!("tumbleweed-vendor", p);
 }
 
+/// openSUSE Tumbleweed keeps the whole stack in vendor locations: no
+/// `/etc/pam.d`, the PAM files in `/usr/lib/pam.d` (libpam's
+/// `_pam_open_config_file`), faillock.conf in `/usr/etc/security`
+/// (VENDORDIR), and libpwquality's base file `/usr/lib/security/pwquality.conf`
+/// (`PWQUALITY_BASE_PATH "/usr/lib"` in its `pwqprivate.h`; `read_config_file`
+/// falls back to it when `/etc/security/pwquality.conf` is absent).
+#[test]
+fn vendor_only_pam_stack_and_pwquality_base_file_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "/usr/lib/pam.d/passwd",
+                "password include common-password\n",
+            ),
+            (
+                "/usr/lib/pam.d/common-password",
+                "password requisite pam_pwquality.so minlen=14 retry=3\n\
+                 password required pam_unix.so use_authtok nullok\n",
+            ),
+            (
+                "/usr/lib/pam.d/common-auth",
+                "auth required pam_faillock.so preauth\n\
+                 auth required pam_unix.so try_first_pass\n\
+                 auth [default=die] pam_faillock.so authfail\n",
+            ),
+            (
+                "/usr/etc/security/faillock.conf",
+                "deny = 5\nunlock_time = 1200\n",
+            ),
+            ("/usr/lib/security/pwquality.conf", "minclass = 3\n"),
+            ("/usr/etc/login.defs", "PASS_MAX_DAYS 90\n"),
+        ],
+    );
+    assert!(!dir.path().join("etc/pam.d").exists());
+    let p = policy_of(dir.path());
+    let s = &p["settings"];
+    let o = &p["origins"];
+    assert_eq!(s["min_length"], 14, "{p:#}");
+    assert_eq!(o["min_length"]["source"], "pam_argument");
+    assert_eq!(o["min_length"]["path"], "/usr/lib/pam.d/common-password");
+    assert_eq!(o["min_length"]["module"], "pam_pwquality");
+    assert_eq!(o["min_length"]["enforced"], true);
+    assert_eq!(s["min_classes"], 3);
+    assert_eq!(o["min_classes"]["source"], "file");
+    assert_eq!(o["min_classes"]["path"], "/usr/lib/security/pwquality.conf");
+    assert_eq!(s["lockout_threshold"], 5);
+    assert_eq!(s["lockout_unlock_seconds"], 1200);
+    assert_eq!(o["lockout_threshold"]["source"], "file");
+    assert_eq!(
+        o["lockout_threshold"]["path"],
+        "/usr/etc/security/faillock.conf"
+    );
+    assert_eq!(o["lockout_threshold"]["module"], "pam_faillock");
+    assert_eq!(s["max_days"], 90);
+}
+
 #[test]
 fn el7_pam_tally2_counts_for_lockout() {
     let p = host("centos7-tally2");

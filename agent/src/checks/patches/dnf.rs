@@ -1,8 +1,10 @@
 //! dnf/yum (RHEL, Rocky, Alma, CentOS, Fedora): `check-update` (exit 100 =
 //! updates) and `updateinfo list --security` from the cache only (`-C`: no
-//! metadata download, no refresh), which repositories carry security
-//! metadata from the cached `repomd.xml` files (dnf, dnf5, yum), reboot from
-//! `needs-restarting -r`, last install from the rpm log.
+//! metadata download, no refresh), in dnf4's or dnf5's output format (on
+//! Fedora 41+ `dnf` is dnf5, which keeps both commands as aliases); which
+//! repositories carry security metadata from the cached `repomd.xml` files
+//! (dnf, dnf5, yum), reboot from `needs-restarting -r`, last install from
+//! the rpm log.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,7 +66,9 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
     let root = ctx.root;
     let cached = cached_repositories(root);
     let security_names = match run(ctx, manager, &SECURITY_ADVISORIES) {
-        Ok(o) if o.success() => Some(parse_updateinfo_names(&o.stdout_text())),
+        // Output in neither dnf4's nor dnf5's format: which updates are
+        // security fixes is unknown, not "none".
+        Ok(o) if o.success() => parse_updateinfo_names(&o.stdout_text()),
         Ok(_) | Err(CommandError::NotFound { .. }) => None,
         Err(e) => return Err(e.into()),
     };
@@ -111,7 +115,12 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
     }))
 }
 
-/// Repositories dnf said it skipped: `Ignoring repositories: a, b` on stderr.
+/// Repositories dnf said it skipped: `Ignoring repositories: a, b` on stderr
+/// (dnf4). dnf5 has no such line: with `skip_if_unavailable=false` (its
+/// default) a repository without cache fails the command ("Cache-only
+/// enabled but no cache for repository …", `libdnf5/repo/repo_sack.cpp`),
+/// which is an error here already; with `true` it only writes the warning
+/// to its log file.
 fn skipped_repositories(out: &CommandOutput) -> Vec<String> {
     String::from_utf8_lossy(&out.stderr)
         .lines()
@@ -172,18 +181,25 @@ fn repo_id_of_cache_dir(dir: &str) -> Option<&str> {
 }
 
 /// Parses `dnf -C check-update` output: `name.arch  [epoch:]version-release  repo`
-/// rows (a long name wraps its row onto the next line) after the
-/// "Last metadata expiration check" line; the "Obsoleting Packages" section
-/// repeats packages and is skipped.
+/// rows (a long name wraps its row onto the next line) after dnf4's
+/// "Last metadata expiration check" line or under dnf5's "Upgrades"
+/// heading (dnf5's `check-update` is `check-upgrade`); the "Obsoleting
+/// Packages" section repeats packages and is skipped.
 pub(crate) fn parse_check_update(text: &str) -> Vec<PendingUpdate> {
     let mut out = Vec::new();
     let mut carried: Vec<&str> = Vec::new();
     for line in text.lines() {
         let trimmed = line.trim();
-        if trimmed.starts_with("Obsoleting Packages") {
+        // dnf4 says "Obsoleting Packages", dnf5 "Obsoleting packages".
+        if trimmed
+            .get(..19)
+            .is_some_and(|h| h.eq_ignore_ascii_case("Obsoleting packages"))
+        {
             break;
         }
         if trimmed.is_empty()
+            // dnf5's heading of its table (a package row has a `name.arch`).
+            || trimmed == "Upgrades"
             || trimmed.starts_with("Last metadata expiration")
             || trimmed.starts_with("Security:")
         {
@@ -256,19 +272,77 @@ pub(crate) fn parse_rpm_versions(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Package names of `updateinfo list` rows: `ADVISORY  SEVERITY/Sec.  NEVRA`
-/// (one row per advisory and package, so a name may come twice).
-pub(crate) fn parse_updateinfo_names(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .filter_map(|l| {
-            let mut cols = l.split_whitespace();
-            let (_advisory, kind, nevra) = (cols.next()?, cols.next()?, cols.next()?);
-            if !kind.ends_with("Sec.") {
-                return None;
+/// Package names of the security advisories that `updateinfo list
+/// --security` printed, in either format:
+/// - dnf4/yum: `ADVISORY  SEVERITY/Sec.  NEVRA` rows, after an optional
+///   "Last metadata expiration check" line;
+/// - dnf5 (`updateinfo` is its alias of `advisory`): a table with the header
+///   `Name Type Severity Package Issued`, the type as plain `security`, the
+///   severity possibly empty and the issue date as `YYYY-MM-DD HH:MM:SS`.
+///
+/// One row per advisory and package, so a name may come twice. `None` when
+/// a line fits neither format: the security updates are then unknown.
+pub(crate) fn parse_updateinfo_names(text: &str) -> Option<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    let mut dnf5_table = false;
+    for line in text.lines() {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.is_empty() {
+            continue;
+        }
+        if cols == DNF5_ADVISORY_HEADER {
+            dnf5_table = true;
+            continue;
+        }
+        if dnf5_table {
+            let (kind, nevra) = dnf5_advisory_row(&cols)?;
+            match kind {
+                "security" => {
+                    names.insert(rpm_name(nevra)?);
+                }
+                "bugfix" | "enhancement" | "newpackage" => {}
+                // A type cut short by a narrow table, or one never seen:
+                // whether it is a security fix is unknown.
+                _ => return None,
             }
-            rpm_name(nevra)
-        })
-        .collect()
+            continue;
+        }
+        if line.starts_with("Last metadata expiration check") || line.starts_with("Security: ") {
+            continue;
+        }
+        let [_advisory, kind, nevra] = cols[..] else {
+            return None;
+        };
+        if !kind.contains('/') {
+            return None;
+        }
+        if kind.ends_with("Sec.") {
+            names.insert(rpm_name(nevra)?);
+        }
+    }
+    Some(names)
+}
+
+/// The header of dnf5's advisory table (`libdnf5-cli/output/advisorylist.cpp`).
+const DNF5_ADVISORY_HEADER: [&str; 5] = ["Name", "Type", "Severity", "Package", "Issued"];
+
+/// `(type, nevra)` of a dnf5 advisory row: `NAME TYPE [SEVERITY] NEVRA DATE TIME`.
+fn dnf5_advisory_row<'a>(cols: &[&'a str]) -> Option<(&'a str, &'a str)> {
+    let is_date = |d: &str| {
+        d.len() == 10
+            && d.bytes().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
+    };
+    let (row, issued) = cols.split_at(cols.len().checked_sub(2)?);
+    if !is_date(issued[0]) || !(3..=4).contains(&row.len()) {
+        return None;
+    }
+    Some((row[1], row[row.len() - 1]))
 }
 
 /// `glib2-2.68.4-14.el9_4.1.x86_64` → `glib2`; `openssl-libs-1:3.0.7-28.el9_4.x86_64` → `openssl-libs`.
@@ -355,7 +429,8 @@ grub2-tools.x86_64                    1:2.06-80.el9                    baseos\n\
             "RLSA-2024:3339 Important/Sec. glib2-2.68.4-14.el9_4.1.x86_64\n\
              RLSA-2024:4211 Moderate/Sec.  kernel-5.14.0-427.22.1.el9_4.x86_64\n\
              RLSA-2024:4211 Moderate/Sec.  kernel-core-5.14.0-427.22.1.el9_4.x86_64\n",
-        );
+        )
+        .unwrap();
         assert!(names.contains("glib2"));
         assert!(names.contains("kernel-core"));
         assert_eq!(names.len(), 3);
@@ -391,11 +466,21 @@ grub2-tools.x86_64                    1:2.06-80.el9                    baseos\n\
         let sec = parse_updateinfo_names(&recorded(
             "rocky9-noncompliant",
             "commands/dnf-updateinfo-security.out",
-        ));
+        ))
+        .unwrap();
         assert_eq!(
             sec.into_iter().collect::<Vec<_>>(),
             ["glib2", "kernel-core", "openssl-libs"]
         );
+        // dnf 4.14's other recordings stay answers (a security count), not unknown.
+        for host in ["rocky9-compliant", "centos9-reposync"] {
+            let text = recorded(host, "commands/dnf-updateinfo-security.out");
+            assert_eq!(
+                parse_updateinfo_names(&text),
+                Some(BTreeSet::new()),
+                "{host}"
+            );
+        }
         assert!(
             parse_check_update(&recorded(
                 "rocky9-compliant",
@@ -464,6 +549,96 @@ grub2-tools.x86_64                    1:2.06-80.el9                    baseos\n\
         let repos = cached_repositories(&SysRoot::new(dir.path()));
         assert_eq!(repos.keys().collect::<Vec<_>>(), ["base", "updates"]);
         assert!(repos["base"].has_updateinfo && repos["base"].refreshed_at.is_some());
+    }
+
+    /// Runs the check on a fake dnf5 host (a libdnf5 cache with updateinfo)
+    /// whose `updateinfo list --security` printed `advisories`.
+    fn dnf5_host_patches(advisories: &str) -> Patches {
+        let dir = tempfile::tempdir().unwrap();
+        let repomd = recorded(
+            "rocky9-noncompliant",
+            "var/cache/dnf/baseos-bbe1f9a265050221/repodata/repomd.xml",
+        );
+        let path = dir
+            .path()
+            .join("var/cache/libdnf5/updates-0123456789abcdef/repodata/repomd.xml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, repomd).unwrap();
+        let root = SysRoot::new(dir.path());
+        let runner = crate::host::RecordedRunner::new()
+            .with(
+                &CHECK_UPDATE_ARGV,
+                100,
+                include_str!("testdata/dnf5/check-upgrade.out"),
+            )
+            .with(&SECURITY_ADVISORIES_ARGV, 0, advisories);
+        let ctx = CheckContext {
+            root: &root,
+            runner: &runner,
+            now: 0,
+            command_timeout: std::time::Duration::from_secs(5),
+        };
+        match collect(&ctx).unwrap() {
+            Collected::Ok(p) => p,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const CHECK_UPDATE_ARGV: [&str; 3] = ["dnf", CHECK_UPDATE[0], CHECK_UPDATE[1]];
+    const SECURITY_ADVISORIES_ARGV: [&str; 5] = [
+        "dnf",
+        SECURITY_ADVISORIES[0],
+        SECURITY_ADVISORIES[1],
+        SECURITY_ADVISORIES[2],
+        SECURITY_ADVISORIES[3],
+    ];
+
+    /// dnf5 (Fedora 41+) prints its own formats (testdata/dnf5/README.md):
+    /// every pending update and both security fixes are counted.
+    #[test]
+    fn dnf5_check_upgrade_and_advisory_list() {
+        let p = dnf5_host_patches(include_str!("testdata/dnf5/advisory-list-security.out"));
+        let names: Vec<_> = p.pending.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["glib2", "kernel-core", "vim-minimal"]);
+        assert_eq!(
+            p.pending[2].candidate_version.as_deref(),
+            Some("2:9.1.866-1.fc41")
+        );
+        assert_eq!(p.pending_total, 3);
+        assert_eq!(p.pending_security, Some(2));
+        let security: Vec<_> = p
+            .pending
+            .iter()
+            .filter(|p| p.security)
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(security, ["glib2", "kernel-core"]);
+    }
+
+    /// Advisory output in neither format: unknown, never zero.
+    #[test]
+    fn unreadable_advisory_list_is_unknown_not_zero() {
+        for text in [
+            "Advisories of an unknown layout\nFEDORA-2026-1 glib2 security\n",
+            "FEDORA-2026-1 security Important glib2-2.82.2-1.fc41.x86_64\n",
+            "Name Type Severity Package Issued\n\
+             FEDORA-2026-1 secu… Important glib2-2.82.2-1.fc41.x86_64 2026-11-20 01:23:45\n",
+        ] {
+            assert_eq!(parse_updateinfo_names(text), None, "{text}");
+            assert_eq!(dnf5_host_patches(text).pending_security, None, "{text}");
+        }
+        // Nothing to report is an answer in both formats.
+        assert_eq!(parse_updateinfo_names(""), Some(BTreeSet::new()));
+        assert_eq!(
+            parse_updateinfo_names("Name Type Severity Package Issued\n"),
+            Some(BTreeSet::new())
+        );
+        assert_eq!(
+            parse_updateinfo_names(
+                "Last metadata expiration check: 0:00:04 ago on Wed Dec  2 08:19:37 2026.\n"
+            ),
+            Some(BTreeSet::new())
+        );
     }
 
     proptest! {

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use askama::Template;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -580,11 +581,15 @@ pub fn devices_page(app: &AppState, q: &DevicesQuery, nav: Nav) -> DevicesPage {
 pub async fn devices(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<DevicesQuery>,
+    query: Result<Query<DevicesQuery>, QueryRejection>,
 ) -> Response {
     let session = match require_session(&app, &headers) {
         Ok(s) => s,
         Err(r) => return r,
+    };
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return super::bad_query(&e, "/console/devices"),
     };
     let nav = Nav::new("devices", &session);
     let page = tokio::task::spawn_blocking(move || devices_page(&app, &q, nav)).await;
@@ -1003,11 +1008,15 @@ pub async fn device(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<DeviceQuery>,
+    query: Result<Query<DeviceQuery>, QueryRejection>,
 ) -> Response {
     let session = match require_session(&app, &headers) {
         Ok(s) => s,
         Err(r) => return r,
+    };
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return super::bad_query(&e, &format!("/console/devices/{id}")),
     };
     let nav = Nav::new("devices", &session);
     let can_retire = may_change(session.role);
@@ -1210,11 +1219,15 @@ pub fn software_page(app: &AppState, q: &SoftwareQuery, nav: Nav) -> SoftwarePag
 pub async fn software(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<SoftwareQuery>,
+    query: Result<Query<SoftwareQuery>, QueryRejection>,
 ) -> Response {
     let session = match require_session(&app, &headers) {
         Ok(s) => s,
         Err(r) => return r,
+    };
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return super::bad_query(&e, "/console/software"),
     };
     let nav = Nav::new("software", &session);
     match tokio::task::spawn_blocking(move || software_page(&app, &q, nav)).await {

@@ -28,6 +28,7 @@ use crate::unix_now;
 pub mod charts;
 pub mod config;
 pub mod index;
+pub mod packed;
 pub mod pages;
 pub mod session;
 pub mod software;

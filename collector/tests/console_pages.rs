@@ -558,3 +558,55 @@ async fn sign_in_is_rate_limited_per_source_address() {
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
     assert!(r.text().await.unwrap().contains("Too many sign-in attempts"));
 }
+
+/// The `data-device-id`s of a devices page's rows, in order.
+fn row_hosts(page: &str) -> Vec<String> {
+    page.split("class=\"device-link\" href=\"")
+        .skip(1)
+        .map(|rest| {
+            let text = &rest[rest.find('>').unwrap() + 1..];
+            text[..text.find('<').unwrap()].to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devices_table_pages_in_host_name_order_and_clamps_past_the_end() {
+    let c = TestCollector::start_with(CONFIG);
+    // 120 devices, reported in a shuffled order.
+    for i in 0..120u32 {
+        let n = (i * 7) % 120;
+        let e = enroll(&c.api, identity(100 + n)).await;
+        let mut report = full_report(&e.device_id, &format!("p-{n}"));
+        report.inventory.data.as_mut().unwrap().hostname = format!("host-{n:03}");
+        let a = post_report(&c.api, &e.node_key, &report).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    }
+    let s = serve(&c).await;
+    let (cookie, _) = s.sign_in(ADMIN_TOKEN).await;
+    let get = |path: String| {
+        let (s, cookie) = (&s, &cookie);
+        async move { s.get(&path, Some(cookie)).await.text().await.unwrap() }
+    };
+    let hosts = |range: std::ops::Range<u32>| -> Vec<String> {
+        range.map(|n| format!("host-{n:03}")).collect()
+    };
+    let first = get("/console/devices".into()).await;
+    assert!(first.contains("120 devices match · page 1 of 3"), "{first}");
+    assert_eq!(row_hosts(&first), hosts(0..50));
+    let third = get("/console/devices?page=3".into()).await;
+    assert_eq!(row_hosts(&third), hosts(100..120));
+    // Past the end: the last page.
+    let past = get("/console/devices?page=9".into()).await;
+    assert!(past.contains("page 3 of 3"), "{past}");
+    assert_eq!(row_hosts(&past), hosts(100..120));
+    // Descending: from the end.
+    let desc = get("/console/devices?sort=hostname&dir=desc".into()).await;
+    let mut expected = hosts(70..120);
+    expected.reverse();
+    assert_eq!(row_hosts(&desc), expected);
+    // A filter that keeps everything pages the same way; OS options listed.
+    let os = get("/console/devices?os=debian&page=2".into()).await;
+    assert_eq!(row_hosts(&os), hosts(50..100));
+    assert!(os.contains("<option value=\"debian\" selected>"), "{os}");
+}

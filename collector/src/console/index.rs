@@ -162,6 +162,9 @@ pub struct IndexInner {
     pair_installs: Vec<u32>,
     /// title id -> its pair ids.
     title_pairs: Vec<Vec<u32>>,
+    /// OS id -> indexed devices with it (the devices page's OS filter
+    /// options without a fleet scan).
+    os_counts: BTreeMap<Box<str>, u32>,
 }
 
 /// The console's indexes behind one lock.
@@ -243,9 +246,20 @@ impl IndexInner {
         };
         let old = self.slots[slot as usize].take();
         let (old_tokens, old_packages, old_sort) = match old {
-            Some(d) => (d.tokens, d.packages, Some(d.sort_key)),
+            Some(d) => {
+                if let Some(n) = self.os_counts.get_mut(&d.os) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.os_counts.remove(&d.os);
+                    }
+                }
+                (d.tokens, d.packages, Some(d.sort_key))
+            }
             None => (Box::default(), PackedIds::default(), None),
         };
+        if !doc.os.is_empty() {
+            *self.os_counts.entry(doc.os.as_str().into()).or_default() += 1;
+        }
         if let Some(key) = old_sort {
             self.by_hostname.remove(&(key, slot));
         }
@@ -302,6 +316,11 @@ impl IndexInner {
         }
         self.title_pairs[t as usize].push(id);
         id
+    }
+
+    /// The OS ids of the indexed devices, sorted.
+    pub fn os_names(&self) -> impl Iterator<Item = &str> {
+        self.os_counts.keys().map(|k| &**k)
     }
 
     /// Number of indexed devices.

@@ -491,15 +491,24 @@ async fn a_bad_query_string_answers_400_as_html_on_pages_and_json_on_the_api() {
     ] {
         let r = s.get(&path, Some(&cookie)).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
-        let ct = r.headers()[header::CONTENT_TYPE].to_str().unwrap().to_string();
+        let ct = r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
         assert!(ct.starts_with("text/html"), "{path}: {ct}");
         assert!(
             r.headers().contains_key(header::CONTENT_SECURITY_POLICY),
             "{path}"
         );
         let body = r.text().await.unwrap();
-        assert!(body.contains("data-testid=\"error-message\""), "{path}: {body}");
-        assert!(!body.contains("laptop-042"), "{path}: fleet data on an error page");
+        assert!(
+            body.contains("data-testid=\"error-message\""),
+            "{path}: {body}"
+        );
+        assert!(
+            !body.contains("laptop-042"),
+            "{path}: fleet data on an error page"
+        );
     }
     // Without a session a bad query still only redirects to sign-in.
     let r = s.get("/console/devices?page=abc", None).await;
@@ -513,7 +522,10 @@ async fn a_bad_query_string_answers_400_as_html_on_pages_and_json_on_the_api() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let ct = r.headers()[header::CONTENT_TYPE].to_str().unwrap().to_string();
+    let ct = r.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(ct.starts_with("application/json"), "{ct}");
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
@@ -556,7 +568,12 @@ async fn sign_in_is_rate_limited_per_source_address() {
         .parse()
         .unwrap();
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
-    assert!(r.text().await.unwrap().contains("Too many sign-in attempts"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Too many sign-in attempts")
+    );
 }
 
 /// The `data-device-id`s of a devices page's rows, in order.

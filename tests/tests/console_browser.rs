@@ -56,7 +56,11 @@ impl Driver {
                     std::fs::read_to_string(log).unwrap_or_default()
                 );
             }
-            if http().get(&url).send().is_ok_and(|r| r.status().is_success()) {
+            if http()
+                .get(&url)
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+            {
                 return d;
             }
             assert!(Instant::now() < deadline, "chromedriver not ready in 20s");
@@ -216,7 +220,11 @@ fn the_console_works_in_a_real_browser() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(browse(&driver, &tmp.path().join("chromium-profile"), &fleet));
+    runtime.block_on(browse(
+        &driver,
+        &tmp.path().join("chromium-profile"),
+        &fleet,
+    ));
     drop(driver);
 
     // The retire done in the browser reached the store.
@@ -230,7 +238,11 @@ fn the_console_works_in_a_real_browser() {
             .clone()
     };
     assert_eq!(retired_of(&sims[1]), serde_json::json!(true), "{devices:?}");
-    assert_eq!(retired_of(&sims[0]), serde_json::json!(false), "{devices:?}");
+    assert_eq!(
+        retired_of(&sims[0]),
+        serde_json::json!(false),
+        "{devices:?}"
+    );
 }
 
 /// What the browser part needs to know about the fleet it was sent.
@@ -275,7 +287,12 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
         .send_keys("not-the-token")
         .await
         .unwrap();
-    b.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     assert_eq!(
         text(&b, "[data-testid=sign-in-error]").await,
         "That token is not valid."
@@ -290,7 +307,12 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
         .send_keys(admin)
         .await
         .unwrap();
-    b.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     assert_eq!(path(&b).await, "/console/");
     assert_eq!(text(&b, "[data-testid=role]").await, "admin");
     assert_eq!(
@@ -366,7 +388,10 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
         .unwrap();
     assert_eq!(hostile_link.text().await.unwrap(), HOSTILE);
     assert!(
-        b.find_all(Locator::Css("#main img")).await.unwrap().is_empty(),
+        b.find_all(Locator::Css("#main img"))
+            .await
+            .unwrap()
+            .is_empty(),
         "an <img> element came from a host name"
     );
     assert_no_dialog(&b, "devices page").await;
@@ -429,7 +454,11 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
             .await
             .contains("bash")
     );
-    assert!(text(&b, "[data-testid=history]").await.contains("browser-1"));
+    assert!(
+        text(&b, "[data-testid=history]")
+            .await
+            .contains("browser-1")
+    );
     screenshot(&b, "device").await;
 
     // Software: find bash; its devices are the three simulated ones.
@@ -470,7 +499,12 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
     screenshot(&b, "software").await;
 
     for (nav, name) in [("nav-compliance", "compliance"), ("nav-alerts", "alerts")] {
-        b.find(Locator::Id(nav)).await.unwrap().click().await.unwrap();
+        b.find(Locator::Id(nav))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         assert_eq!(path(&b).await, format!("/console/{name}"));
         assert_no_dialog(&b, name).await;
         screenshot(&b, name).await;
@@ -503,7 +537,12 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
     );
 
     // Retire with the button: the confirm dialog; dismissed, nothing happens.
-    b.find(Locator::Id("retire")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Id("retire"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let question = b.get_alert_text().await.expect("a confirm dialog");
     assert!(question.starts_with("Retire this device?"), "{question}");
     b.dismiss_alert().await.unwrap();
@@ -515,7 +554,12 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
             .is_empty()
     );
     // Accepted: the device is retired.
-    b.find(Locator::Id("retire")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Id("retire"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     b.get_alert_text().await.expect("a confirm dialog");
     b.accept_alert().await.unwrap();
     wait_for(&b, "[data-testid=device-retired]").await;
@@ -537,7 +581,12 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
         .send_keys(VIEWER_TOKEN)
         .await
         .unwrap();
-    b.find(Locator::Id("sign-in")).await.unwrap().click().await.unwrap();
+    b.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     assert_eq!(text(&b, "[data-testid=role]").await, "viewer");
     b.goto(&format!("{base}/console/devices/{}", sims[0]))
         .await
@@ -551,11 +600,16 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
 }
 
 async fn hostile_link_page(b: &Client, base: &str, id: &str) {
-    b.goto(&format!("{base}/console/devices/{id}")).await.unwrap();
+    b.goto(&format!("{base}/console/devices/{id}"))
+        .await
+        .unwrap();
     assert_eq!(text(b, "[data-testid=device-hostname]").await, HOSTILE);
     assert!(b.title().await.unwrap().contains(HOSTILE));
     assert!(
-        b.find_all(Locator::Css("#main img")).await.unwrap().is_empty(),
+        b.find_all(Locator::Css("#main img"))
+            .await
+            .unwrap()
+            .is_empty(),
         "an <img> element came from the host name"
     );
     assert_no_dialog(b, "hostile device page").await;

@@ -103,9 +103,7 @@ impl ConsoleConfig {
             session_secs: minutes as i64 * 60,
             viewer_tokens,
             licences,
-            sign_in_per_minute: raw
-                .sign_in_per_minute
-                .unwrap_or(DEFAULT_SIGN_IN_PER_MINUTE),
+            sign_in_per_minute: raw.sign_in_per_minute.unwrap_or(DEFAULT_SIGN_IN_PER_MINUTE),
         })
     }
 }

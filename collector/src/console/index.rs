@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::{RwLock, RwLockReadGuard};
 
-use fleetwatch_protocol::{Inventory, Package};
 use super::packed::PackedIds;
+use fleetwatch_protocol::{Inventory, Package};
 
 /// Longest string kept per token (hostile agents send long ones).
 const MAX_TOKEN: usize = 128;

@@ -149,11 +149,21 @@ pub fn csrf_ok(session: &Session, submitted: Option<&str>) -> bool {
 
 /// 403 for a refused state-changing request (an HTML page).
 pub fn forbidden(message: &'static str) -> Response {
-    error_page(StatusCode::FORBIDDEN, "Refused", message.to_string(), "/console/")
+    error_page(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        message.to_string(),
+        "/console/",
+    )
 }
 
 /// An error answer as an HTML page (no fleet data, no navigation).
-pub fn error_page(status: StatusCode, title: &'static str, message: String, back: &str) -> Response {
+pub fn error_page(
+    status: StatusCode,
+    title: &'static str,
+    message: String,
+    back: &str,
+) -> Response {
     let mut r = html(&ErrorPage {
         title,
         message,

@@ -520,7 +520,7 @@ pub fn devices_page(app: &AppState, q: &DevicesQuery, nav: Nav) -> DevicesPage {
             matches.push((d, m));
         } else {
             // Outside the window (in order): stream through the last page.
-            if matching % PAGE_SIZE == 0 {
+            if matching.is_multiple_of(PAGE_SIZE) {
                 tail.clear();
             }
             tail.push_back((d, m));
@@ -539,8 +539,9 @@ pub fn devices_page(app: &AppState, q: &DevicesQuery, nav: Nav) -> DevicesPage {
     } else {
         match sort.as_str() {
             "last_seen" => matches.sort_by_key(|(_, m)| m.last_seen),
-            "os" => matches
-                .sort_by(|a, b| (&a.0.os, &a.0.os_version).cmp(&(&b.0.os, &b.0.os_version))),
+            "os" => {
+                matches.sort_by(|a, b| (&a.0.os, &a.0.os_version).cmp(&(&b.0.os, &b.0.os_version)))
+            }
             _ => {}
         }
         if desc {

@@ -34,6 +34,11 @@ have aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
 [ -e /usr/aarch64-linux-gnu/include/stdio.h ] || need+=(libc6-dev-arm64-cross)
 have qemu-aarch64 || need+=(qemu-user)
 # --- end packaging ---
+# --- web console (issue 11): tests/tests/console_browser.rs drives the real
+# headless chromium through chromedriver (Debian's chromium-driver).
+have chromium || need+=(chromium)
+have chromedriver || need+=(chromium-driver)
+# --- end web console ---
 
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)

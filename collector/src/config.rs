@@ -468,6 +468,10 @@ mod tests {
         // The example documents the defaults.
         assert_eq!(config.policy, Policy::default());
         assert_eq!(config.alerts, AlertsConfig::default());
+        assert_eq!(
+            config.console,
+            crate::console::config::ConsoleConfig::default()
+        );
         assert_eq!(config.file.as_deref(), Some(path));
         // Its commented-out [policy] and [alerts] keys are valid too.
         let text = std::fs::read_to_string(path).unwrap();

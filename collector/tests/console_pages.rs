@@ -476,3 +476,154 @@ async fn the_daily_compliance_snapshot_survives_a_restart() {
     );
     assert!(overview.contains("% compliant</title>"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_query_string_answers_400_as_html_on_pages_and_json_on_the_api() {
+    let c = TestCollector::start_with(CONFIG);
+    let (good, _) = fleet(&c).await;
+    let s = serve(&c).await;
+    let (cookie, _) = s.sign_in(ADMIN_TOKEN).await;
+    for path in [
+        "/console/devices?page=abc".to_string(),
+        "/console/devices?page=-1".into(),
+        format!("/console/devices/{good}?sw=a&sw=b"),
+        "/console/software?title=a&title=b".into(),
+    ] {
+        let r = s.get(&path, Some(&cookie)).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+        let ct = r.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(ct.starts_with("text/html"), "{path}: {ct}");
+        assert!(
+            r.headers().contains_key(header::CONTENT_SECURITY_POLICY),
+            "{path}"
+        );
+        let body = r.text().await.unwrap();
+        assert!(
+            body.contains("data-testid=\"error-message\""),
+            "{path}: {body}"
+        );
+        assert!(
+            !body.contains("laptop-042"),
+            "{path}: fleet data on an error page"
+        );
+    }
+    // Without a session a bad query still only redirects to sign-in.
+    let r = s.get("/console/devices?page=abc", None).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let r = s
+        .client
+        .get(format!("{}/api/v1/software?title=a&title=b", s.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let ct = r.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(ct.starts_with("application/json"), "{ct}");
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_is_rate_limited_per_source_address() {
+    let c = TestCollector::start_with(&format!(
+        "{}\n",
+        CONFIG.replace(
+            "session_minutes = 30",
+            "session_minutes = 30\nsign_in_per_minute = 3"
+        )
+    ));
+    // Served with the peer address recorded, as the real server does.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let service = c
+        .api
+        .clone()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await.unwrap() });
+    let s = Console {
+        base,
+        client: client(),
+    };
+    for _ in 0..3 {
+        let r = s.post("/console/sign-in", None, "token=wrong-token").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Over the rate: refused before the token is looked at, even the right one.
+    let r = s
+        .post("/console/sign-in", None, &format!("token={ADMIN_TOKEN}"))
+        .await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().get(header::SET_COOKIE).is_none());
+    let wait: u64 = r.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Too many sign-in attempts")
+    );
+}
+
+/// The `data-device-id`s of a devices page's rows, in order.
+fn row_hosts(page: &str) -> Vec<String> {
+    page.split("class=\"device-link\" href=\"")
+        .skip(1)
+        .map(|rest| {
+            let text = &rest[rest.find('>').unwrap() + 1..];
+            text[..text.find('<').unwrap()].to_string()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devices_table_pages_in_host_name_order_and_clamps_past_the_end() {
+    let c = TestCollector::start_with(CONFIG);
+    // 120 devices, reported in a shuffled order.
+    for i in 0..120u32 {
+        let n = (i * 7) % 120;
+        let e = enroll(&c.api, identity(100 + n)).await;
+        let mut report = full_report(&e.device_id, &format!("p-{n}"));
+        report.inventory.data.as_mut().unwrap().hostname = format!("host-{n:03}");
+        let a = post_report(&c.api, &e.node_key, &report).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    }
+    let s = serve(&c).await;
+    let (cookie, _) = s.sign_in(ADMIN_TOKEN).await;
+    let get = |path: String| {
+        let (s, cookie) = (&s, &cookie);
+        async move { s.get(&path, Some(cookie)).await.text().await.unwrap() }
+    };
+    let hosts = |range: std::ops::Range<u32>| -> Vec<String> {
+        range.map(|n| format!("host-{n:03}")).collect()
+    };
+    let first = get("/console/devices".into()).await;
+    assert!(first.contains("120 devices match · page 1 of 3"), "{first}");
+    assert_eq!(row_hosts(&first), hosts(0..50));
+    let third = get("/console/devices?page=3".into()).await;
+    assert_eq!(row_hosts(&third), hosts(100..120));
+    // Past the end: the last page.
+    let past = get("/console/devices?page=9".into()).await;
+    assert!(past.contains("page 3 of 3"), "{past}");
+    assert_eq!(row_hosts(&past), hosts(100..120));
+    // Descending: from the end.
+    let desc = get("/console/devices?sort=hostname&dir=desc".into()).await;
+    let mut expected = hosts(70..120);
+    expected.reverse();
+    assert_eq!(row_hosts(&desc), expected);
+    // A filter that keeps everything pages the same way; OS options listed.
+    let os = get("/console/devices?os=debian&page=2".into()).await;
+    assert_eq!(row_hosts(&os), hosts(50..100));
+    assert!(os.contains("<option value=\"debian\" selected>"), "{os}");
+}

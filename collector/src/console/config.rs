@@ -10,6 +10,10 @@ use crate::config::ConfigError;
 /// Shortest viewer token accepted: a guessable token would open the fleet.
 pub const MIN_TOKEN_LEN: usize = 16;
 
+/// Sign-in attempts a minute per source address unless configured: enough
+/// for people mistyping, far too few to guess a token.
+pub const DEFAULT_SIGN_IN_PER_MINUTE: u64 = 10;
+
 /// `[console]` as written.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,6 +22,8 @@ pub struct RawConsole {
     pub session_minutes: Option<u64>,
     /// Read-only tokens: they see every page but cannot retire devices.
     pub viewer_tokens: Option<Vec<String>>,
+    /// Sign-in attempts a minute per source address (default 10; 0: no limit).
+    pub sign_in_per_minute: Option<u64>,
 }
 
 /// The validated console settings.
@@ -29,6 +35,8 @@ pub struct ConsoleConfig {
     pub viewer_tokens: Vec<String>,
     /// Licences owned per software title (exact title as inventoried).
     pub licences: BTreeMap<String, u64>,
+    /// Sign-in attempts a minute per source address (0: no limit).
+    pub sign_in_per_minute: u64,
 }
 
 impl std::fmt::Debug for ConsoleConfig {
@@ -38,6 +46,7 @@ impl std::fmt::Debug for ConsoleConfig {
             .field("session_secs", &self.session_secs)
             .field("viewer_tokens", &self.viewer_tokens.len())
             .field("licences", &self.licences)
+            .field("sign_in_per_minute", &self.sign_in_per_minute)
             .finish()
     }
 }
@@ -48,6 +57,7 @@ impl Default for ConsoleConfig {
             session_secs: 480 * 60,
             viewer_tokens: Vec::new(),
             licences: BTreeMap::new(),
+            sign_in_per_minute: DEFAULT_SIGN_IN_PER_MINUTE,
         }
     }
 }
@@ -93,6 +103,7 @@ impl ConsoleConfig {
             session_secs: minutes as i64 * 60,
             viewer_tokens,
             licences,
+            sign_in_per_minute: raw.sign_in_per_minute.unwrap_or(DEFAULT_SIGN_IN_PER_MINUTE),
         })
     }
 }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::{RwLock, RwLockReadGuard};
 
+use super::packed::PackedIds;
 use fleetwatch_protocol::{Inventory, Package};
 
 /// Longest string kept per token (hostile agents send long ones).
@@ -127,8 +128,8 @@ pub struct IndexedDevice {
     /// OS version, raw.
     pub os_version: Box<str>,
     tokens: Box<[Box<str>]>,
-    /// Sorted pair ids of the installed packages.
-    packages: Box<[u32]>,
+    /// Sorted pair ids of the installed packages, packed.
+    packages: PackedIds,
     sort_key: Box<str>,
 }
 
@@ -161,6 +162,9 @@ pub struct IndexInner {
     pair_installs: Vec<u32>,
     /// title id -> its pair ids.
     title_pairs: Vec<Vec<u32>>,
+    /// OS id -> indexed devices with it (the devices page's OS filter
+    /// options without a fleet scan).
+    os_counts: BTreeMap<Box<str>, u32>,
 }
 
 /// The console's indexes behind one lock.
@@ -220,14 +224,14 @@ fn diff(old: &[u32], new: &[u32]) -> (Vec<u32>, Vec<u32>) {
 
 impl IndexInner {
     fn upsert(&mut self, device_id: &str, doc: &ConsoleDoc) {
-        let packages: Option<Box<[u32]>> = doc.packages.as_ref().map(|list| {
+        let packages: Option<Vec<u32>> = doc.packages.as_ref().map(|list| {
             let mut ids: Vec<u32> = list
                 .iter()
                 .map(|(title, version)| self.pair_id(title, version))
                 .collect();
             ids.sort_unstable();
             ids.dedup();
-            ids.into_boxed_slice()
+            ids
         });
         let slot = match self.by_id.get(device_id) {
             Some(s) => *s,
@@ -242,9 +246,20 @@ impl IndexInner {
         };
         let old = self.slots[slot as usize].take();
         let (old_tokens, old_packages, old_sort) = match old {
-            Some(d) => (d.tokens, d.packages, Some(d.sort_key)),
-            None => (Box::default(), Box::default(), None),
+            Some(d) => {
+                if let Some(n) = self.os_counts.get_mut(&d.os) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.os_counts.remove(&d.os);
+                    }
+                }
+                (d.tokens, d.packages, Some(d.sort_key))
+            }
+            None => (Box::default(), PackedIds::default(), None),
         };
+        if !doc.os.is_empty() {
+            *self.os_counts.entry(doc.os.as_str().into()).or_default() += 1;
+        }
         if let Some(key) = old_sort {
             self.by_hostname.remove(&(key, slot));
         }
@@ -262,14 +277,14 @@ impl IndexInner {
         }
         let packages = match packages {
             Some(new) => {
-                let (gone, added) = diff(&old_packages, &new);
+                let (gone, added) = diff(&old_packages.to_vec(), &new);
                 for p in gone {
                     self.pair_installs[p as usize] -= 1;
                 }
                 for p in added {
                     self.pair_installs[p as usize] += 1;
                 }
-                new
+                PackedIds::from_sorted(&new)
             }
             None => old_packages,
         };
@@ -301,6 +316,11 @@ impl IndexInner {
         }
         self.title_pairs[t as usize].push(id);
         id
+    }
+
+    /// The OS ids of the indexed devices, sorted.
+    pub fn os_names(&self) -> impl Iterator<Item = &str> {
+        self.os_counts.keys().map(|k| &**k)
     }
 
     /// Number of indexed devices.
@@ -421,7 +441,7 @@ impl IndexInner {
             return Vec::new();
         }
         self.in_hostname_order()
-            .filter(|d| wanted.iter().any(|p| d.packages.binary_search(p).is_ok()))
+            .filter(|d| wanted.iter().any(|p| d.packages.contains(*p)))
             .collect()
     }
 
@@ -431,7 +451,7 @@ impl IndexInner {
             .packages
             .iter()
             .map(|p| {
-                let (t, v) = self.pairs[*p as usize];
+                let (t, v) = self.pairs[p as usize];
                 (
                     &*self.titles.names[t as usize],
                     &*self.versions.names[v as usize],

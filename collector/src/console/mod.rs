@@ -15,6 +15,7 @@
 //! carries no fleet data.
 
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -27,6 +28,7 @@ use crate::unix_now;
 pub mod charts;
 pub mod config;
 pub mod index;
+pub mod packed;
 pub mod pages;
 pub mod session;
 pub mod software;
@@ -145,9 +147,55 @@ pub fn csrf_ok(session: &Session, submitted: Option<&str>) -> bool {
     submitted.is_some_and(|t| secret_eq(t, &session.csrf))
 }
 
-/// 403 for a refused state-changing request.
+/// 403 for a refused state-changing request (an HTML page).
 pub fn forbidden(message: &'static str) -> Response {
-    (StatusCode::FORBIDDEN, message).into_response()
+    error_page(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        message.to_string(),
+        "/console/",
+    )
+}
+
+/// An error answer as an HTML page (no fleet data, no navigation).
+pub fn error_page(
+    status: StatusCode,
+    title: &'static str,
+    message: String,
+    back: &str,
+) -> Response {
+    let mut r = html(&ErrorPage {
+        title,
+        message,
+        back: back.to_string(),
+    });
+    if r.status().is_success() {
+        *r.status_mut() = status;
+    }
+    r
+}
+
+/// 400 page for a query string the page cannot use (instead of axum's
+/// plain-text rejection).
+pub fn bad_query(rejection: &QueryRejection, back: &str) -> Response {
+    error_page(
+        StatusCode::BAD_REQUEST,
+        "Bad request",
+        rejection.body_text(),
+        back,
+    )
+}
+
+/// The page of an error answer.
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage {
+    /// Short heading (`Bad request`).
+    pub title: &'static str,
+    /// What went wrong (escaped: it may quote the request).
+    pub message: String,
+    /// Where the back link goes.
+    pub back: String,
 }
 
 /// The navigation bar's data.
@@ -207,10 +255,48 @@ fn session_cookie(id: &str, max_age: i64) -> String {
     format!("{COOKIE_NAME}={id}; Path={BASE}; HttpOnly; Secure; SameSite=Strict; Max-Age={max_age}")
 }
 
-async fn sign_in(State(app): State<AppState>, body: axum::body::Bytes) -> Response {
+/// Largest sign-in form read (a token is far shorter).
+const MAX_SIGN_IN_BYTES: usize = 4096;
+
+async fn sign_in(State(app): State<AppState>, request: Request) -> Response {
+    // Before the body is read or the token compared: a source over its
+    // rate cannot guess tokens at full speed.
+    if let Some(ip) = crate::http::enroll::source(&request)
+        && let Err(wait) = app
+            .console
+            .sign_in_limiter
+            .check(ip, std::time::Instant::now())
+    {
+        tracing::warn!(source = %ip, "console sign-in refused: too many attempts from this address");
+        let mut r = html(&SignInPage {
+            error: Some("Too many sign-in attempts from this address; wait a minute."),
+        });
+        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
+        return r;
+    }
+    let body = match axum::body::to_bytes(request.into_body(), MAX_SIGN_IN_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "the sign-in form could not be read".into(),
+                "/console/sign-in",
+            );
+        }
+    };
     let form: SignInForm = match serde_urlencoded::from_bytes(&body) {
         Ok(f) => f,
-        Err(_) => return (StatusCode::BAD_REQUEST, "malformed form").into_response(),
+        Err(_) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "Bad request",
+                "malformed sign-in form".into(),
+                "/console/sign-in",
+            );
+        }
     };
     let role = role_for_token(
         form.token.trim(),
@@ -264,6 +350,8 @@ pub struct ConsoleState {
     pub sessions: session::Sessions,
     /// The last daily snapshot queued, to save only changes.
     pub last_daily: std::sync::Mutex<Vec<crate::store::DailyCompliance>>,
+    /// Sign-in attempts per source address.
+    pub sign_in_limiter: crate::rate_limit::RateLimiter,
 }
 
 impl ConsoleState {
@@ -271,6 +359,7 @@ impl ConsoleState {
     pub fn new(config: config::ConsoleConfig) -> Self {
         ConsoleState {
             sessions: session::Sessions::new(config.session_secs),
+            sign_in_limiter: crate::rate_limit::RateLimiter::new(config.sign_in_per_minute),
             config,
             last_daily: Default::default(),
         }

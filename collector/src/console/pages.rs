@@ -2,9 +2,10 @@
 //! state, the console index or the store; the templates under `templates/`
 //! only format (auto-escaped; nothing from an agent is marked safe).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use askama::Template;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -477,8 +478,17 @@ pub fn devices_page(app: &AppState, q: &DevicesQuery, nav: Nav) -> DevicesPage {
         Some(found) => Box::new(found.iter().copied()),
         None => Box::new(index.in_hostname_order()),
     };
-    let mut os_options: BTreeSet<&str> = BTreeSet::new();
+    // Hostname order ascending is the candidates' own order: only the
+    // requested page's rows are kept (no fleet-sized vector, no sort).
+    let in_order = !matches!(sort.as_str(), "last_seen" | "os") && !desc;
+    let wanted_page = q.page.unwrap_or(1).max(1);
+    let window = (wanted_page - 1) * PAGE_SIZE..wanted_page * PAGE_SIZE;
+    let need_outcomes = state_f.is_some() || check_f.is_some();
+    let mut matching = 0usize;
     let mut matches: Vec<(&super::index::IndexedDevice, &DeviceMetrics)> = Vec::new();
+    // The last full page seen, for a page number past the end.
+    let mut tail: std::collections::VecDeque<(&super::index::IndexedDevice, &DeviceMetrics)> =
+        std::collections::VecDeque::new();
     for d in candidates {
         let Some(m) = fleet.device(&d.device_id) else {
             continue;
@@ -486,44 +496,65 @@ pub fn devices_page(app: &AppState, q: &DevicesQuery, nav: Nav) -> DevicesPage {
         if !visible(m, now, retire_after) {
             continue;
         }
-        if !d.os.is_empty() {
-            os_options.insert(&d.os);
-        }
         if os_f.as_deref().is_some_and(|o| o != &*d.os) {
             continue;
         }
-        let outcomes = m.verdicts.outcomes();
-        if state_f
-            .as_deref()
-            .is_some_and(|s| s != compliance_word(outcomes.compliant()))
-        {
-            continue;
-        }
-        if check_f.is_some_and(|c| !outcomes.is_failing(c)) {
-            continue;
+        if need_outcomes {
+            let outcomes = m.verdicts.outcomes();
+            if state_f
+                .as_deref()
+                .is_some_and(|s| s != compliance_word(outcomes.compliant()))
+            {
+                continue;
+            }
+            if check_f.is_some_and(|c| !outcomes.is_failing(c)) {
+                continue;
+            }
         }
         match stale_f.as_deref() {
             Some("1") if !is_stale(m, now, stale_after) => continue,
             Some("0") if is_stale(m, now, stale_after) => continue,
             _ => {}
         }
-        matches.push((d, m));
+        if !in_order || window.contains(&matching) {
+            matches.push((d, m));
+        } else {
+            // Outside the window (in order): stream through the last page.
+            if matching.is_multiple_of(PAGE_SIZE) {
+                tail.clear();
+            }
+            tail.push_back((d, m));
+        }
+        matching += 1;
     }
-    match sort.as_str() {
-        "last_seen" => matches.sort_by_key(|(_, m)| m.last_seen),
-        "os" => matches.sort_by(|a, b| (&a.0.os, &a.0.os_version).cmp(&(&b.0.os, &b.0.os_version))),
-        _ => {}
-    }
-    if desc {
-        matches.reverse();
-    }
-    let matching = matches.len();
     let pages = matching.div_ceil(PAGE_SIZE).max(1);
-    let page = q.page.unwrap_or(1).clamp(1, pages);
-    let rows = matches
+    let page = wanted_page.clamp(1, pages);
+    let page_rows: Vec<_> = if in_order {
+        if page == wanted_page {
+            matches
+        } else {
+            // Past the end: the last page, kept in `tail`.
+            tail.into_iter().collect()
+        }
+    } else {
+        match sort.as_str() {
+            "last_seen" => matches.sort_by_key(|(_, m)| m.last_seen),
+            "os" => {
+                matches.sort_by(|a, b| (&a.0.os, &a.0.os_version).cmp(&(&b.0.os, &b.0.os_version)))
+            }
+            _ => {}
+        }
+        if desc {
+            matches.reverse();
+        }
+        matches
+            .into_iter()
+            .skip((page - 1) * PAGE_SIZE)
+            .take(PAGE_SIZE)
+            .collect()
+    };
+    let rows = page_rows
         .iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
         .map(|(d, m)| {
             let outcomes = m.verdicts.outcomes();
             DeviceRow {
@@ -544,7 +575,7 @@ pub fn devices_page(app: &AppState, q: &DevicesQuery, nav: Nav) -> DevicesPage {
             }
         })
         .collect();
-    let os_options = os_options.into_iter().map(str::to_string).collect();
+    let os_options: Vec<String> = index.os_names().map(str::to_string).collect();
     drop(index);
     drop(fleet);
     DevicesPage {
@@ -580,11 +611,15 @@ pub fn devices_page(app: &AppState, q: &DevicesQuery, nav: Nav) -> DevicesPage {
 pub async fn devices(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<DevicesQuery>,
+    query: Result<Query<DevicesQuery>, QueryRejection>,
 ) -> Response {
     let session = match require_session(&app, &headers) {
         Ok(s) => s,
         Err(r) => return r,
+    };
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return super::bad_query(&e, "/console/devices"),
     };
     let nav = Nav::new("devices", &session);
     let page = tokio::task::spawn_blocking(move || devices_page(&app, &q, nav)).await;
@@ -1003,11 +1038,15 @@ pub async fn device(
     State(app): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    Query(q): Query<DeviceQuery>,
+    query: Result<Query<DeviceQuery>, QueryRejection>,
 ) -> Response {
     let session = match require_session(&app, &headers) {
         Ok(s) => s,
         Err(r) => return r,
+    };
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return super::bad_query(&e, &format!("/console/devices/{id}")),
     };
     let nav = Nav::new("devices", &session);
     let can_retire = may_change(session.role);
@@ -1210,11 +1249,15 @@ pub fn software_page(app: &AppState, q: &SoftwareQuery, nav: Nav) -> SoftwarePag
 pub async fn software(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<SoftwareQuery>,
+    query: Result<Query<SoftwareQuery>, QueryRejection>,
 ) -> Response {
     let session = match require_session(&app, &headers) {
         Ok(s) => s,
         Err(r) => return r,
+    };
+    let q = match query {
+        Ok(Query(q)) => q,
+        Err(e) => return super::bad_query(&e, "/console/software"),
     };
     let nav = Nav::new("software", &session);
     match tokio::task::spawn_blocking(move || software_page(&app, &q, nav)).await {

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
@@ -118,9 +119,13 @@ pub fn router() -> Router<AppState> {
 async fn api(
     State(app): State<AppState>,
     headers: HeaderMap,
-    Query(q): Query<SoftwareQuery>,
+    query: Result<Query<SoftwareQuery>, QueryRejection>,
 ) -> Result<Json<SoftwareJson>, ApiError> {
     require_admin(&app, &headers)?;
+    let Query(q) = query.map_err(|e| ApiError::BadRequest {
+        message: e.body_text(),
+        field: None,
+    })?;
     let index = app.live.console().read();
     let licences = &app.console.config.licences;
     let summaries = match &q.title {

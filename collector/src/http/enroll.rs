@@ -33,7 +33,7 @@ pub fn router() -> Router<AppState> {
 /// The peer address, when the server recorded it (as `ConnectInfo`
 /// resolves it: the connection's, else a `MockConnectInfo` layer's; router
 /// tests without either are not rate limited).
-fn source(request: &Request) -> Option<IpAddr> {
+pub(crate) fn source(request: &Request) -> Option<IpAddr> {
     let extensions = request.extensions();
     extensions
         .get::<ConnectInfo<SocketAddr>>()

@@ -27,6 +27,15 @@ enum Command {
     Run(CommonArgs),
     /// Enroll with the collector (again) and store the node key.
     Enroll(CommonArgs),
+    /// Print a JSON recording of every source the Windows checks read
+    /// (WMI rows, registry values, the update search), for test fixtures.
+    #[cfg(windows)]
+    #[command(hide = true)]
+    RecordWindows {
+        /// Where the recording comes from, stored in it.
+        #[arg(long, default_value = "fleetwatch-agent record-windows")]
+        provenance: String,
+    },
 }
 
 /// Flags shared by every subcommand.
@@ -86,6 +95,8 @@ fn main() -> ExitCode {
         Command::Collect(a) | Command::Once(a) | Command::Run(a) | Command::Enroll(a) => {
             a.self_usage
         }
+        #[cfg(windows)]
+        Command::RecordWindows { .. } => false,
     };
     let code = match real_main(cli) {
         Ok(code) => code,
@@ -151,6 +162,14 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             let cfg = args.load()?;
             let device = runtime()?.block_on(modes::enroll(&cfg))?;
             println!("{}", serde_json::json!({ "device_id": device.device_id }));
+            Ok(ExitCode::SUCCESS)
+        }
+        #[cfg(windows)]
+        Command::RecordWindows { provenance } => {
+            let recording = fleetwatch_agent::platform::windows::record_live(&provenance);
+            let json = serde_json::to_string_pretty(&recording)
+                .context("could not render the recording")?;
+            println!("{json}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => {

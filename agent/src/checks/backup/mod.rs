@@ -66,7 +66,10 @@ impl Check for BackupCheck {
             return Ok(Collected::Unsupported("no backup jobs configured".into()));
         }
         // restic and borg record the kernel's host name; so does this.
+        #[cfg(unix)]
         let hostname = crate::checks::inventory::identity::read_hostname(ctx.root);
+        #[cfg(windows)]
+        let hostname = crate::platform::windows::live_hostname();
         let jobs = self
             .jobs
             .iter()

@@ -7,6 +7,7 @@
 
 pub mod host;
 pub mod inventory;
+pub mod record;
 pub mod software;
 pub mod update;
 pub mod values;
@@ -38,6 +39,18 @@ pub(super) fn collect(ctx: &CheckContext<'_>, plan: CheckPlan<'_>) -> Collection
 #[cfg(windows)]
 pub(super) fn live_host_identity() -> HostIdentity {
     inventory::host_identity(&live::LiveWindowsHost::new())
+}
+
+/// A recording of everything the checks read on this machine.
+#[cfg(windows)]
+pub fn record_live(provenance: &str) -> host::Recording {
+    record::record(&live::LiveWindowsHost::new(), provenance)
+}
+
+/// This machine's DNS host name (what restic records on Windows).
+#[cfg(windows)]
+pub(crate) fn live_hostname() -> String {
+    host_identity(&live::LiveWindowsHost::new()).hostname
 }
 
 /// Runs the enabled Windows checks against `host` (blocking).

@@ -1,0 +1,97 @@
+//! Recording a Windows host: every WMI query, registry key and the Windows
+//! Update search the checks read, answered by a [`WindowsHost`] and saved as
+//! a [`Recording`]. The hidden `record-windows` subcommand of the Windows
+//! build runs this against the live machine (Wine in the tests), so the
+//! fixtures under `tests/hosts/windows-*` come from a real source.
+
+use super::host::{Recorded, Recording, WindowsHost};
+use super::inventory::{
+    BIOS_QUERY, COMPUTER_SYSTEM_QUERY, CRYPTOGRAPHY_KEY, CURRENT_VERSION_KEY, LOGICAL_DISK_QUERY,
+    NETWORK_QUERY, OS_QUERY, PROCESSOR_QUERY, PRODUCT_QUERY, USERS_QUERY,
+};
+
+/// The WQL queries the Windows checks run.
+pub const RECORDED_QUERIES: &[&str] = &[
+    OS_QUERY,
+    COMPUTER_SYSTEM_QUERY,
+    PRODUCT_QUERY,
+    BIOS_QUERY,
+    PROCESSOR_QUERY,
+    LOGICAL_DISK_QUERY,
+    NETWORK_QUERY,
+    USERS_QUERY,
+];
+
+/// The HKLM keys the Windows checks read directly.
+pub const RECORDED_KEYS: &[&str] = &[CURRENT_VERSION_KEY, CRYPTOGRAPHY_KEY];
+
+/// Everything `host` answers to the checks' queries; a failing source is
+/// recorded as its error (a missing registry key is left out).
+pub fn record(host: &dyn WindowsHost, provenance: &str) -> Recording {
+    let mut recording = Recording {
+        provenance: provenance.to_string(),
+        ..Recording::default()
+    };
+    for query in RECORDED_QUERIES {
+        let answer = match host.wmi_query(query) {
+            Ok(rows) => Recorded::Ok(rows),
+            Err(e) => Recorded::Err(e),
+        };
+        recording.wmi.insert((*query).to_string(), answer);
+    }
+    for key in RECORDED_KEYS {
+        // A key that cannot be read is recorded as absent: the checks treat
+        // both as "unknown".
+        if let Ok(Some(values)) = host.registry_values(key) {
+            recording.registry.insert((*key).to_string(), values);
+        }
+    }
+    recording.uninstall = host.uninstall_entries().unwrap_or_default();
+    recording.windows_update = Some(match host.search_updates() {
+        Ok(search) => Recorded::Ok(search),
+        Err(e) => Recorded::Err(e),
+    });
+    recording
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::windows::host::{RecordedWindowsHost, RegValue, WindowsError};
+    use crate::platform::windows::inventory::read_inventory;
+
+    #[test]
+    fn a_recording_of_a_recording_answers_the_same_inventory() {
+        let mut original = Recording::default();
+        let os = serde_json::json!([{"Caption": "Microsoft Windows 11 Pro", "Version": "10.0.22631", "BuildNumber": "22631"}]);
+        original.wmi.insert(
+            OS_QUERY.into(),
+            Recorded::Ok(serde_json::from_value(os).unwrap()),
+        );
+        original.wmi.insert(
+            BIOS_QUERY.into(),
+            Recorded::Err(WindowsError::Wmi {
+                query: BIOS_QUERY.into(),
+                detail: "0x80041010".into(),
+            }),
+        );
+        original.registry.insert(
+            CURRENT_VERSION_KEY.into(),
+            [("UBR".to_string(), RegValue::Number(3007))].into(),
+        );
+        let source = RecordedWindowsHost::new(original);
+        let copy = record(&source, "test");
+        assert_eq!(copy.provenance, "test");
+        assert!(matches!(copy.wmi[BIOS_QUERY], Recorded::Err(_)));
+        assert!(matches!(
+            copy.windows_update,
+            Some(Recorded::Err(WindowsError::Com { hresult: 0x8000_4001, .. }))
+        ));
+        let json = serde_json::to_string(&copy).unwrap();
+        let replayed = RecordedWindowsHost::new(serde_json::from_str(&json).unwrap());
+        assert_eq!(
+            read_inventory(&replayed).unwrap(),
+            read_inventory(&source).unwrap()
+        );
+    }
+}

@@ -29,7 +29,13 @@ pub fn agent_exe() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-                .args(["build", "-p", "fleetwatch-agent", "--target", WINDOWS_TARGET])
+                .args([
+                    "build",
+                    "-p",
+                    "fleetwatch-agent",
+                    "--target",
+                    WINDOWS_TARGET,
+                ])
                 .current_dir(workspace_root())
                 .status()
                 .expect("run cargo build for the Windows target");

@@ -90,8 +90,8 @@ fn collect_under_wine_reports_windows_from_wine_and_no_linux_fact() {
     let out = prefix.run_agent(&["collect", "--config", &config, "--state-dir", &state]);
     assert!(out.status.success(), "collect: {}", output_text(&out));
     let text = String::from_utf8(out.stdout.clone()).unwrap();
-    let report: Report = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("not a valid report ({e}):\n{text}"));
+    let report: Report =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not a valid report ({e}):\n{text}"));
     assert_eq!(report.schema_version, 1);
 
     assert_eq!(report.inventory.status, CheckStatus::Ok, "{text}");
@@ -125,7 +125,17 @@ fn collect_under_wine_reports_windows_from_wine_and_no_linux_fact() {
     assert_eq!(patches.status, CheckStatus::Failed, "{text}");
     assert!(patches.data.is_none());
     let why = patches.error.as_deref().unwrap();
-    assert!(why.contains("HRESULT 0x80004001") && why.contains("E_NOTIMPL"), "{why}");
+    assert!(
+        why.contains("HRESULT 0x80004001") && why.contains("E_NOTIMPL"),
+        "{why}"
+    );
+
+    // Wine's Net API has no account policy (NERR_InternalError) and there
+    // is no secedit: the password policy is failed, never passing or empty.
+    let password = report.checks.password_policy.as_ref().unwrap();
+    assert_eq!(password.status, CheckStatus::Failed, "{text}");
+    let why = password.error.as_deref().unwrap();
+    assert!(why.contains("NetUserModalsGet"), "{why}");
 
     // The marker job with a Windows path.
     let backup = report.checks.backup.as_ref().unwrap();
@@ -148,11 +158,18 @@ fn collect_under_wine_reports_windows_from_wine_and_no_linux_fact() {
 /// `sha256:...` as the collector prints it at start-up.
 fn logged_fingerprint(collector: &Collector) -> String {
     let log = collector.log_text();
-    let at = log.find("sha256:").expect("fingerprint in the collector log");
+    let at = log
+        .find("sha256:")
+        .expect("fingerprint in the collector log");
     log[at..at + 7 + 64].to_string()
 }
 
-fn once(prefix: &WinePrefix, collector: &Collector, dir: &Path, trust: &[&str]) -> std::process::Output {
+fn once(
+    prefix: &WinePrefix,
+    collector: &Collector,
+    dir: &Path,
+    trust: &[&str],
+) -> std::process::Output {
     let config = agent_config(dir);
     let state = win_path(&dir.join("state"));
     let secret = win_path(&collector.enroll_secret_file());
@@ -183,7 +200,11 @@ fn once_under_wine_enrolls_over_tls_and_the_device_is_in_metrics_as_windows() {
     std::fs::create_dir_all(&ca_dir).unwrap();
     let ca = win_path(&collector.cert());
     let out = once(&prefix, &collector, &ca_dir, &["--ca", &ca]);
-    assert!(out.status.success(), "once with --ca: {}", output_text(&out));
+    assert!(
+        out.status.success(),
+        "once with --ca: {}",
+        output_text(&out)
+    );
     let id = enrolled_device_id(&ca_dir.join("state")).expect("enrolled with the CA file");
 
     // Trust through the pinned fingerprint (a fresh state: enrolls again).
@@ -200,8 +221,17 @@ fn once_under_wine_enrolls_over_tls_and_the_device_is_in_metrics_as_windows() {
     let wrong_dir = tmp.path().join("wrong");
     std::fs::create_dir_all(&wrong_dir).unwrap();
     let wrong = format!("sha256:{}", "ab".repeat(32));
-    let out = once(&prefix, &collector, &wrong_dir, &["--ca-fingerprint", &wrong]);
-    assert!(!out.status.success(), "a wrong pin was accepted: {}", output_text(&out));
+    let out = once(
+        &prefix,
+        &collector,
+        &wrong_dir,
+        &["--ca-fingerprint", &wrong],
+    );
+    assert!(
+        !out.status.success(),
+        "a wrong pin was accepted: {}",
+        output_text(&out)
+    );
     assert!(enrolled_device_id(&wrong_dir.join("state")).is_none());
 
     let body = collector.scrape();

@@ -10,7 +10,8 @@ use winreg::enums::{
 use wmi::{Variant, WMIConnection};
 
 use super::host::{
-    RegValue, RegValues, UninstallEntry, UninstallView, WindowsError, WindowsHost, WmiRow,
+    NetUser, RegValue, RegValues, UninstallEntry, UninstallView, UserModals, WindowsError,
+    WindowsHost, WmiRow,
 };
 use super::update::UpdateSearch;
 
@@ -26,6 +27,9 @@ const WU_REBOOT_REQUIRED_KEY: &str =
 const WU_POLICY_KEY: &str = r"SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate";
 /// `UseWUServer=1` here makes the machine use `WUServer`.
 const WU_POLICY_AU_KEY: &str = r"SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate\AU";
+
+/// How long `secedit /export` may run.
+const SECEDIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// WMI, the registry and the Windows Update Agent of this machine.
 pub struct LiveWindowsHost {
@@ -135,6 +139,55 @@ impl WindowsHost for LiveWindowsHost {
             wsus_server,
             ..found
         })
+    }
+
+    fn user_modals(&self) -> Result<UserModals, WindowsError> {
+        super::netapi::user_modals()
+    }
+
+    fn local_users(&self) -> Result<Vec<NetUser>, WindowsError> {
+        super::netapi::local_users()
+    }
+
+    fn secedit_export(&self) -> Result<Vec<u8>, WindowsError> {
+        let file =
+            std::env::temp_dir().join(format!("fleetwatch-secedit-{}.inf", std::process::id()));
+        let command = format!(
+            "secedit /export /cfg {} /areas SECURITYPOLICY /quiet",
+            file.display()
+        );
+        let err = |detail: String| WindowsError::Command {
+            command: command.clone(),
+            detail,
+        };
+        let mut child = std::process::Command::new("secedit")
+            .arg("/export")
+            .arg("/cfg")
+            .arg(&file)
+            .args(["/areas", "SECURITYPOLICY", "/quiet"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| err(e.to_string()))?;
+        let deadline = std::time::Instant::now() + SECEDIT_TIMEOUT;
+        let status = loop {
+            match child.try_wait().map_err(|e| err(e.to_string()))? {
+                Some(status) => break status,
+                None if std::time::Instant::now() > deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(err(format!("no answer within {SECEDIT_TIMEOUT:?}")));
+                }
+                None => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        };
+        let bytes = std::fs::read(&file);
+        let _ = std::fs::remove_file(&file);
+        if !status.success() {
+            return Err(err(format!("exited with {status}")));
+        }
+        bytes.map_err(|e| err(format!("no export file: {e}")))
     }
 }
 

@@ -2,11 +2,12 @@
 //! for patches. Every mapping is a pure function over what a
 //! [`host::WindowsHost`] answers, so it is tested on Linux with recorded
 //! rows; the live host (WMI, registry, COM) exists in Windows builds only.
-//! Password policy and data protection are not collected on Windows yet:
-//! they are reported `failed` (unknown), never as passing or not applicable.
+//! Data protection is not collected on Windows yet: it is reported
+//! `failed` (unknown), never as passing or not applicable.
 
 pub mod host;
 pub mod inventory;
+pub mod password;
 pub mod record;
 pub mod software;
 pub mod update;
@@ -14,6 +15,8 @@ pub mod values;
 
 #[cfg(windows)]
 mod live;
+#[cfg(windows)]
+mod netapi;
 #[cfg(windows)]
 mod wua;
 
@@ -24,6 +27,7 @@ use crate::checks::backup::BackupCheck;
 use crate::checks::{CheckContext, run_check};
 use host::WindowsHost;
 use inventory::WindowsInventoryCheck;
+use password::WindowsPasswordCheck;
 use update::WindowsUpdateCheck;
 
 /// Why the sections not yet written for Windows are unknown.
@@ -74,7 +78,9 @@ pub fn collect_from(
             backup: on
                 .backup
                 .then(|| run_check(&BackupCheck::new(plan.backup.to_vec()), ctx)),
-            password_policy: unknown(on.password_policy),
+            password_policy: on
+                .password_policy
+                .then(|| run_check(&WindowsPasswordCheck { host }, ctx)),
             data_protection: unknown(on.data_protection),
         },
     }

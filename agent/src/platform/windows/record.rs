@@ -4,7 +4,7 @@
 //! build runs this against the live machine (Wine in the tests), so the
 //! fixtures under `tests/hosts/windows-*` come from a real source.
 
-use super::host::{Recorded, Recording, WindowsHost};
+use super::host::{Recorded, Recording, WindowsError, WindowsHost};
 use super::inventory::{
     BIOS_QUERY, COMPUTER_SYSTEM_QUERY, CRYPTOGRAPHY_KEY, CURRENT_VERSION_KEY, LOGICAL_DISK_QUERY,
     NETWORK_QUERY, OS_QUERY, PROCESSOR_QUERY, PRODUCT_QUERY, USERS_QUERY,
@@ -51,13 +51,28 @@ pub fn record(host: &dyn WindowsHost, provenance: &str) -> Recording {
         Ok(search) => Recorded::Ok(search),
         Err(e) => Recorded::Err(e),
     });
+    recording.user_modals = Some(host.user_modals().map_or_else(Recorded::Err, Recorded::Ok));
+    recording.local_users = Some(host.local_users().map_or_else(Recorded::Err, Recorded::Ok));
+    recording.secedit = Some(
+        match host
+            .secedit_export()
+            .map(|b| super::password::decode_export(&b))
+        {
+            Ok(Ok(text)) => Recorded::Ok(text),
+            Ok(Err(e)) => Recorded::Err(WindowsError::Command {
+                command: "secedit /export".into(),
+                detail: e.to_string(),
+            }),
+            Err(e) => Recorded::Err(e),
+        },
+    );
     recording
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::windows::host::{RecordedWindowsHost, RegValue, WindowsError};
+    use crate::platform::windows::host::{RecordedWindowsHost, RegValue};
     use crate::platform::windows::inventory::read_inventory;
 
     #[test]
@@ -85,7 +100,10 @@ mod tests {
         assert!(matches!(copy.wmi[BIOS_QUERY], Recorded::Err(_)));
         assert!(matches!(
             copy.windows_update,
-            Some(Recorded::Err(WindowsError::Com { hresult: 0x8000_4001, .. }))
+            Some(Recorded::Err(WindowsError::Com {
+                hresult: 0x8000_4001,
+                ..
+            }))
         ));
         let json = serde_json::to_string(&copy).unwrap();
         let replayed = RecordedWindowsHost::new(serde_json::from_str(&json).unwrap());

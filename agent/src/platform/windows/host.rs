@@ -189,6 +189,8 @@ pub fn net_status_name(status: u32) -> Option<&'static str> {
 pub trait WindowsHost {
     /// Runs a WQL query in `ROOT\CIMV2`.
     fn wmi_query(&self, query: &str) -> Result<Vec<WmiRow>, WindowsError>;
+    /// Runs a WQL query in another namespace (BitLocker, Defender).
+    fn wmi_query_in(&self, namespace: &str, query: &str) -> Result<Vec<WmiRow>, WindowsError>;
     /// The values of an `HKEY_LOCAL_MACHINE` key (64-bit view); `None` when
     /// the key does not exist.
     fn registry_values(&self, key: &str) -> Result<Option<RegValues>, WindowsError>;
@@ -229,7 +231,8 @@ pub struct Recording {
     /// Where the recording came from (tool, machine, date).
     #[serde(default)]
     pub provenance: String,
-    /// WQL query to rows (or the error).
+    /// WQL query to rows (or the error); a query outside `ROOT\CIMV2` is
+    /// keyed `NAMESPACE:QUERY`.
     #[serde(default)]
     pub wmi: BTreeMap<String, Recorded<Vec<WmiRow>>>,
     /// HKLM key path to its values; a missing key is absent.
@@ -294,6 +297,10 @@ impl WindowsHost for RecordedWindowsHost {
                 detail: "not in the recording".into(),
             }),
         }
+    }
+
+    fn wmi_query_in(&self, namespace: &str, query: &str) -> Result<Vec<WmiRow>, WindowsError> {
+        self.wmi_query(&format!("{namespace}:{query}"))
     }
 
     fn registry_values(&self, key: &str) -> Result<Option<RegValues>, WindowsError> {

@@ -54,15 +54,18 @@ impl WindowsHost for LiveWindowsHost {
         let wmi = self.wmi.as_ref().map_err(|e| err(e.clone()))?;
         let rows: Vec<HashMap<String, Variant>> =
             wmi.raw_query(query).map_err(|e| err(e.to_string()))?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                row.into_iter()
-                    // Variant serializes untagged: strings, numbers, arrays.
-                    .map(|(k, v)| (k, serde_json::to_value(&v).unwrap_or_default()))
-                    .collect()
-            })
-            .collect())
+        Ok(rows.into_iter().map(to_row).collect())
+    }
+
+    fn wmi_query_in(&self, namespace: &str, query: &str) -> Result<Vec<WmiRow>, WindowsError> {
+        let err = |detail: String| WindowsError::Wmi {
+            query: format!("{namespace}:{query}"),
+            detail,
+        };
+        let wmi = WMIConnection::with_namespace_path(namespace).map_err(|e| err(e.to_string()))?;
+        let rows: Vec<HashMap<String, Variant>> =
+            wmi.raw_query(query).map_err(|e| err(e.to_string()))?;
+        Ok(rows.into_iter().map(to_row).collect())
     }
 
     fn registry_values(&self, key: &str) -> Result<Option<RegValues>, WindowsError> {
@@ -189,6 +192,13 @@ impl WindowsHost for LiveWindowsHost {
         }
         bytes.map_err(|e| err(format!("no export file: {e}")))
     }
+}
+
+fn to_row(row: HashMap<String, Variant>) -> WmiRow {
+    row.into_iter()
+        // Variant serializes untagged: strings, numbers, arrays.
+        .map(|(k, v)| (k, serde_json::to_value(&v).unwrap_or_default()))
+        .collect()
 }
 
 fn entries_of(key: &RegKey, view: UninstallView) -> Vec<UninstallEntry> {

@@ -1,13 +1,13 @@
 //! Windows: WMI and the registry for inventory, the Windows Update Agent
 //! for patches. Every mapping is a pure function over what a
 //! [`host::WindowsHost`] answers, so it is tested on Linux with recorded
-//! rows; the live host (WMI, registry, COM) exists in Windows builds only.
-//! Data protection is not collected on Windows yet: it is reported
-//! `failed` (unknown), never as passing or not applicable.
+//! rows; the live host (WMI, registry, COM, Net API) exists in Windows
+//! builds only.
 
 pub mod host;
 pub mod inventory;
 pub mod password;
+pub mod protection;
 pub mod record;
 pub mod software;
 pub mod update;
@@ -20,7 +20,7 @@ mod netapi;
 #[cfg(windows)]
 mod wua;
 
-use fleetwatch_protocol::{CheckResult, Checks, HostIdentity};
+use fleetwatch_protocol::{Checks, HostIdentity};
 
 use super::{CheckPlan, Collection, disabled};
 use crate::checks::backup::BackupCheck;
@@ -28,10 +28,8 @@ use crate::checks::{CheckContext, run_check};
 use host::WindowsHost;
 use inventory::WindowsInventoryCheck;
 use password::WindowsPasswordCheck;
+use protection::WindowsProtectionCheck;
 use update::WindowsUpdateCheck;
-
-/// Why the sections not yet written for Windows are unknown.
-pub const NOT_YET_COLLECTED: &str = "not collected on Windows by this agent version";
 
 /// Runs the enabled Windows checks against the live machine.
 #[cfg(windows)]
@@ -81,14 +79,11 @@ pub fn collect_from(
             password_policy: on
                 .password_policy
                 .then(|| run_check(&WindowsPasswordCheck { host }, ctx)),
-            data_protection: unknown(on.data_protection),
+            data_protection: on
+                .data_protection
+                .then(|| run_check(&WindowsProtectionCheck { host }, ctx)),
         },
     }
-}
-
-/// `Some(failed(NOT_YET_COLLECTED))` for an enabled check.
-fn unknown<T>(enabled: bool) -> Option<CheckResult<T>> {
-    enabled.then(|| CheckResult::failed(0.0, NOT_YET_COLLECTED))
 }
 
 /// The enrollment identity read from `host`.

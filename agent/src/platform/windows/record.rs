@@ -9,6 +9,10 @@ use super::inventory::{
     BIOS_QUERY, COMPUTER_SYSTEM_QUERY, CRYPTOGRAPHY_KEY, CURRENT_VERSION_KEY, LOGICAL_DISK_QUERY,
     NETWORK_QUERY, OS_QUERY, PROCESSOR_QUERY, PRODUCT_QUERY, USERS_QUERY,
 };
+use super::protection::{
+    BITLOCKER_NAMESPACE, BITLOCKER_QUERY, DEFENDER_NAMESPACE, DEFENDER_QUERY, FIREWALL_LOCAL_KEY,
+    FIREWALL_POLICY_KEY, FIREWALL_PROFILES, SECURE_BOOT_KEY,
+};
 
 /// The WQL queries the Windows checks run.
 pub const RECORDED_QUERIES: &[&str] = &[
@@ -22,8 +26,25 @@ pub const RECORDED_QUERIES: &[&str] = &[
     USERS_QUERY,
 ];
 
+/// The queries outside `ROOT\CIMV2`: `(namespace, query)`.
+pub const RECORDED_NAMESPACE_QUERIES: &[(&str, &str)] = &[
+    (BITLOCKER_NAMESPACE, BITLOCKER_QUERY),
+    (DEFENDER_NAMESPACE, DEFENDER_QUERY),
+];
+
 /// The HKLM keys the Windows checks read directly.
-pub const RECORDED_KEYS: &[&str] = &[CURRENT_VERSION_KEY, CRYPTOGRAPHY_KEY];
+pub fn recorded_keys() -> Vec<String> {
+    let mut keys = vec![
+        CURRENT_VERSION_KEY.to_string(),
+        CRYPTOGRAPHY_KEY.to_string(),
+        SECURE_BOOT_KEY.to_string(),
+    ];
+    for (_, policy, local) in FIREWALL_PROFILES {
+        keys.push(format!(r"{FIREWALL_POLICY_KEY}\{policy}"));
+        keys.push(format!(r"{FIREWALL_LOCAL_KEY}\{local}"));
+    }
+    keys
+}
 
 /// Everything `host` answers to the checks' queries; a failing source is
 /// recorded as its error (a missing registry key is left out).
@@ -39,11 +60,18 @@ pub fn record(host: &dyn WindowsHost, provenance: &str) -> Recording {
         };
         recording.wmi.insert((*query).to_string(), answer);
     }
-    for key in RECORDED_KEYS {
+    for (namespace, query) in RECORDED_NAMESPACE_QUERIES {
+        let answer = match host.wmi_query_in(namespace, query) {
+            Ok(rows) => Recorded::Ok(rows),
+            Err(e) => Recorded::Err(e),
+        };
+        recording.wmi.insert(format!("{namespace}:{query}"), answer);
+    }
+    for key in recorded_keys() {
         // A key that cannot be read is recorded as absent: the checks treat
         // both as "unknown".
-        if let Ok(Some(values)) = host.registry_values(key) {
-            recording.registry.insert((*key).to_string(), values);
+        if let Ok(Some(values)) = host.registry_values(&key) {
+            recording.registry.insert(key, values);
         }
     }
     recording.uninstall = host.uninstall_entries().unwrap_or_default();

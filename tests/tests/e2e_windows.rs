@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use fleetwatch_e2e::wine::{WinePrefix, win_path};
 use fleetwatch_e2e::*;
-use fleetwatch_protocol::{CheckStatus, OsFamily, Report};
+use fleetwatch_protocol::{CheckStatus, EncryptionState, OsFamily, Report};
 
 /// The Uninstall entry the tests add to the prefix's real registry.
 const TEST_PRODUCT_KEY: &str = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall\{8F3B6C21-0D7E-4E5A-9C1B-2A6F4D9E7B10}";
@@ -137,6 +137,27 @@ fn collect_under_wine_reports_windows_from_wine_and_no_linux_fact() {
     let why = password.error.as_deref().unwrap();
     assert!(why.contains("NetUserModalsGet"), "{why}");
 
+    // Wine has no BitLocker or Defender provider and no firewall settings:
+    // each volume's encryption and both products are unknown, never "off".
+    let protection = report.checks.data_protection.as_ref().unwrap();
+    assert_eq!(protection.status, CheckStatus::Ok, "{text}");
+    let dp = protection.data.as_ref().unwrap();
+    assert!(dp.volumes.iter().any(|v| v.mount_point == "C:" && v.system_volume));
+    assert!(
+        dp.volumes
+            .iter()
+            .all(|v| v.state == EncryptionState::Unknown && v.protection_on.is_none()),
+        "{text}"
+    );
+    assert!(dp.firewall.is_none() && dp.firewall_error.is_some(), "{text}");
+    assert!(dp.antivirus.is_none(), "{text}");
+    assert!(
+        dp.antivirus_error
+            .as_deref()
+            .is_some_and(|e| e.contains("WBEM_E_INVALID_NAMESPACE")),
+        "{text}"
+    );
+
     // The marker job with a Windows path.
     let backup = report.checks.backup.as_ref().unwrap();
     assert_eq!(backup.status, CheckStatus::Ok, "{text}");
@@ -257,6 +278,24 @@ fn once_under_wine_enrolls_over_tls_and_the_device_is_in_metrics_as_windows() {
         Some(true),
         "{body}"
     );
+    // What Wine cannot tell is unknown in the verdicts: no passing, no failing sample.
+    for check in [
+        "disk_encryption",
+        "firewall",
+        "antivirus",
+        "security_updates",
+        "password_length",
+    ] {
+        assert_eq!(
+            sample_value(
+                &body,
+                "fleetwatch_check_passing",
+                &[&dev, &format!("check=\"{check}\"")]
+            ),
+            None,
+            "{check}: {body}"
+        );
+    }
     // The failed Windows Update search is a failed agent check, not "0 pending".
     assert_eq!(
         sample_value(&body, "fleetwatch_patches_pending", &[&dev]),

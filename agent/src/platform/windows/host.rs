@@ -167,6 +167,23 @@ pub struct NetUser {
     pub user_id: u32,
 }
 
+/// `detail` with the symbolic name of a WMI error code it carries
+/// (wbemcli.h), so "0x8004100E" reads as the missing namespace it is.
+pub fn with_wbem_name(detail: &str) -> String {
+    const NAMES: [(&str, &str); 5] = [
+        ("0x80041002", "WBEM_E_NOT_FOUND"),
+        ("0x80041003", "WBEM_E_ACCESS_DENIED"),
+        ("0x8004100E", "WBEM_E_INVALID_NAMESPACE"),
+        ("0x80041010", "WBEM_E_INVALID_CLASS"),
+        ("0x80041017", "WBEM_E_INVALID_QUERY"),
+    ];
+    let upper = detail.to_ascii_uppercase().replace("0X", "0x");
+    match NAMES.iter().find(|(code, _)| upper.contains(code)) {
+        Some((_, name)) => format!("{detail} ({name})"),
+        None => detail.to_string(),
+    }
+}
+
 /// The symbolic name of the `NET_API_STATUS` values the Net API calls
 /// commonly fail with (winerror.h, lmerr.h).
 pub fn net_status_name(status: u32) -> Option<&'static str> {

@@ -11,7 +11,7 @@ use wmi::{Variant, WMIConnection};
 
 use super::host::{
     NetUser, RegValue, RegValues, UninstallEntry, UninstallView, UserModals, WindowsError,
-    WindowsHost, WmiRow,
+    WindowsHost, WmiRow, with_wbem_name,
 };
 use super::update::UpdateSearch;
 
@@ -49,7 +49,7 @@ impl WindowsHost for LiveWindowsHost {
     fn wmi_query(&self, query: &str) -> Result<Vec<WmiRow>, WindowsError> {
         let err = |detail: String| WindowsError::Wmi {
             query: query.into(),
-            detail,
+            detail: with_wbem_name(&detail),
         };
         let wmi = self.wmi.as_ref().map_err(|e| err(e.clone()))?;
         let rows: Vec<HashMap<String, Variant>> =
@@ -60,7 +60,7 @@ impl WindowsHost for LiveWindowsHost {
     fn wmi_query_in(&self, namespace: &str, query: &str) -> Result<Vec<WmiRow>, WindowsError> {
         let err = |detail: String| WindowsError::Wmi {
             query: format!("{namespace}:{query}"),
-            detail,
+            detail: with_wbem_name(&detail),
         };
         let wmi = WMIConnection::with_namespace_path(namespace).map_err(|e| err(e.to_string()))?;
         let rows: Vec<HashMap<String, Variant>> =

@@ -376,6 +376,20 @@ mod tests {
     }
 
     #[test]
+    fn wmi_error_codes_are_named() {
+        use crate::platform::windows::host::with_wbem_name;
+        assert_eq!(
+            with_wbem_name("HRESULT Call failed with: 0x8004100E"),
+            "HRESULT Call failed with: 0x8004100E (WBEM_E_INVALID_NAMESPACE)"
+        );
+        assert_eq!(
+            with_wbem_name("0x80041010"),
+            "0x80041010 (WBEM_E_INVALID_CLASS)"
+        );
+        assert_eq!(with_wbem_name("timeout"), "timeout");
+    }
+
+    #[test]
     fn firewall_profiles_partly_known() {
         let p = |name: &str, on: Option<bool>| FirewallProfile {
             name: name.into(),

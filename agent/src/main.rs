@@ -27,6 +27,12 @@ enum Command {
     Run(CommonArgs),
     /// Enroll with the collector (again) and store the node key.
     Enroll(CommonArgs),
+    /// Install, remove, start or stop the Windows service.
+    #[cfg(windows)]
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
     /// Print a JSON recording of every source the Windows checks read
     /// (WMI rows, registry values, the update search), for test fixtures.
     #[cfg(windows)]
@@ -36,6 +42,29 @@ enum Command {
         #[arg(long, default_value = "fleetwatch-agent record-windows")]
         provenance: String,
     },
+}
+
+/// `fleetwatch-agent.exe service ...`.
+#[cfg(windows)]
+#[derive(Subcommand)]
+// Parsed once per process: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
+enum ServiceAction {
+    /// Register the service (automatic start, LocalSystem) running this executable.
+    Install {
+        /// Config file the service reads (default: %ProgramData%\fleetwatch\agent.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Stop and remove the service.
+    Uninstall,
+    /// Start the installed service.
+    Start,
+    /// Stop the running service.
+    Stop,
+    /// Run as the service: what the Service Control Manager starts.
+    #[command(hide = true)]
+    Run(CommonArgs),
 }
 
 /// Flags shared by every subcommand.
@@ -96,7 +125,7 @@ fn main() -> ExitCode {
             a.self_usage
         }
         #[cfg(windows)]
-        Command::RecordWindows { .. } => false,
+        Command::RecordWindows { .. } | Command::Service { .. } => false,
     };
     let code = match real_main(cli) {
         Ok(code) => code,
@@ -165,6 +194,8 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(windows)]
+        Command::Service { action } => service(action),
+        #[cfg(windows)]
         Command::RecordWindows { provenance } => {
             let recording = fleetwatch_agent::platform::windows::record_live(&provenance);
             let json = serde_json::to_string_pretty(&recording)
@@ -178,6 +209,39 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+#[cfg(windows)]
+fn service(action: ServiceAction) -> anyhow::Result<ExitCode> {
+    use fleetwatch_agent::platform::windows::service;
+    match action {
+        ServiceAction::Install { config } => {
+            let exe = std::env::current_exe().context("where is this executable")?;
+            let config = config.map(std::path::absolute).transpose()?;
+            service::install(&exe, config.as_deref())?;
+            println!("installed the {} service", service::SERVICE_NAME);
+        }
+        ServiceAction::Uninstall => service::uninstall()?,
+        ServiceAction::Start => service::start()?,
+        ServiceAction::Stop => service::stop()?,
+        ServiceAction::Run(args) => {
+            let cfg = args.load()?;
+            service::run(Box::new(move |stop| {
+                let outcome = runtime().and_then(|rt| {
+                    rt.block_on(modes::run(&cfg, async move { stop.notified().await }))
+                        .map_err(anyhow::Error::from)
+                });
+                match outcome {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "the agent loop stopped");
+                        1
+                    }
+                }
+            }))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Completes on SIGTERM or ctrl-c.

@@ -142,14 +142,21 @@ fn collect_under_wine_reports_windows_from_wine_and_no_linux_fact() {
     let protection = report.checks.data_protection.as_ref().unwrap();
     assert_eq!(protection.status, CheckStatus::Ok, "{text}");
     let dp = protection.data.as_ref().unwrap();
-    assert!(dp.volumes.iter().any(|v| v.mount_point == "C:" && v.system_volume));
+    assert!(
+        dp.volumes
+            .iter()
+            .any(|v| v.mount_point == "C:" && v.system_volume)
+    );
     assert!(
         dp.volumes
             .iter()
             .all(|v| v.state == EncryptionState::Unknown && v.protection_on.is_none()),
         "{text}"
     );
-    assert!(dp.firewall.is_none() && dp.firewall_error.is_some(), "{text}");
+    assert!(
+        dp.firewall.is_none() && dp.firewall_error.is_some(),
+        "{text}"
+    );
     assert!(dp.antivirus.is_none(), "{text}");
     assert!(
         dp.antivirus_error
@@ -310,5 +317,92 @@ fn once_under_wine_enrolls_over_tls_and_the_device_is_in_metrics_as_windows() {
         ),
         Some(1.0),
         "{body}"
+    );
+}
+
+/// Stops and removes the test's service even when an assertion failed.
+struct InstalledService<'p>(&'p WinePrefix);
+
+impl Drop for InstalledService<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run_agent(&["service", "stop"]);
+        let _ = self.0.run_agent(&["service", "uninstall"]);
+    }
+}
+
+fn service_key(prefix: &WinePrefix) -> std::process::Output {
+    prefix
+        .command("reg")
+        .args([
+            "query",
+            r"HKLM\System\CurrentControlSet\Services\fleetwatch-agent",
+            "/v",
+            "ImagePath",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_windows_service_installs_runs_reports_and_uninstalls_under_wine() {
+    let prefix = prepared_prefix();
+    let tmp = tempfile::tempdir().unwrap();
+    let collector = Collector::start(&tmp.path().join("collector"), &[]);
+    let state = tmp.path().join("service-state");
+    let config = tmp.path().join("service.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "collector_url = \"{}\"\nca_file = '{}'\nenroll_secret_file = '{}'\nstate_dir = '{}'\n",
+            collector.url(),
+            win_path(&collector.cert()),
+            win_path(&collector.enroll_secret_file()),
+            win_path(&state),
+        ),
+    )
+    .unwrap();
+
+    let out = prefix.run_agent(&["service", "install", "--config", &win_path(&config)]);
+    assert!(out.status.success(), "install: {}", output_text(&out));
+    let _installed = InstalledService(&prefix);
+    let key = service_key(&prefix);
+    let image = String::from_utf8_lossy(&key.stdout).to_string();
+    assert!(
+        image.contains("fleetwatch-agent.exe") && image.contains("service run --config"),
+        "ImagePath: {image}"
+    );
+
+    let out = prefix.run_agent(&["service", "start"]);
+    assert!(out.status.success(), "start: {}", output_text(&out));
+    // The service enrolls and reports on its own.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let id = loop {
+        if let Some(id) = enrolled_device_id(&state) {
+            let body = collector.scrape();
+            if body.lines().any(|l| {
+                l.starts_with("fleetwatch_device_info{")
+                    && l.contains(&id)
+                    && l.contains("os_family=\"windows\"")
+            }) {
+                break id;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the service did not report within 120 s:\n{}",
+            collector.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    assert!(!id.is_empty());
+
+    let out = prefix.run_agent(&["service", "stop"]);
+    assert!(out.status.success(), "stop: {}", output_text(&out));
+    let out = prefix.run_agent(&["service", "uninstall"]);
+    assert!(out.status.success(), "uninstall: {}", output_text(&out));
+    assert!(
+        !service_key(&prefix).status.success(),
+        "the service key is still there"
     );
 }

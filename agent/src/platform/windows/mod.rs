@@ -18,6 +18,8 @@ mod live;
 #[cfg(windows)]
 mod netapi;
 #[cfg(windows)]
+pub mod service;
+#[cfg(windows)]
 mod wua;
 
 use fleetwatch_protocol::{Checks, HostIdentity};

@@ -87,11 +87,20 @@ pub fn uninstall() -> Result<(), ServiceError> {
     service.delete().map_err(err("delete the service"))
 }
 
-/// Starts the installed service.
+/// `ERROR_SERVICE_ALREADY_RUNNING` (winerror.h).
+const ERROR_SERVICE_ALREADY_RUNNING: i32 = 1056;
+
+/// Starts the installed service; one already running is fine (an
+/// automatic-start service may have been started by the SCM already).
 pub fn start() -> Result<(), ServiceError> {
-    open(ServiceAccess::START)?
-        .start::<&OsStr>(&[])
-        .map_err(err("start the service"))
+    match open(ServiceAccess::START)?.start::<&OsStr>(&[]) {
+        Err(windows_service::Error::Winapi(e))
+            if e.raw_os_error() == Some(ERROR_SERVICE_ALREADY_RUNNING) =>
+        {
+            Ok(())
+        }
+        other => other.map_err(err("start the service")),
+    }
 }
 
 /// Asks the running service to stop.

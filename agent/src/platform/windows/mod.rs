@@ -51,12 +51,6 @@ pub fn record_live(provenance: &str) -> host::Recording {
     record::record(&live::LiveWindowsHost::new(), provenance)
 }
 
-/// This machine's DNS host name (what restic records on Windows).
-#[cfg(windows)]
-pub(crate) fn live_hostname() -> String {
-    host_identity(&live::LiveWindowsHost::new()).hostname
-}
-
 /// Runs the enabled Windows checks against `host` (blocking).
 pub fn collect_from(
     host: &dyn WindowsHost,

@@ -20,6 +20,8 @@ mod netapi;
 #[cfg(windows)]
 pub mod service;
 #[cfg(windows)]
+pub mod usage;
+#[cfg(windows)]
 mod wua;
 
 use fleetwatch_protocol::{Checks, HostIdentity};

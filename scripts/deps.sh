@@ -40,6 +40,13 @@ have chromium || need+=(chromium)
 have chromedriver || need+=(chromium-driver)
 # --- end web console ---
 
+# --- windows (issue 9): cross-build with mingw, run the .exe under Wine ---
+have x86_64-w64-mingw32-gcc || need+=(gcc-mingw-w64-x86-64)
+have wine || need+=(wine wine64)
+have wineboot || need+=(wine)
+have wineserver || need+=(wine64)
+# --- end windows ---
+
 if [ ${#need[@]} -gt 0 ]; then
   mapfile -t need < <(printf '%s\n' "${need[@]}" | sort -u)
   echo "installing: ${need[*]}" >&2
@@ -77,6 +84,12 @@ if ! cargo generate-rpm --version >/dev/null 2>&1; then
   cargo install --locked cargo-generate-rpm >/dev/null
 fi
 # --- end packaging ---
+# --- windows (issue 9): the Rust target of fleetwatch-agent.exe ---
+if ! rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then
+  echo "installing the Rust target x86_64-pc-windows-gnu" >&2
+  rustup target add x86_64-pc-windows-gnu >/dev/null
+fi
+# --- end windows ---
 # --- fuzz (scripts/fuzz.sh smoke, run by scripts/test.sh) ---------------
 # cargo-fuzz needs a nightly toolchain (libFuzzer's instrumentation flags).
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then

@@ -27,6 +27,44 @@ enum Command {
     Run(CommonArgs),
     /// Enroll with the collector (again) and store the node key.
     Enroll(CommonArgs),
+    /// Install, remove, start or stop the Windows service.
+    #[cfg(windows)]
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
+    /// Print a JSON recording of every source the Windows checks read
+    /// (WMI rows, registry values, the update search), for test fixtures.
+    #[cfg(windows)]
+    #[command(hide = true)]
+    RecordWindows {
+        /// Where the recording comes from, stored in it.
+        #[arg(long, default_value = "fleetwatch-agent record-windows")]
+        provenance: String,
+    },
+}
+
+/// `fleetwatch-agent.exe service ...`.
+#[cfg(windows)]
+#[derive(Subcommand)]
+// Parsed once per process: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
+enum ServiceAction {
+    /// Register the service (automatic start, LocalSystem) running this executable.
+    Install {
+        /// Config file the service reads (default: %ProgramData%\fleetwatch\agent.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Stop and remove the service.
+    Uninstall,
+    /// Start the installed service.
+    Start,
+    /// Stop the running service.
+    Stop,
+    /// Run as the service: what the Service Control Manager starts.
+    #[command(hide = true)]
+    Run(CommonArgs),
 }
 
 /// Flags shared by every subcommand.
@@ -86,6 +124,8 @@ fn main() -> ExitCode {
         Command::Collect(a) | Command::Once(a) | Command::Run(a) | Command::Enroll(a) => {
             a.self_usage
         }
+        #[cfg(windows)]
+        Command::RecordWindows { .. } | Command::Service { .. } => false,
     };
     let code = match real_main(cli) {
         Ok(code) => code,
@@ -153,12 +193,55 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::json!({ "device_id": device.device_id }));
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(windows)]
+        Command::Service { action } => service(action),
+        #[cfg(windows)]
+        Command::RecordWindows { provenance } => {
+            let recording = fleetwatch_agent::platform::windows::record_live(&provenance);
+            let json = serde_json::to_string_pretty(&recording)
+                .context("could not render the recording")?;
+            println!("{json}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run(args) => {
             let cfg = args.load()?;
             runtime()?.block_on(modes::run(&cfg, shutdown_signal()))?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+#[cfg(windows)]
+fn service(action: ServiceAction) -> anyhow::Result<ExitCode> {
+    use fleetwatch_agent::platform::windows::service;
+    match action {
+        ServiceAction::Install { config } => {
+            let exe = std::env::current_exe().context("where is this executable")?;
+            let config = config.map(std::path::absolute).transpose()?;
+            service::install(&exe, config.as_deref())?;
+            println!("installed the {} service", service::SERVICE_NAME);
+        }
+        ServiceAction::Uninstall => service::uninstall()?,
+        ServiceAction::Start => service::start()?,
+        ServiceAction::Stop => service::stop()?,
+        ServiceAction::Run(args) => {
+            let cfg = args.load()?;
+            service::run(Box::new(move |stop| {
+                let outcome = runtime().and_then(|rt| {
+                    rt.block_on(modes::run(&cfg, async move { stop.notified().await }))
+                        .map_err(anyhow::Error::from)
+                });
+                match outcome {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "the agent loop stopped");
+                        1
+                    }
+                }
+            }))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Completes on SIGTERM or ctrl-c.

@@ -14,10 +14,18 @@ pub struct SelfUsage {
 
 impl SelfUsage {
     /// Reads `/proc/self/stat` and `/proc/self/status`; `None` off Linux.
+    #[cfg(not(windows))]
     pub fn read() -> Option<SelfUsage> {
         let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
         let status = std::fs::read_to_string("/proc/self/status").ok()?;
         parse(&stat, &status)
+    }
+
+    /// `GetProcessTimes` and the peak working set (never `/proc`, which a
+    /// Windows build under Wine would read from the Linux machine).
+    #[cfg(windows)]
+    pub fn read() -> Option<SelfUsage> {
+        crate::platform::windows::usage::read()
     }
 }
 

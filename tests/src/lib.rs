@@ -3,6 +3,7 @@
 //! running the real Prometheus tools.
 
 pub mod promstack;
+pub mod wine;
 
 use std::io::Read;
 use std::net::TcpListener;

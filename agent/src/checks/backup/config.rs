@@ -19,6 +19,8 @@ pub enum BackupKind {
     Command,
     /// macOS Time Machine (`tmutil latestbackup` and its preferences).
     TimeMachine,
+    /// Windows Server Backup (`wbadmin get versions`).
+    Wbadmin,
 }
 
 impl BackupKind {
@@ -30,6 +32,7 @@ impl BackupKind {
             BackupKind::Marker => "marker",
             BackupKind::Command => "command",
             BackupKind::TimeMachine => "time_machine",
+            BackupKind::Wbadmin => "wbadmin",
         }
     }
 }

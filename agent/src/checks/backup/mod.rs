@@ -13,6 +13,7 @@ mod restic;
 mod secrets;
 mod time_machine;
 pub mod tool_outputs;
+mod wbadmin;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -122,6 +123,7 @@ impl BackupCheck {
             BackupKind::Marker => marker::collect(job, &jc),
             BackupKind::Command => command::collect(job, &jc),
             BackupKind::TimeMachine => time_machine::collect(&jc),
+            BackupKind::Wbadmin => wbadmin::collect(&jc),
         };
         let mut out = BackupJob {
             name: job.name.clone(),

@@ -324,6 +324,49 @@ fn optional_key(host: &dyn WindowsHost, key: &str) -> RegValues {
 mod tests {
     use super::*;
 
+    /// Recorded under Wine 8 by `fleetwatch-agent.exe record-windows`.
+    const WINE8: &str = include_str!("../../../../tests/hosts/windows-wine8/recording.json");
+
+    fn wine8() -> crate::platform::windows::host::RecordedWindowsHost {
+        crate::platform::windows::host::RecordedWindowsHost::new(
+            serde_json::from_str(WINE8).unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_wine_recording_maps_to_a_windows_inventory() {
+        let inv = read_inventory(&wine8()).unwrap();
+        assert_eq!(inv.os.family, Some(OsFamily::Windows));
+        assert_eq!(
+            inv.os.pretty_name.as_deref(),
+            Some("Microsoft Windows 7 Professional")
+        );
+        assert_eq!(inv.os.version_id.as_deref(), Some("6.1.7601"));
+        assert_eq!(inv.hostname, "VM");
+        assert_eq!(inv.hardware.vendor.as_deref(), Some("The Wine Project"));
+        assert_eq!(
+            inv.hardware.uuid.as_deref(),
+            Some("3d1219c7-c4c5-404a-aa1f-6d2a48adfda4")
+        );
+        assert_eq!(inv.arch, "x86_64");
+        assert_eq!(inv.cpu.logical_cpus, 2);
+        assert!(inv.memory.total_bytes > 0);
+        assert!(inv.boot_time.is_some());
+        let pkgs = inv.packages.unwrap();
+        assert_eq!(pkgs.count, 1);
+    }
+
+    #[test]
+    fn wmi_property_names_match_without_case() {
+        // Wine answers `DeviceId` where Windows documents `DeviceID`.
+        let disks = disks(&rows(&wine8(), LOGICAL_DISK_QUERY));
+        let c = disks.iter().find(|d| d.device == "C:").expect("drive C:");
+        assert_eq!(c.mount_point, "C:\\");
+        assert_eq!(c.filesystem, "NTFS");
+        assert_eq!(c.total_bytes, 82_252_800_000);
+        assert!(!c.removable);
+    }
+
     #[test]
     fn ipv4_masks_and_ipv6_prefixes() {
         assert_eq!(prefix_len("255.255.255.0"), Some(24));

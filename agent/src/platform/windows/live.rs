@@ -10,7 +10,8 @@ use winreg::enums::{
 use wmi::{Variant, WMIConnection};
 
 use super::host::{
-    RegValue, RegValues, UninstallEntry, UninstallView, WindowsError, WindowsHost, WmiRow,
+    NetUser, RegValue, RegValues, UninstallEntry, UninstallView, UserModals, WindowsError,
+    WindowsHost, WmiRow, with_wbem_name,
 };
 use super::update::UpdateSearch;
 
@@ -26,6 +27,9 @@ const WU_REBOOT_REQUIRED_KEY: &str =
 const WU_POLICY_KEY: &str = r"SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate";
 /// `UseWUServer=1` here makes the machine use `WUServer`.
 const WU_POLICY_AU_KEY: &str = r"SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate\AU";
+
+/// How long `secedit /export` may run.
+const SECEDIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// WMI, the registry and the Windows Update Agent of this machine.
 pub struct LiveWindowsHost {
@@ -45,20 +49,23 @@ impl WindowsHost for LiveWindowsHost {
     fn wmi_query(&self, query: &str) -> Result<Vec<WmiRow>, WindowsError> {
         let err = |detail: String| WindowsError::Wmi {
             query: query.into(),
-            detail,
+            detail: with_wbem_name(&detail),
         };
         let wmi = self.wmi.as_ref().map_err(|e| err(e.clone()))?;
         let rows: Vec<HashMap<String, Variant>> =
             wmi.raw_query(query).map_err(|e| err(e.to_string()))?;
-        Ok(rows
-            .into_iter()
-            .map(|row| {
-                row.into_iter()
-                    // Variant serializes untagged: strings, numbers, arrays.
-                    .map(|(k, v)| (k, serde_json::to_value(&v).unwrap_or_default()))
-                    .collect()
-            })
-            .collect())
+        Ok(rows.into_iter().map(to_row).collect())
+    }
+
+    fn wmi_query_in(&self, namespace: &str, query: &str) -> Result<Vec<WmiRow>, WindowsError> {
+        let err = |detail: String| WindowsError::Wmi {
+            query: format!("{namespace}:{query}"),
+            detail: with_wbem_name(&detail),
+        };
+        let wmi = WMIConnection::with_namespace_path(namespace).map_err(|e| err(e.to_string()))?;
+        let rows: Vec<HashMap<String, Variant>> =
+            wmi.raw_query(query).map_err(|e| err(e.to_string()))?;
+        Ok(rows.into_iter().map(to_row).collect())
     }
 
     fn registry_values(&self, key: &str) -> Result<Option<RegValues>, WindowsError> {
@@ -136,6 +143,62 @@ impl WindowsHost for LiveWindowsHost {
             ..found
         })
     }
+
+    fn user_modals(&self) -> Result<UserModals, WindowsError> {
+        super::netapi::user_modals()
+    }
+
+    fn local_users(&self) -> Result<Vec<NetUser>, WindowsError> {
+        super::netapi::local_users()
+    }
+
+    fn secedit_export(&self) -> Result<Vec<u8>, WindowsError> {
+        let file =
+            std::env::temp_dir().join(format!("fleetwatch-secedit-{}.inf", std::process::id()));
+        let command = format!(
+            "secedit /export /cfg {} /areas SECURITYPOLICY /quiet",
+            file.display()
+        );
+        let err = |detail: String| WindowsError::Command {
+            command: command.clone(),
+            detail,
+        };
+        let mut child = std::process::Command::new("secedit")
+            .arg("/export")
+            .arg("/cfg")
+            .arg(&file)
+            .args(["/areas", "SECURITYPOLICY", "/quiet"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| err(e.to_string()))?;
+        let deadline = std::time::Instant::now() + SECEDIT_TIMEOUT;
+        let status = loop {
+            match child.try_wait().map_err(|e| err(e.to_string()))? {
+                Some(status) => break status,
+                None if std::time::Instant::now() > deadline => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(err(format!("no answer within {SECEDIT_TIMEOUT:?}")));
+                }
+                None => std::thread::sleep(std::time::Duration::from_millis(50)),
+            }
+        };
+        let bytes = std::fs::read(&file);
+        let _ = std::fs::remove_file(&file);
+        if !status.success() {
+            return Err(err(format!("exited with {status}")));
+        }
+        bytes.map_err(|e| err(format!("no export file: {e}")))
+    }
+}
+
+fn to_row(row: HashMap<String, Variant>) -> WmiRow {
+    row.into_iter()
+        // Variant serializes untagged: strings, numbers, arrays.
+        .map(|(k, v)| (k, serde_json::to_value(&v).unwrap_or_default()))
+        .collect()
 }
 
 fn entries_of(key: &RegKey, view: UninstallView) -> Vec<UninstallEntry> {

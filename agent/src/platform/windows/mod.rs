@@ -1,12 +1,14 @@
 //! Windows: WMI and the registry for inventory, the Windows Update Agent
 //! for patches. Every mapping is a pure function over what a
 //! [`host::WindowsHost`] answers, so it is tested on Linux with recorded
-//! rows; the live host (WMI, registry, COM) exists in Windows builds only.
-//! Password policy and data protection are not collected on Windows yet:
-//! they are reported `failed` (unknown), never as passing or not applicable.
+//! rows; the live host (WMI, registry, COM, Net API) exists in Windows
+//! builds only.
 
 pub mod host;
 pub mod inventory;
+pub mod password;
+pub mod protection;
+pub mod record;
 pub mod software;
 pub mod update;
 pub mod values;
@@ -14,19 +16,24 @@ pub mod values;
 #[cfg(windows)]
 mod live;
 #[cfg(windows)]
+mod netapi;
+#[cfg(windows)]
+pub mod service;
+#[cfg(windows)]
+pub mod usage;
+#[cfg(windows)]
 mod wua;
 
-use fleetwatch_protocol::{CheckResult, Checks, HostIdentity};
+use fleetwatch_protocol::{Checks, HostIdentity};
 
 use super::{CheckPlan, Collection, disabled};
 use crate::checks::backup::BackupCheck;
 use crate::checks::{CheckContext, run_check};
 use host::WindowsHost;
 use inventory::WindowsInventoryCheck;
+use password::WindowsPasswordCheck;
+use protection::WindowsProtectionCheck;
 use update::WindowsUpdateCheck;
-
-/// Why the sections not yet written for Windows are unknown.
-pub const NOT_YET_COLLECTED: &str = "not collected on Windows by this agent version";
 
 /// Runs the enabled Windows checks against the live machine.
 #[cfg(windows)]
@@ -38,6 +45,12 @@ pub(super) fn collect(ctx: &CheckContext<'_>, plan: CheckPlan<'_>) -> Collection
 #[cfg(windows)]
 pub(super) fn live_host_identity() -> HostIdentity {
     inventory::host_identity(&live::LiveWindowsHost::new())
+}
+
+/// A recording of everything the checks read on this machine.
+#[cfg(windows)]
+pub fn record_live(provenance: &str) -> host::Recording {
+    record::record(&live::LiveWindowsHost::new(), provenance)
 }
 
 /// Runs the enabled Windows checks against `host` (blocking).
@@ -61,15 +74,14 @@ pub fn collect_from(
             backup: on
                 .backup
                 .then(|| run_check(&BackupCheck::new(plan.backup.to_vec()), ctx)),
-            password_policy: unknown(on.password_policy),
-            data_protection: unknown(on.data_protection),
+            password_policy: on
+                .password_policy
+                .then(|| run_check(&WindowsPasswordCheck { host }, ctx)),
+            data_protection: on
+                .data_protection
+                .then(|| run_check(&WindowsProtectionCheck { host }, ctx)),
         },
     }
-}
-
-/// `Some(failed(NOT_YET_COLLECTED))` for an enabled check.
-fn unknown<T>(enabled: bool) -> Option<CheckResult<T>> {
-    enabled.then(|| CheckResult::failed(0.0, NOT_YET_COLLECTED))
 }
 
 /// The enrollment identity read from `host`.

@@ -5,9 +5,20 @@ use serde_json::Value;
 
 use super::host::WmiRow;
 
+/// A property by name. WMI property names are case-insensitive (Wine names
+/// `Win32_LogicalDisk.DeviceID` `DeviceId`), so a row is searched without case
+/// when the documented spelling is not there.
+pub fn property<'r>(row: &'r WmiRow, key: &str) -> Option<&'r Value> {
+    row.get(key).or_else(|| {
+        row.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
 /// A trimmed, non-empty string property.
 pub fn text(row: &WmiRow, key: &str) -> Option<String> {
-    match row.get(key)? {
+    match property(row, key)? {
         Value::String(s) => {
             let t = s.trim();
             (!t.is_empty()).then(|| t.to_string())
@@ -20,7 +31,7 @@ pub fn text(row: &WmiRow, key: &str) -> Option<String> {
 
 /// An unsigned integer property, given as a number or a decimal string.
 pub fn unsigned(row: &WmiRow, key: &str) -> Option<u64> {
-    match row.get(key)? {
+    match property(row, key)? {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
@@ -29,7 +40,7 @@ pub fn unsigned(row: &WmiRow, key: &str) -> Option<u64> {
 
 /// A boolean property.
 pub fn boolean(row: &WmiRow, key: &str) -> Option<bool> {
-    match row.get(key)? {
+    match property(row, key)? {
         Value::Bool(b) => Some(*b),
         Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
         Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
@@ -39,7 +50,7 @@ pub fn boolean(row: &WmiRow, key: &str) -> Option<bool> {
 
 /// An array-of-strings property (`IPAddress`); a lone string is one item.
 pub fn strings(row: &WmiRow, key: &str) -> Vec<String> {
-    match row.get(key) {
+    match property(row, key) {
         Some(Value::Array(items)) => items
             .iter()
             .filter_map(|v| v.as_str())

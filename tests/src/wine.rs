@@ -1,0 +1,228 @@
+//! Running the Windows agent (`fleetwatch-agent.exe`, cross-built for
+//! `x86_64-pc-windows-gnu`) under Debian's Wine, in a private prefix under
+//! the target directory.
+//!
+//! Wine 8 has no `bcryptprimitives.dll`, whose `ProcessPrng` Rust's
+//! standard library imports on Windows (a .exe exits with code 53 without
+//! it): the prefix gets the stand-in built with mingw from
+//! `tests/wine/processprng.c`. The prefix is made once (`wineboot -i`, about
+//! a minute on a loaded machine) and reused by later runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use crate::{require_tool, target_dir, workspace_root};
+
+/// The Rust target of the Windows agent.
+pub const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
+
+/// How long one agent run under Wine may take before it is killed.
+const RUN_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Path of `fleetwatch-agent.exe` (debug), building it once per test
+/// process with the same command as `scripts/test.sh`, so an already built
+/// tree is not rebuilt.
+pub fn agent_exe() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                .args([
+                    "build",
+                    "-p",
+                    "fleetwatch-agent",
+                    "--target",
+                    WINDOWS_TARGET,
+                ])
+                .current_dir(workspace_root())
+                .status()
+                .expect("run cargo build for the Windows target");
+            assert!(status.success(), "building fleetwatch-agent.exe failed");
+            let exe = target_dir()
+                .join(WINDOWS_TARGET)
+                .join("debug/fleetwatch-agent.exe");
+            assert!(exe.is_file(), "{} was not built", exe.display());
+            exe
+        })
+        .clone()
+}
+
+/// The Windows path of a Linux path: Wine maps `/` to drive `Z:`.
+pub fn win_path(path: &Path) -> String {
+    let abs = std::path::absolute(path).expect("absolute path");
+    format!("Z:{}", abs.display()).replace('/', "\\")
+}
+
+/// A Wine prefix ready to run the agent.
+#[derive(Debug, Clone)]
+pub struct WinePrefix {
+    dir: PathBuf,
+}
+
+impl WinePrefix {
+    /// The shared prefix `target/wine/prefix`, made on first use. Several
+    /// test processes may race: each builds in a directory of its own and
+    /// the first rename wins.
+    pub fn shared() -> WinePrefix {
+        static PREFIX: OnceLock<WinePrefix> = OnceLock::new();
+        PREFIX
+            .get_or_init(|| {
+                let base = target_dir().join("wine");
+                let dir = base.join("prefix");
+                if !dir.join(READY_MARK).exists() {
+                    std::fs::create_dir_all(&base).unwrap();
+                    let scratch = base.join(format!("prefix.tmp-{}", std::process::id()));
+                    let _ = std::fs::remove_dir_all(&scratch);
+                    make_prefix(&scratch, &base);
+                    if std::fs::rename(&scratch, &dir).is_err() {
+                        // Another process finished first (or a stale, unready
+                        // prefix is in the way: replace it).
+                        if dir.join(READY_MARK).exists() {
+                            let _ = std::fs::remove_dir_all(&scratch);
+                        } else {
+                            let _ = std::fs::remove_dir_all(&dir);
+                            std::fs::rename(&scratch, &dir).expect("install the Wine prefix");
+                        }
+                    }
+                }
+                WinePrefix { dir }
+            })
+            .clone()
+    }
+
+    /// The prefix directory (`WINEPREFIX`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The Linux path of `C:\` in this prefix.
+    pub fn drive_c(&self) -> PathBuf {
+        self.dir.join("drive_c")
+    }
+
+    /// A `wine` command in this prefix, quiet and without Mono/Gecko prompts.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(require_tool("wine"));
+        cmd.arg(program);
+        wine_env(&mut cmd, &self.dir);
+        cmd
+    }
+
+    /// Runs `wine reg add KEY /v NAME /t TYPE /d DATA /f` (the real registry
+    /// of the prefix, which the agent then reads through winreg).
+    pub fn reg_add(&self, key: &str, name: &str, kind: &str, data: &str) {
+        let out = self
+            .command("reg")
+            .args(["add", key, "/v", name, "/t", kind, "/d", data, "/f"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run wine reg");
+        assert!(
+            out.status.success(),
+            "wine reg add {key} {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Runs `fleetwatch-agent.exe args` under Wine (killed after a timeout).
+    pub fn run_agent(&self, args: &[&str]) -> Output {
+        let mut cmd = self.command(agent_exe());
+        cmd.args(args).env("RUST_LOG", "info");
+        run_with_timeout(cmd, RUN_TIMEOUT)
+    }
+}
+
+/// Written into a prefix once it is fully set up.
+const READY_MARK: &str = ".fleetwatch-ready";
+
+fn wine_env(cmd: &mut Command, prefix: &Path) {
+    cmd.env("WINEPREFIX", prefix)
+        .env("WINEDEBUG", "-all")
+        // No Mono or Gecko download prompts: the agent needs neither.
+        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY");
+}
+
+/// `wineboot -i` in `dir`, then the ProcessPrng stand-in in its system32.
+fn make_prefix(dir: &Path, scratch: &Path) {
+    let dll = build_processprng_dll(scratch);
+    let mut boot = Command::new(require_tool("wineboot"));
+    boot.arg("-i");
+    wine_env(&mut boot, dir);
+    let out = run_with_timeout(boot, Duration::from_secs(600));
+    assert!(
+        out.status.success(),
+        "wineboot -i failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // wineboot returns before the prefix's wineserver has written the
+    // registry: wait for it.
+    let mut wait = Command::new(require_tool("wineserver"));
+    wait.arg("-w");
+    wine_env(&mut wait, dir);
+    let _ = run_with_timeout(wait, Duration::from_secs(120));
+    let system32 = dir.join("drive_c/windows/system32");
+    assert!(system32.is_dir(), "wineboot made no {}", system32.display());
+    std::fs::copy(&dll, system32.join("bcryptprimitives.dll")).expect("install the stand-in DLL");
+    std::fs::write(dir.join(READY_MARK), "").unwrap();
+}
+
+/// Builds `tests/wine/processprng.c` into `bcryptprimitives.dll` with mingw.
+fn build_processprng_dll(out_dir: &Path) -> PathBuf {
+    let src = workspace_root().join("tests/wine");
+    let dll = out_dir.join(format!("bcryptprimitives-{}.dll", std::process::id()));
+    let out = Command::new(require_tool("x86_64-w64-mingw32-gcc"))
+        .args(["-shared", "-O2", "-Wall", "-Werror", "-o"])
+        .arg(&dll)
+        .arg(src.join("processprng.c"))
+        .arg(src.join("processprng.def"))
+        .arg("-ladvapi32")
+        .output()
+        .expect("run x86_64-w64-mingw32-gcc");
+    assert!(
+        out.status.success(),
+        "building the ProcessPrng stand-in failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dll
+}
+
+/// Runs `cmd` with piped output; kills it when it outlives `timeout`.
+fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn a Wine process");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || read_bytes(stdout));
+    let err_reader = std::thread::spawn(move || read_bytes(stderr));
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} did not finish within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    }
+}
+
+fn read_bytes(mut r: impl std::io::Read) -> Vec<u8> {
+    let mut v = Vec::new();
+    let _ = r.read_to_end(&mut v);
+    v
+}

@@ -8,6 +8,8 @@
 //! exposition must be valid text format without a duplicate series.
 #![no_main]
 
+use std::sync::Arc;
+
 use fleetwatch_collector::exposition::{self, RenderClock, Selection};
 use fleetwatch_collector::http::extract::parse_json;
 use fleetwatch_collector::http::reports::check_report;

@@ -1,6 +1,8 @@
 //! The three compliance checks on every fixture host tree
 //! (`tests/hosts/<scenario>/`) with its recorded command outputs; the
 //! sections are snapshot-tested (`tests/snapshots/`).
+// The Linux and macOS checks are compiled out of the Windows agent.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};

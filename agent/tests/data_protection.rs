@@ -2,6 +2,8 @@
 //! (`tests/hosts/<scenario>/`, recordings under `tests/hosts/recordings/`),
 //! snapshot-tested, and against this machine: its real mounts, and the real
 //! `nft` in a network namespace of the test's own with a ruleset loaded.
+// The Linux and macOS checks are compiled out of the Windows agent.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

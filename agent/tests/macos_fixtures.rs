@@ -2,6 +2,8 @@
 //! fixture root is detected as macOS and every check runs against its files
 //! and recorded command outputs (see tests/hosts/README.md for where each
 //! recording comes from).
+// The Linux and macOS checks are compiled out of the Windows agent.
+#![cfg(unix)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! triggers at most one report per `marker_min_interval_secs`, and the
 //! changes are coalesced, not lost (the last report carries the last
 //! rewrite).
+// The Linux and macOS checks are compiled out of the Windows agent.
+#![cfg(unix)]
 
 mod common;
 

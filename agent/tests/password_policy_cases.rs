@@ -2,6 +2,8 @@
 //! issue 7 per test, and against the password-only fixture hosts
 //! (`tests/hosts/{debian12-warnonly,centos7-tally2,tumbleweed-vendor}`).
 //! Origins are read through JSON so each test states the wire shape.
+// The Linux and macOS checks are compiled out of the Windows agent.
+#![cfg(unix)]
 
 use std::path::Path;
 use std::time::Duration;

@@ -65,8 +65,7 @@ impl Check for BackupCheck {
         if self.jobs.is_empty() {
             return Ok(Collected::Unsupported("no backup jobs configured".into()));
         }
-        // restic and borg record the kernel's host name; so does this.
-        let hostname = crate::checks::inventory::identity::read_hostname(ctx.root);
+        let hostname = local_hostname(ctx);
         let jobs = self
             .jobs
             .iter()
@@ -74,6 +73,20 @@ impl Check for BackupCheck {
             .collect();
         Ok(Collected::Ok(BackupStatus { jobs }))
     }
+}
+
+/// The host name restic and borg record for this machine: the kernel's on
+/// Unix (read through the root, so fixture roots work).
+#[cfg(unix)]
+fn local_hostname(ctx: &CheckContext<'_>) -> String {
+    crate::checks::inventory::identity::read_hostname(ctx.root)
+}
+
+/// The host name restic and borg record for this machine: on Windows the
+/// DNS host name (`GetComputerNameExW`, as Go's `os.Hostname` reads it).
+#[cfg(not(unix))]
+fn local_hostname(_ctx: &CheckContext<'_>) -> String {
+    sysinfo::System::host_name().unwrap_or_default()
 }
 
 impl BackupCheck {

@@ -20,9 +20,11 @@ trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 echo "== binary sizes"
+mib() { stat -c %s "$1" | awk '{printf "%.1f", $1/1048576}'; }
 for b in "$glibc_bin" "$musl_bin"; do
-  printf '  %s %.1f MiB (%s)\n' "$b" "$(stat -c %s "$b" | awk '{print $1/1048576}')" \
-    "$(file -b "$b" | cut -d, -f1-2,5 | sed 's/  */ /g')"
+  strip -o "$tmp/stripped" "$b"
+  printf '  %s %s MiB as built (symbols kept), %s MiB stripped (%s)\n' "$b" "$(mib "$b")" \
+    "$(mib "$tmp/stripped")" "$(file -b "$b" | cut -d, -f1-2,4 | sed 's/  */ /g')"
 done
 
 api=$(port); metrics=$(port)

@@ -16,7 +16,13 @@ musl=x86_64-unknown-linux-musl
 arm=aarch64-unknown-linux-gnu
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 
-step() { echo "packages.sh: $*" >&2; }
+# Each step says how long the previous one took (the lead keeps
+# scripts/test.sh under its time budget with these figures).
+last=$SECONDS
+step() {
+    echo "packages.sh: [$((SECONDS - last)) s] $*" >&2
+    last=$SECONDS
+}
 
 step "static agent ($musl, profile agent)"
 cargo build --locked -p fleetwatch-agent --profile agent --target "$musl"
@@ -25,7 +31,10 @@ agent="$target/$musl/agent/fleetwatch-agent"
 step "agent .deb and .rpm from the static binary"
 # --no-build: the binary above is the one packaged (cargo deb resolves the
 # asset target/release/fleetwatch-agent to $target/$musl/agent/).
-cargo deb --locked -p fleetwatch-agent --profile agent --target "$musl" --no-build \
+# --no-strip: the .deb carries the same bytes as the .rpm and the tarball
+# (the `agent` profile already drops debug info; the symbols it keeps name
+# the functions in a field backtrace).
+cargo deb --locked -p fleetwatch-agent --profile agent --target "$musl" --no-build --no-strip \
     --output "$target/debian/" >/dev/null
 mkdir -p "$target/generate-rpm"
 cargo generate-rpm -p agent --profile agent --target "$musl" -o "$target/generate-rpm/"
@@ -49,3 +58,4 @@ rm -rf "$stage"
 
 step "aarch64 agent ($arm, profile agent; linker and qemu runner in .cargo/config.toml)"
 cargo build --locked -p fleetwatch-agent --profile agent --target "$arm"
+step "done"

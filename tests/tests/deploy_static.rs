@@ -53,7 +53,15 @@ fn copy_tree(from: &Path, to: &Path) {
 #[test]
 fn collect_runs_in_an_empty_chroot() {
     let root = tempfile::tempdir().unwrap();
-    std::fs::copy(static_agent(), root.path().join("fleetwatch-agent")).unwrap();
+    // Copied by a `cp` child, not std::fs::copy: a write descriptor open in
+    // this process leaks into the fork of any test thread spawning a command
+    // at that moment, and executing the file then fails with ETXTBSY.
+    let st = Command::new(require_tool("cp"))
+        .arg(static_agent())
+        .arg(root.path().join("fleetwatch-agent"))
+        .status()
+        .unwrap();
+    assert!(st.success());
     copy_tree(
         &workspace_root().join("tests/hosts/inventory-debian12/etc"),
         &root.path().join("etc"),

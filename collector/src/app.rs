@@ -127,12 +127,7 @@ impl App {
         );
         let live = Arc::new(LiveState::new(fleet));
         let queries = Arc::new(SqliteQueries::open(&path)?);
-        let started = Instant::now();
-        crate::console::load_index(&live, queries.as_ref())?;
-        tracing::info!(
-            seconds = started.elapsed().as_secs_f64(),
-            "console index loaded"
-        );
+        crate::console::spawn_index_load(live.clone(), queries.clone());
         let judge = Judge::new(PolicyHandle::new(config.policy.clone()));
         let writer = WriterHandle::spawn(
             store,

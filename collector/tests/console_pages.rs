@@ -454,6 +454,17 @@ async fn the_daily_compliance_snapshot_survives_a_restart() {
     c.app.evaluate(now, &c.app.alerts_config());
     let dir = c.stop();
     let c = TestCollector::open(dir, CONFIG, None);
+    // The device index loads from the store beside the server.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !c.app.live.console().is_loaded() {
+        assert!(std::time::Instant::now() < deadline, "index never loaded");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        c.app.live.console().read().len(),
+        2,
+        "the stored devices are back in the index"
+    );
     let rows = c.app.queries.daily_compliance(0).unwrap();
     let overall = rows
         .iter()

@@ -171,6 +171,9 @@ pub struct IndexInner {
 #[derive(Debug, Default)]
 pub struct ConsoleIndex {
     inner: RwLock<IndexInner>,
+    /// Whether the start-up load from the store has finished (it runs
+    /// beside the server, so a large fleet does not delay start-up).
+    loaded: std::sync::atomic::AtomicBool,
 }
 
 impl ConsoleIndex {
@@ -183,6 +186,27 @@ impl ConsoleIndex {
     pub fn apply(&self, device_id: &str, doc: &ConsoleDoc) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         inner.upsert(device_id, doc);
+    }
+
+    /// Adds a device from the store at start-up, leaving one the writer
+    /// has already applied as it is (the writer's answer is newer).
+    pub fn apply_seed(&self, device_id: &str, doc: &ConsoleDoc) {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if !inner.by_id.contains_key(device_id) {
+            inner.upsert(device_id, doc);
+        }
+    }
+
+    /// Marks the start-up load finished.
+    pub fn mark_loaded(&self) {
+        self.loaded
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the start-up load has finished (until then the console
+    /// shows only the devices loaded so far, and says so).
+    pub fn is_loaded(&self) -> bool {
+        self.loaded.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Adds a device seen only at enrollment, leaving a known one as it is.
@@ -512,6 +536,27 @@ mod tests {
         assert_eq!(r.search("alice").unwrap().len(), 0, "old tokens removed");
         assert_eq!(r.search("carol").unwrap().len(), 1);
         assert_eq!(r.len(), 2);
+    }
+
+    #[test]
+    fn a_start_up_seed_never_overwrites_what_the_writer_applied() {
+        let index = ConsoleIndex::default();
+        assert!(!index.is_loaded());
+        // The writer commits a fresh report while the start-up load runs...
+        index.apply("dev-1", &doc("new-name", &[], Some(&[("vim", "9.1")])));
+        // ...and the load then reaches the same device's older stored row.
+        index.apply_seed("dev-1", &doc("old-name", &[], Some(&[("vim", "9.0")])));
+        index.apply_seed("dev-2", &doc("other", &[], Some(&[("vim", "9.0")])));
+        index.mark_loaded();
+        assert!(index.is_loaded());
+        let r = index.read();
+        assert_eq!(&*r.device("dev-1").unwrap().hostname, "new-name");
+        assert_eq!(&*r.device("dev-2").unwrap().hostname, "other");
+        let vim = r.title("vim").unwrap();
+        assert_eq!(
+            vim.versions,
+            vec![("9.0".to_string(), 1), ("9.1".to_string(), 1)]
+        );
     }
 
     #[test]

@@ -207,15 +207,19 @@ pub struct Nav {
     pub csrf: String,
     /// `admin` or `viewer`.
     pub role: &'static str,
+    /// The start-up load of the device index is still running: lists may
+    /// be incomplete, and every page says so.
+    pub index_loading: bool,
 }
 
 impl Nav {
     /// The bar for `active` in `session`.
-    pub fn new(active: &'static str, session: &Session) -> Self {
+    pub fn new(active: &'static str, session: &Session, app: &crate::app::App) -> Self {
         Nav {
             active,
             csrf: session.csrf.clone(),
             role: session.role.as_str(),
+            index_loading: !app.live.console().is_loaded(),
         }
     }
 }
@@ -372,7 +376,8 @@ pub fn may_change(role: Role) -> bool {
 }
 
 /// Fills the console index from the store (start-up): every device's
-/// stored inventory and package list.
+/// stored inventory and package list. Runs beside the writer: a device the
+/// writer has applied meanwhile keeps the writer's newer answer.
 pub fn load_index(
     live: &crate::state::LiveState,
     queries: &dyn crate::store::DeviceQueries,
@@ -393,10 +398,40 @@ pub fn load_index(
                 if doc.packages.is_none() {
                     doc.packages = Some(Vec::new());
                 }
-                index.apply(&seed.device_id, &doc);
+                index.apply_seed(&seed.device_id, &doc);
             }
             None => index.apply_enrolled(&seed.device_id, &seed.hostname),
         }
         Ok(())
-    })
+    })?;
+    index.mark_loaded();
+    Ok(())
+}
+
+/// Loads the console index on its own thread: with 100,000 devices of
+/// 1,000 packages the load parses gigabytes of stored JSON (about a
+/// minute, docs/benchmarks.md), and the collector must take reports and
+/// scrapes within its start-up target meanwhile.
+pub fn spawn_index_load(
+    live: std::sync::Arc<crate::state::LiveState>,
+    queries: std::sync::Arc<dyn crate::store::DeviceQueries>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("console-index".into())
+        .spawn(move || {
+            let started = std::time::Instant::now();
+            match load_index(&live, queries.as_ref()) {
+                Ok(()) => tracing::info!(
+                    seconds = started.elapsed().as_secs_f64(),
+                    "console index loaded"
+                ),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "the console index could not be loaded; the console shows only devices reporting since start-up"
+                ),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "the console index thread could not start");
+    }
 }

@@ -333,7 +333,7 @@ pub async fn overview(State(app): State<AppState>, headers: HeaderMap) -> Respon
         )
     });
     html(&OverviewPage {
-        nav: Nav::new("overview", &session),
+        nav: Nav::new("overview", &session, &app),
         total,
         reporting,
         stale: total - reporting,
@@ -621,7 +621,7 @@ pub async fn devices(
         Ok(Query(q)) => q,
         Err(e) => return super::bad_query(&e, "/console/devices"),
     };
-    let nav = Nav::new("devices", &session);
+    let nav = Nav::new("devices", &session, &app);
     let page = tokio::task::spawn_blocking(move || devices_page(&app, &q, nav)).await;
     match page {
         Ok(p) => html(&p),
@@ -1048,7 +1048,7 @@ pub async fn device(
         Ok(Query(q)) => q,
         Err(e) => return super::bad_query(&e, &format!("/console/devices/{id}")),
     };
-    let nav = Nav::new("devices", &session);
+    let nav = Nav::new("devices", &session, &app);
     let can_retire = may_change(session.role);
     let sw = q.sw.unwrap_or_default();
     let page =
@@ -1259,7 +1259,7 @@ pub async fn software(
         Ok(Query(q)) => q,
         Err(e) => return super::bad_query(&e, "/console/software"),
     };
-    let nav = Nav::new("software", &session);
+    let nav = Nav::new("software", &session, &app);
     match tokio::task::spawn_blocking(move || software_page(&app, &q, nav)).await {
         Ok(p) => html(&p),
         Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "page failed").into_response(),
@@ -1329,7 +1329,7 @@ pub async fn compliance(State(app): State<AppState>, headers: HeaderMap) -> Resp
         Ok(s) => s,
         Err(r) => return r,
     };
-    let nav = Nav::new("compliance", &session);
+    let nav = Nav::new("compliance", &session, &app);
     let page = tokio::task::spawn_blocking(move || {
         let judged = crate::http::compliance::judged(&app);
         let s = compliance_summary(
@@ -1390,7 +1390,7 @@ pub async fn alerts(State(app): State<AppState>, headers: HeaderMap) -> Response
         .collect();
     resolved.sort_by_key(|a| std::cmp::Reverse(a.resolved_at));
     html(&AlertsPage {
-        nav: Nav::new("alerts", &session),
+        nav: Nav::new("alerts", &session, &app),
         firing: firing_alerts(&app),
         resolved: resolved
             .iter()

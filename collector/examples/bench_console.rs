@@ -162,7 +162,7 @@ async fn main() {
     let (hwm, rss_all) = synthetic::rss_kib();
     let sessions = Sessions::new(3_600);
     let (_, session) = sessions.create(Role::Admin, 0);
-    let nav = || Nav::new("devices", &session);
+    let nav = || Nav::new("devices", &session, &app);
 
     let first = DevicesQuery::default();
     let (t_first, page) = best_of(5, || devices_page(&app, &first, nav()));

@@ -24,5 +24,5 @@ cargo build -p fleetwatch-agent --target x86_64-pc-windows-gnu --locked
 scripts/packages.sh
 # --- end packaging ---
 cargo test --workspace --locked --no-fail-fast
-# --- fuzz: every cargo-fuzz target for 5,000 executions (unoptimised build) (fuzz/, nightly) ---
+# --- fuzz: every cargo-fuzz target for 1,000 executions (unoptimised build) (fuzz/, nightly) ---
 scripts/fuzz.sh smoke

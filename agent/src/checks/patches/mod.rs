@@ -228,7 +228,8 @@ mod tests {
     /// Replays a fixture host's recordings and keeps every command asked for.
     struct Spy {
         inner: crate::host::RecordedRunner,
-        calls: std::sync::Mutex<Vec<Vec<String>>>,
+        /// Every command's argv and the `K=V` variables set for it alone.
+        calls: std::sync::Mutex<Vec<(Vec<String>, Vec<String>)>>,
     }
 
     impl crate::host::CommandRunner for Spy {
@@ -238,9 +239,20 @@ mod tests {
             args: &[&str],
             timeout: std::time::Duration,
         ) -> Result<CommandOutput, CommandError> {
+            self.run_with_env(program, args, &[], timeout)
+        }
+
+        fn run_with_env(
+            &self,
+            program: &str,
+            args: &[&str],
+            env: &[(&str, &str)],
+            timeout: std::time::Duration,
+        ) -> Result<CommandOutput, CommandError> {
             let mut argv = vec![program.to_string()];
             argv.extend(args.iter().map(|a| a.to_string()));
-            self.calls.lock().unwrap().push(argv);
+            let env = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            self.calls.lock().unwrap().push((argv, env));
             self.inner.run(program, args, timeout)
         }
     }
@@ -315,8 +327,15 @@ mod tests {
             assert!(matches!(out, Collected::Ok(_)), "{host}");
             let calls = spy.calls.into_inner().unwrap();
             assert!(!calls.is_empty());
-            for argv in &calls {
+            for (argv, env) in &calls {
                 let has = |a: &str| argv.iter().any(|x| x == a);
+                // zypper alone runs read-only (no zypp lock); nothing else
+                // gets extra variables.
+                let want_env: &[&str] = match argv[0].as_str() {
+                    "zypper" => &["ZYPP_READONLY_HACK=1"],
+                    _ => &[],
+                };
+                assert_eq!(env, want_env, "{host}: {argv:?}");
                 match argv[0].as_str() {
                     "apt-get" => assert!(has("-s") && has("Debug::NoLocking=true"), "{argv:?}"),
                     "dnf" if argv[1..] == ["--version"] => {}

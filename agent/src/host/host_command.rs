@@ -117,6 +117,17 @@ impl CommandRunner for HostCommands {
         args: &[&str],
         timeout: Duration,
     ) -> Result<CommandOutput, CommandError> {
+        self.run_with_env(program, args, &[], timeout)
+    }
+
+    /// `chroot` hands its environment on to the program it runs.
+    fn run_with_env(
+        &self,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<CommandOutput, CommandError> {
         if let Some(why) = self.unavailable() {
             return Err(CommandError::Io {
                 program: program.to_string(),
@@ -126,7 +137,7 @@ impl CommandRunner for HostCommands {
         let root = self.root.to_string_lossy();
         let out = self
             .inner
-            .run("chroot", &chroot_args(&root, program, args), timeout)
+            .run_with_env("chroot", &chroot_args(&root, program, args), env, timeout)
             .map_err(|e| renamed(e, program))?;
         // GNU chroot: 127 when the program is missing in the new root
         // (126 when it cannot be executed), with its own message.
@@ -163,6 +174,30 @@ mod tests {
             self.calls.lock().unwrap().push(argv);
             Ok((self.answer)(args))
         }
+    }
+
+    /// The per-command variables (zypper's read-only promise) survive the
+    /// `chroot`: a real chroot into `/`, as root.
+    #[test]
+    fn run_with_env_reaches_the_host_command() {
+        let host = HostCommands::new("/", Arc::new(crate::host::SystemRunner::new()));
+        if let Some(why) = host.unavailable() {
+            // Not root (no CAP_SYS_CHROOT): nothing to run the real chroot with.
+            eprintln!("skipped: {why}");
+            return;
+        }
+        let script = ["-c", "printf '%s' \"${ZYPP_READONLY_HACK-unset}\""];
+        let out = host
+            .run_with_env(
+                "sh",
+                &script,
+                &[("ZYPP_READONLY_HACK", "1")],
+                Duration::from_secs(5),
+            )
+            .unwrap();
+        assert_eq!(out.stdout_text(), "1");
+        let out = host.run("sh", &script, Duration::from_secs(5)).unwrap();
+        assert_eq!(out.stdout_text(), "unset");
     }
 
     fn exit(code: i32, stderr: &str) -> CommandOutput {

@@ -87,6 +87,31 @@ pub trait CommandRunner: Send + Sync {
         args: &[&str],
         timeout: Duration,
     ) -> Result<CommandOutput, CommandError>;
+
+    /// Like [`CommandRunner::run`], with `env` added to this one command's
+    /// environment (zypper's `ZYPP_READONLY_HACK=1`, which no other tool
+    /// should see).
+    ///
+    /// The default handles only an empty `env`: a runner that cannot set
+    /// variables says so instead of dropping them silently.
+    fn run_with_env(
+        &self,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<CommandOutput, CommandError> {
+        if env.is_empty() {
+            return self.run(program, args, timeout);
+        }
+        Err(CommandError::Io {
+            program: program.into(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::Unsupported,
+                "this command runner cannot set environment variables",
+            ),
+        })
+    }
 }
 
 /// Runs real commands on this machine.
@@ -128,6 +153,16 @@ impl CommandRunner for SystemRunner {
         args: &[&str],
         timeout: Duration,
     ) -> Result<CommandOutput, CommandError> {
+        self.run_with_env(program, args, &[], timeout)
+    }
+
+    fn run_with_env(
+        &self,
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<CommandOutput, CommandError> {
         let deadline = Instant::now() + timeout;
         let mut cmd = Command::new(program);
         cmd.args(args)
@@ -144,6 +179,9 @@ impl CommandRunner for SystemRunner {
             }
         }
         for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        for (k, v) in env {
             cmd.env(k, v);
         }
         // Its own process group: on timeout the whole tree it started
@@ -423,6 +461,17 @@ impl RecordedRunner {
 }
 
 impl CommandRunner for RecordedRunner {
+    /// Replays by argv alone: a recording does not depend on `env`.
+    fn run_with_env(
+        &self,
+        program: &str,
+        args: &[&str],
+        _env: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Result<CommandOutput, CommandError> {
+        self.run(program, args, timeout)
+    }
+
     fn run(
         &self,
         program: &str,
@@ -447,6 +496,20 @@ impl CommandRunner for RecordedRunner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The per-command variables reach the command, and only that one.
+    #[test]
+    fn system_runner_run_with_env_sets_the_variables() {
+        let script = ["-c", "printf '%s' \"${ZYPP_READONLY_HACK-unset}\""];
+        let runner = SystemRunner::new();
+        let timeout = Duration::from_secs(5);
+        let with = runner
+            .run_with_env("sh", &script, &[("ZYPP_READONLY_HACK", "1")], timeout)
+            .unwrap();
+        assert_eq!(with.stdout_text(), "1");
+        let without = runner.run("sh", &script, timeout).unwrap();
+        assert_eq!(without.stdout_text(), "unset");
+    }
 
     #[test]
     fn system_runner_captures_output_and_exit_code() {

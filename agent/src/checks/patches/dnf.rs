@@ -1,6 +1,7 @@
 //! dnf/yum (RHEL, Rocky, Alma, CentOS, Fedora): `check-update` (exit 100 =
 //! updates) and `updateinfo list --security` from the cache only (`-C`: no
-//! metadata download, no refresh), in dnf4's or dnf5's output format (on
+//! metadata download, no refresh; on dnf5 5.4+ also without the system
+//! repository lock, `--skip-file-locks`), in dnf4's or dnf5's output format (on
 //! Fedora 41+ `dnf` is dnf5, which keeps both commands as aliases); which
 //! repositories carry security metadata from the cached `repomd.xml` files
 //! (dnf, dnf5, yum), reboot from `needs-restarting -r`, last install from
@@ -23,12 +24,97 @@ use crate::host::{CommandError, CommandOutput, SysRoot};
 const CHECK_UPDATE: [&str; 2] = ["-C", "check-update"];
 const SECURITY_ADVISORIES: [&str; 4] = ["-C", "updateinfo", "list", "--security"];
 
+/// dnf5's switch for not taking the system repository's lock (`dnf5/main.cpp`,
+/// linked to the `skip_system_repo_lock` option). Since dnf5 5.4.0.0 every
+/// command that loads the installed packages takes a read lock on
+/// `/usr/lib/sysimage/libdnf5/system-repo.lock` and *waits* while a
+/// transaction holds it (`dnf5/context.cpp`, `load_repos`); the lock and
+/// this switch came in the same release (commits 33d77df1, 409be23c), so
+/// older dnf5 neither locks nor knows the switch (an unknown argument is a
+/// usage error). dnf4 rejects it too (argparse), hence [`DnfFlavour`].
+///
+/// dnf4 has no such switch: its `fill_sack` holds `metadata_lock.pid` in
+/// the cache directory while loading the repositories (`dnf/base.py`,
+/// `dnf/lock.py`) and waits for another dnf loading them at the same time
+/// (a `makecache` run, not a whole transaction); the runner's timeout
+/// bounds that wait.
+const SKIP_FILE_LOCKS: &str = "--skip-file-locks";
+
+/// Which program answers to `dnf`, from `dnf --version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DnfFlavour {
+    /// dnf4, yum, or a `dnf` whose version could not be read: no lock
+    /// switch is passed (dnf4 would refuse it).
+    Dnf4OrUnknown,
+    /// dnf5; `locks_system_repo` from 5.4.0.0 on (see [`SKIP_FILE_LOCKS`]).
+    Dnf5 { locks_system_repo: bool },
+}
+
+impl DnfFlavour {
+    /// `args` with the lock switch in front where this dnf takes the lock.
+    fn args<'a>(self, args: &[&'a str]) -> Vec<&'a str> {
+        let mut full = Vec::with_capacity(args.len() + 1);
+        if matches!(
+            self,
+            DnfFlavour::Dnf5 {
+                locks_system_repo: true
+            }
+        ) {
+            full.push(SKIP_FILE_LOCKS);
+        }
+        full.extend_from_slice(args);
+        full
+    }
+}
+
+/// Reads `dnf --version`: dnf5 prints `dnf5 version P.M.m.u` first
+/// (`print_versions` in `dnf5/main.cpp`, before any repository or lock is
+/// touched); dnf4 prints its bare version (`4.14.0`, `dnf/cli/cli.py`).
+fn parse_dnf_version(text: &str) -> DnfFlavour {
+    let Some(version) = text
+        .lines()
+        .next()
+        .and_then(|l| l.trim().strip_prefix("dnf5 version "))
+    else {
+        return DnfFlavour::Dnf4OrUnknown;
+    };
+    let mut parts = version.trim().split('.').map(|p| p.parse::<u32>());
+    match (parts.next(), parts.next()) {
+        (Some(Ok(prime)), Some(Ok(major))) => DnfFlavour::Dnf5 {
+            locks_system_repo: (prime, major) >= (5, 4),
+        },
+        // A dnf5 whose version we cannot read: passing the switch to one
+        // that predates it would fail every check, so leave it out.
+        _ => DnfFlavour::Dnf4OrUnknown,
+    }
+}
+
+/// Asks `dnf --version` which dnf this is; a missing, failing or hung
+/// `dnf` is [`DnfFlavour::Dnf4OrUnknown`] (`check-update` then says more).
+fn probe_flavour(ctx: &CheckContext<'_>) -> DnfFlavour {
+    match run(ctx, "dnf", &["--version"]) {
+        Ok(o) if o.success() => parse_dnf_version(&o.stdout_text()),
+        Ok(_) | Err(_) => DnfFlavour::Dnf4OrUnknown,
+    }
+}
+
+/// The first lines of dnf5 5.4's `dnf --version`, written by hand from
+/// `print_versions` in `dnf5/main.cpp` (dnf5 commit 8a8e2348; dnf5 cannot
+/// run here, see testdata/dnf5/README.md).
+#[cfg(test)]
+pub(super) const DNF5_5_4_VERSION: &str =
+    "dnf5 version 5.4.0.0\ndnf5 plugin API version 2.0\nlibdnf5 version 5.4.0.0\n";
+
 pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, CheckError> {
     let mut manager = "dnf";
-    let out = match run(ctx, "dnf", &CHECK_UPDATE) {
+    let mut flavour = probe_flavour(ctx);
+    let mut check_update = flavour.args(&CHECK_UPDATE);
+    let out = match run(ctx, "dnf", &check_update) {
         Err(CommandError::NotFound { .. }) => {
             manager = "yum";
-            match run(ctx, "yum", &CHECK_UPDATE) {
+            flavour = DnfFlavour::Dnf4OrUnknown;
+            check_update = CHECK_UPDATE.to_vec();
+            match run(ctx, "yum", &check_update) {
                 Err(CommandError::NotFound { .. }) => {
                     return Ok(Collected::Unsupported(
                         "neither dnf nor yum is installed".into(),
@@ -39,7 +125,7 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
         }
         other => other?,
     };
-    let command = format!("{manager} -C check-update");
+    let command = format!("{manager} {}", check_update.join(" "));
     let mut pending = match out.exit_code {
         Some(100) => parse_check_update(&out.stdout_text()),
         Some(0) => Vec::new(),
@@ -65,7 +151,7 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
 
     let root = ctx.root;
     let cached = cached_repositories(root);
-    let security_names = match run(ctx, manager, &SECURITY_ADVISORIES) {
+    let security_names = match run(ctx, manager, &flavour.args(&SECURITY_ADVISORIES)) {
         // Output in neither dnf4's nor dnf5's format: which updates are
         // security fixes is unknown, not "none".
         Ok(o) if o.success() => parse_updateinfo_names(&o.stdout_text()),
@@ -566,6 +652,7 @@ grub2-tools.x86_64                    1:2.06-80.el9                    baseos\n\
         std::fs::write(path, repomd).unwrap();
         let root = SysRoot::new(dir.path());
         let runner = crate::host::RecordedRunner::new()
+            .with(&["dnf", "--version"], 0, DNF5_5_4_VERSION)
             .with(
                 &CHECK_UPDATE_ARGV,
                 100,
@@ -584,9 +671,11 @@ grub2-tools.x86_64                    1:2.06-80.el9                    baseos\n\
         }
     }
 
-    const CHECK_UPDATE_ARGV: [&str; 3] = ["dnf", CHECK_UPDATE[0], CHECK_UPDATE[1]];
-    const SECURITY_ADVISORIES_ARGV: [&str; 5] = [
+    /// dnf5 5.4 takes the system repository lock: both commands skip it.
+    const CHECK_UPDATE_ARGV: [&str; 4] = ["dnf", SKIP_FILE_LOCKS, CHECK_UPDATE[0], CHECK_UPDATE[1]];
+    const SECURITY_ADVISORIES_ARGV: [&str; 6] = [
         "dnf",
+        SKIP_FILE_LOCKS,
         SECURITY_ADVISORIES[0],
         SECURITY_ADVISORIES[1],
         SECURITY_ADVISORIES[2],
@@ -641,9 +730,66 @@ grub2-tools.x86_64                    1:2.06-80.el9                    baseos\n\
         );
     }
 
+    #[test]
+    fn dnf_flavour_from_version_output() {
+        let dnf5 = |locks_system_repo| DnfFlavour::Dnf5 { locks_system_repo };
+        for (text, want) in [
+            (DNF5_5_4_VERSION, dnf5(true)),
+            ("dnf5 version 5.4.4.0\n", dnf5(true)),
+            ("dnf5 version 6.0.0.0\n", dnf5(true)),
+            // Fedora 41's dnf5 predates the lock (and the switch).
+            (
+                "dnf5 version 5.2.8.1\ndnf5 plugin API version 2.0\n",
+                dnf5(false),
+            ),
+            ("dnf5 version 5.3.0.0\n", dnf5(false)),
+            // dnf4 (`dnf/cli/cli.py`: the bare version, then packages).
+            (
+                "4.14.0\n  Installed: dnf-0:4.14.0-9.el9.noarch at Mon 02 Dec 2026\n",
+                DnfFlavour::Dnf4OrUnknown,
+            ),
+            ("dnf5 version five\n", DnfFlavour::Dnf4OrUnknown),
+            ("", DnfFlavour::Dnf4OrUnknown),
+        ] {
+            assert_eq!(parse_dnf_version(text), want, "{text:?}");
+        }
+        assert_eq!(
+            dnf5(true).args(&CHECK_UPDATE),
+            [SKIP_FILE_LOCKS, "-C", "check-update"]
+        );
+        for old in [dnf5(false), DnfFlavour::Dnf4OrUnknown] {
+            assert_eq!(old.args(&CHECK_UPDATE), ["-C", "check-update"], "{old:?}");
+        }
+    }
+
+    /// A dnf5 older than 5.4 would refuse `--skip-file-locks`: not passed.
+    #[test]
+    fn dnf5_before_5_4_gets_no_lock_switch() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = SysRoot::new(dir.path());
+        let runner = crate::host::RecordedRunner::new()
+            .with(&["dnf", "--version"], 0, "dnf5 version 5.2.8.1\n")
+            .with(
+                &["dnf", "-C", "check-update"],
+                100,
+                include_str!("testdata/dnf5/check-upgrade.out"),
+            );
+        let ctx = CheckContext {
+            root: &root,
+            runner: &runner,
+            now: 0,
+            command_timeout: std::time::Duration::from_secs(5),
+        };
+        match collect(&ctx).unwrap() {
+            Collected::Ok(p) => assert_eq!(p.pending_total, 3),
+            other => panic!("{other:?}"),
+        }
+    }
+
     proptest! {
         #[test]
         fn parsers_never_panic(s in "\\PC*") {
+            let _ = parse_dnf_version(&s);
             let _ = repomd_has_updateinfo(&s);
             let _ = parse_check_update(&s);
             let _ = parse_updateinfo_names(&s);

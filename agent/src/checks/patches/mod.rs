@@ -228,7 +228,8 @@ mod tests {
     /// Replays a fixture host's recordings and keeps every command asked for.
     struct Spy {
         inner: crate::host::RecordedRunner,
-        calls: std::sync::Mutex<Vec<Vec<String>>>,
+        /// Every command's argv and the `K=V` variables set for it alone.
+        calls: std::sync::Mutex<Vec<(Vec<String>, Vec<String>)>>,
     }
 
     impl crate::host::CommandRunner for Spy {
@@ -238,29 +239,82 @@ mod tests {
             args: &[&str],
             timeout: std::time::Duration,
         ) -> Result<CommandOutput, CommandError> {
+            self.run_with_env(program, args, &[], timeout)
+        }
+
+        fn run_with_env(
+            &self,
+            program: &str,
+            args: &[&str],
+            env: &[(&str, &str)],
+            timeout: std::time::Duration,
+        ) -> Result<CommandOutput, CommandError> {
             let mut argv = vec![program.to_string()];
             argv.extend(args.iter().map(|a| a.to_string()));
-            self.calls.lock().unwrap().push(argv);
+            let env = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            self.calls.lock().unwrap().push((argv, env));
             self.inner.run(program, args, timeout)
         }
     }
 
-    /// The agent's promise: no refresh, no download, no sync from mirrors.
+    /// A Fedora host whose `dnf` is dnf5 5.4 (which locks the system repository).
+    fn dnf5_5_4_host() -> (tempfile::TempDir, crate::host::RecordedRunner) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/os-release"), "ID=fedora\n").unwrap();
+        let runner = crate::host::RecordedRunner::new()
+            .with(&["dnf", "--version"], 0, dnf::DNF5_5_4_VERSION)
+            .with(
+                &["dnf", "--skip-file-locks", "-C", "check-update"],
+                100,
+                include_str!("testdata/dnf5/check-upgrade.out"),
+            )
+            .with(
+                &[
+                    "dnf",
+                    "--skip-file-locks",
+                    "-C",
+                    "updateinfo",
+                    "list",
+                    "--security",
+                ],
+                0,
+                include_str!("testdata/dnf5/advisory-list-security.out"),
+            );
+        (dir, runner)
+    }
+
+    /// The agent's promise: no refresh, no download, no sync from mirrors,
+    /// no lock where the tool has a way around it.
     #[test]
     fn every_patch_command_is_cache_only() {
-        for host in [
-            "debian12-noncompliant",
-            "rocky9-noncompliant",
-            "opensuse-noncompliant",
-            "arch-noncompliant",
-        ] {
+        let (dnf5_dir, dnf5_runner) = dnf5_5_4_host();
+        let fixture = |host: &str| {
             let dir = format!("{}/../tests/hosts/{host}", env!("CARGO_MANIFEST_DIR"));
+            let runner = crate::host::RecordedRunner::from_dir(std::path::Path::new(&format!(
+                "{dir}/commands"
+            )))
+            .unwrap();
+            (host.to_string(), std::path::PathBuf::from(dir), runner)
+        };
+        let hosts = vec![
+            fixture("debian12-noncompliant"),
+            fixture("rocky9-noncompliant"),
+            fixture("opensuse-noncompliant"),
+            fixture("arch-noncompliant"),
+            (
+                "dnf5-5.4".to_string(),
+                dnf5_dir.path().to_path_buf(),
+                dnf5_runner,
+            ),
+        ];
+        for (host, dir, runner) in hosts {
+            // dnf5 5.4 waits for a transaction's lock unless told not to;
+            // dnf4 (rocky9) refuses the switch.
+            let skips_locks = host == "dnf5-5.4";
             let root = SysRoot::new(&dir);
             let spy = Spy {
-                inner: crate::host::RecordedRunner::from_dir(std::path::Path::new(&format!(
-                    "{dir}/commands"
-                )))
-                .unwrap(),
+                inner: runner,
                 calls: Default::default(),
             };
             let ctx = CheckContext {
@@ -273,11 +327,22 @@ mod tests {
             assert!(matches!(out, Collected::Ok(_)), "{host}");
             let calls = spy.calls.into_inner().unwrap();
             assert!(!calls.is_empty());
-            for argv in &calls {
+            for (argv, env) in &calls {
                 let has = |a: &str| argv.iter().any(|x| x == a);
+                // zypper alone runs read-only (no zypp lock); nothing else
+                // gets extra variables.
+                let want_env: &[&str] = match argv[0].as_str() {
+                    "zypper" => &["ZYPP_READONLY_HACK=1"],
+                    _ => &[],
+                };
+                assert_eq!(env, want_env, "{host}: {argv:?}");
                 match argv[0].as_str() {
                     "apt-get" => assert!(has("-s") && has("Debug::NoLocking=true"), "{argv:?}"),
-                    "dnf" | "yum" => assert!(has("-C"), "{argv:?}"),
+                    "dnf" if argv[1..] == ["--version"] => {}
+                    "dnf" | "yum" => {
+                        assert!(has("-C"), "{argv:?}");
+                        assert_eq!(has("--skip-file-locks"), skips_locks, "{host}: {argv:?}");
+                    }
                     "zypper" => assert!(has("--no-refresh"), "{argv:?}"),
                     "pacman" => assert!(argv[1].starts_with("-Q"), "{argv:?}"),
                     "apt-cache" | "rpm" | "needs-restarting" => {}

@@ -1,7 +1,8 @@
 //! zypper (openSUSE, SLES): `list-updates` and a dry-run `patch --category
 //! security` as XML from the local cache (`--no-refresh`), read with
 //! quick-xml; which repositories carry patches from their cached
-//! `repomd.xml`; `needs-rebooting`; zypp history.
+//! `repomd.xml`; `needs-rebooting`; zypp history. Every zypper command runs
+//! read-only (`ZYPP_READONLY_HACK=1`), without the global zypp lock.
 
 use std::collections::BTreeSet;
 
@@ -10,7 +11,7 @@ use serde::Deserialize;
 
 use super::repomd::repomd_has_updateinfo;
 use super::timestamp::parse_datetime;
-use super::{command_failed, count, count_security, newest_mtime_in, reboot_fields, run};
+use super::{command_failed, count, count_security, newest_mtime_in, reboot_fields};
 use crate::checks::{CheckContext, CheckError, Collected};
 use crate::host::{CommandError, CommandOutput, SysRoot};
 
@@ -34,6 +35,28 @@ const SECURITY_PATCH_DRY_RUN: [&str; 7] = [
 ];
 const NEEDS_REBOOTING: [&str; 3] = ["--non-interactive", "--no-refresh", "needs-rebooting"];
 
+/// libzypp's read-only promise. Without it every one of these commands
+/// (`list-updates`, `patch --dry-run`, `needs-rebooting`: all but `ps` and
+/// subcommands) takes the global zypp lock, `/run/zypp.pid`, and, while a
+/// YaST or zypper transaction holds it, waits `ZYPP_LOCK_TIMEOUT` seconds
+/// and fails (libzypp `zypp/zypp/ZYppFactory.cc`, `getZYpp`, at commit
+/// 5adf0720), so the agent would both block an administrator's zypper and
+/// report nothing. zypper calls `zypp_readonly_hack::IWantIt()` when
+/// `ZYPP_READONLY_HACK` starts with `1` (zypper `src/Zypper.cc`,
+/// `doCommand`, "=== ZYpp lock ==="), and libzypp skips the lock when the
+/// variable is set at all (since libzypp commit 8a379ee8, 2013; the
+/// zypp-rpm lock too since 17.31.18). In that mode libzypp also leaves
+/// orphaned cache directories alone (`zypp/zypp/ng/repomanager.cc`,
+/// bsc#1210740) and imports no keys (`zypp/zypp/target/rpm/RpmDb.cc`); a
+/// dry run commits nothing, so reading is all these commands do.
+const READ_ONLY: [(&str, &str); 1] = [("ZYPP_READONLY_HACK", "1")];
+
+/// Runs zypper read-only ([`READ_ONLY`]) with the check's timeout.
+fn zypper(ctx: &CheckContext<'_>, args: &[&str]) -> Result<CommandOutput, CommandError> {
+    ctx.runner
+        .run_with_env("zypper", args, &READ_ONLY, ctx.command_timeout)
+}
+
 /// zypper's exit codes that still come with a complete answer: 0, and the
 /// informational 100 (updates needed), 101 (security updates needed), 102
 /// (reboot needed), 103 (restart needed). 104 (capability not found), 105
@@ -44,7 +67,7 @@ fn answered(out: &CommandOutput) -> bool {
 }
 
 pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, CheckError> {
-    let out = match run(ctx, "zypper", &LIST_UPDATES) {
+    let out = match zypper(ctx, &LIST_UPDATES) {
         Err(CommandError::NotFound { .. }) => {
             return Ok(Collected::Unsupported("zypper is not installed".into()));
         }
@@ -59,7 +82,7 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
             detail,
         })?;
     let root = ctx.root;
-    let security_packages = match run(ctx, "zypper", &SECURITY_PATCH_DRY_RUN) {
+    let security_packages = match zypper(ctx, &SECURITY_PATCH_DRY_RUN) {
         Ok(o) if answered(&o) => parse_patch_dry_run_packages(&o.stdout_text()).ok(),
         Ok(_) | Err(CommandError::NotFound { .. }) => None,
         Err(e) => return Err(e.into()),
@@ -81,7 +104,7 @@ pub(super) fn collect(ctx: &CheckContext<'_>) -> Result<Collected<Patches>, Chec
         .map(|_| count_security(&pending));
     // 102 = ZYPPER_EXIT_INF_REBOOT_NEEDED; 0 = not needed; anything else
     // (an old zypper without the command, a failure) is unknown.
-    let reboot = match run(ctx, "zypper", &NEEDS_REBOOTING) {
+    let reboot = match zypper(ctx, &NEEDS_REBOOTING) {
         Ok(o) if o.exit_code == Some(102) => Some(true),
         Ok(o) if o.exit_code == Some(0) => Some(false),
         Ok(_) | Err(_) => None,

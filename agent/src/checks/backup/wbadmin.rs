@@ -4,6 +4,8 @@
 //! ("Backup time", "Backup location", ...) are localized and in local time,
 //! so only the identifiers are read. The newest is the last success.
 
+use crate::checks::patches::timestamp::days_from_civil;
+
 use super::{JobContext, JobError, JobFacts};
 use fleetwatch_protocol::BackupResult;
 
@@ -80,18 +82,8 @@ pub(crate) fn parse_version_identifier(s: &str) -> Option<i64> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86_400 + hour * 3_600 + minute * 60)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    // Month and day were range-checked above: the casts are exact.
+    Some(days_from_civil(year, month as u32, day as u32)? * 86_400 + hour * 3_600 + minute * 60)
 }
 
 #[cfg(test)]

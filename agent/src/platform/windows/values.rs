@@ -1,6 +1,7 @@
 //! Reading WMI property values: WMI hands 64-bit integers over as strings
 //! (CIM_UINT64 travels as a BSTR) and dates as CIM_DATETIME strings.
 
+use crate::checks::patches::timestamp::days_from_civil;
 use serde_json::Value;
 
 use super::host::WmiRow;
@@ -85,7 +86,11 @@ pub fn cim_datetime(raw: &str) -> Option<i64> {
         }
         _ => 0,
     };
-    let local = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    // Month and day were range-checked above: the casts are exact.
+    let local = days_from_civil(year, month as u32, day as u32)? * 86_400
+        + hour * 3600
+        + minute * 60
+        + second;
     Some(local - offset_minutes * 60)
 }
 
@@ -102,19 +107,8 @@ pub fn yyyymmdd(raw: &str) -> Option<i64> {
     if !(1..=12).contains(&month) || !(1..=31).contains(&day) || year < 1970 {
         return None;
     }
-    Some(days_from_civil(year, month, day) * 86_400)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    // Month and day were range-checked above: the casts are exact.
+    Some(days_from_civil(year, month as u32, day as u32)? * 86_400)
 }
 
 #[cfg(test)]

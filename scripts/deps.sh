@@ -45,6 +45,14 @@ have x86_64-w64-mingw32-gcc || need+=(gcc-mingw-w64-x86-64)
 have wine || need+=(wine wine64)
 have wineboot || need+=(wine)
 have wineserver || need+=(wine64)
+# The MSI: built with wixl, inspected with msiinfo/msiextract (msitools);
+# the zip with the PowerShell install script.
+have wixl || need+=(wixl)
+have msiinfo || need+=(msitools)
+have msiextract || need+=(msitools)
+have msibuild || need+=(msitools)
+have zip || need+=(zip)
+have unzip || need+=(unzip)
 # --- end windows ---
 
 if [ ${#need[@]} -gt 0 ]; then

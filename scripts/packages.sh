@@ -4,8 +4,11 @@
 #     the .deb, the .rpm and the tarball;
 #   - the collector (release; glibc) for its .deb and .rpm;
 #   - the aarch64 agent (cross-compiled; run under qemu-user by the tests).
+#   - the Windows agent (x86_64-pc-windows-gnu, profile agent) with its MSI
+#     and zip (scripts/package-windows.sh).
 # Output: target/debian/*.deb, target/generate-rpm/*.rpm,
-# target/tarball/fleetwatch-agent-<version>-x86_64-linux-musl.tar.gz.
+# target/tarball/fleetwatch-agent-<version>-x86_64-linux-musl.tar.gz,
+# target/windows/*.msi and *.zip.
 # Called from scripts/test.sh after scripts/deps.sh; the tests run it
 # themselves when an artifact is missing.
 set -euo pipefail
@@ -55,6 +58,13 @@ install -m 0600 deploy/agent.toml "$stage/agent.toml"
 install -m 0644 agent/agent.example.toml "$stage/agent.example.toml"
 tar -C "$target/tarball" --owner=0 --group=0 --numeric-owner -czf "$target/tarball/$name.tar.gz" "$name"
 rm -rf "$stage"
+
+# --- windows (issue 9) ---
+# The one Windows build (profile agent), its MSI and zip; the Wine e2e tests
+# run the same .exe (tests/src/wine.rs builds with the same command).
+step "Windows agent (x86_64-pc-windows-gnu, profile agent), MSI (wixl) and zip"
+scripts/package-windows.sh
+# --- end windows ---
 
 step "aarch64 agent ($arm, profile agent; linker and qemu runner in .cargo/config.toml)"
 cargo build --locked -p fleetwatch-agent --profile agent --target "$arm"

@@ -11,11 +11,11 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests run the real binaries.
 cargo build --workspace --bins --locked
 # --- windows (issue 9) ---
-# The Windows agent: clippy for its own target (the cfg(windows) code), and
-# the debug .exe that tests/tests/e2e_windows.rs runs under Wine (the same
-# command as tests/src/wine.rs, so the tests do not rebuild it).
+# The Windows agent: clippy for its own target (the cfg(windows) code). The
+# .exe itself is built once, with the shipped `agent` profile, by
+# scripts/packages.sh (scripts/package-windows.sh: the .exe, MSI and zip);
+# the Wine e2e tests run that same binary (tests/src/wine.rs).
 cargo clippy -p fleetwatch-agent --target x86_64-pc-windows-gnu --locked -- -D warnings
-cargo build -p fleetwatch-agent --target x86_64-pc-windows-gnu --locked
 # --- end windows ---
 # --- packaging (issue 10) ---
 # The packages tests/tests/deploy_{packages,rpm,static,aarch64}.rs inspect:

@@ -54,6 +54,23 @@ pub fn default_state_dir() -> PathBuf {
     program_data_path("state").unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
 }
 
+/// Where the Windows service writes its rotated log files:
+/// `%ProgramData%\fleetwatch\logs` (`C:\ProgramData\...` when unset).
+#[cfg(windows)]
+pub fn default_log_dir() -> PathBuf {
+    program_data_path("logs").unwrap_or_else(|| PathBuf::from(r"C:\ProgramData\fleetwatch\logs"))
+}
+
+/// Where the Windows installers put `agent.toml` and the enroll secret:
+/// `%ProgramData%\fleetwatch`.
+#[cfg(windows)]
+pub fn default_config_dir() -> PathBuf {
+    default_config_path()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(r"C:\ProgramData\fleetwatch"))
+}
+
 #[cfg(windows)]
 fn program_data_path(name: &str) -> Option<PathBuf> {
     let base = std::env::var_os("ProgramData").filter(|v| !v.is_empty())?;

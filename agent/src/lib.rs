@@ -29,6 +29,7 @@
 pub mod checks;
 pub mod config;
 pub mod host;
+pub mod logging;
 pub mod modes;
 pub mod platform;
 pub mod report;

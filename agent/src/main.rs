@@ -56,6 +56,31 @@ enum ServiceAction {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Write %ProgramData%\fleetwatch\agent.toml (and the enroll secret
+    /// next to it, readable by SYSTEM and Administrators only): what the
+    /// MSI and install.ps1 run.
+    Configure {
+        /// Collector base URL (https://HOST:PORT).
+        #[arg(long, value_name = "URL", default_value = "")]
+        collector: String,
+        /// Pinned SHA-256 fingerprint of the collector's certificate.
+        #[arg(long, value_name = "FP", default_value = "")]
+        ca_fingerprint: String,
+        /// PEM file with the CA or the collector's own certificate.
+        #[arg(long, value_name = "FILE", default_value = "")]
+        ca: String,
+        /// The enroll secret (stored in a file of its own, not in agent.toml).
+        #[arg(
+            long,
+            value_name = "SECRET",
+            default_value = "",
+            hide_default_value = true
+        )]
+        enroll_secret: String,
+        /// Directory of agent.toml (default: %ProgramData%\fleetwatch).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Stop and remove the service.
     Uninstall,
     /// Start the installed service.
@@ -118,8 +143,8 @@ impl CommonArgs {
 fn main() -> ExitCode {
     // One crypto provider for the process; rustls panics if none or two are ambiguous.
     let _ = fleetwatch_agent::upload::tls::crypto_provider().install_default();
-    init_logging();
     let cli = Cli::parse();
+    init_logging(log_file(&cli));
     let self_usage = match &cli.command {
         Command::Collect(a) | Command::Once(a) | Command::Run(a) | Command::Enroll(a) => {
             a.self_usage
@@ -143,7 +168,35 @@ fn main() -> ExitCode {
     code
 }
 
-fn init_logging() {
+/// The rotated log file of the Windows service (it has no stderr to read);
+/// every other command logs to stderr.
+#[cfg(windows)]
+fn log_file(cli: &Cli) -> Option<fleetwatch_agent::logging::RotatingFile> {
+    use fleetwatch_agent::logging::{DEFAULT_KEEP, DEFAULT_MAX_BYTES, RotatingFile};
+    let Command::Service {
+        action: ServiceAction::Run(args),
+    } = &cli.command
+    else {
+        return None;
+    };
+    // `logs\` next to the config the service was installed with (the MSI
+    // and install.ps1 name it), else under %ProgramData%\fleetwatch.
+    let dir = args
+        .config
+        .as_deref()
+        .and_then(std::path::Path::parent)
+        .map(|d| d.join("logs"))
+        .unwrap_or_else(config::default_log_dir);
+    // Unopenable: the service still runs, logging to a stderr nobody reads.
+    RotatingFile::open(&dir, DEFAULT_MAX_BYTES, DEFAULT_KEEP).ok()
+}
+
+#[cfg(not(windows))]
+fn log_file(_cli: &Cli) -> Option<fleetwatch_agent::logging::RotatingFile> {
+    None
+}
+
+fn init_logging(file: Option<fleetwatch_agent::logging::RotatingFile>) {
     // RUST_LOG is a single level here (error, warn, info, debug, trace): a
     // per-target filter would pull a regex engine into every machine's agent.
     let level = std::env::var("RUST_LOG")
@@ -154,12 +207,19 @@ fn init_logging() {
                 .ok()
         })
         .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_target(false);
+    match file {
+        Some(file) => builder
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .init(),
+        None => builder
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -220,6 +280,24 @@ fn service(action: ServiceAction) -> anyhow::Result<ExitCode> {
             let config = config.map(std::path::absolute).transpose()?;
             service::install(&exe, config.as_deref())?;
             println!("installed the {} service", service::SERVICE_NAME);
+        }
+        ServiceAction::Configure {
+            collector,
+            ca_fingerprint,
+            ca,
+            enroll_secret,
+            dir,
+        } => {
+            use fleetwatch_agent::platform::windows::provision::{Provisioning, write_config};
+            let dir = dir.unwrap_or_else(config::default_config_dir);
+            let settings = Provisioning {
+                collector_url: collector,
+                ca_fingerprint,
+                ca_file: ca,
+                enroll_secret,
+            };
+            let path = write_config(&settings, &dir)?;
+            println!("wrote {}", path.display());
         }
         ServiceAction::Uninstall => service::uninstall()?,
         ServiceAction::Start => service::start()?,

@@ -151,7 +151,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), StateErr
     })
 }
 
-/// Creates a directory (and parents) readable by the owner only.
+/// Creates a directory (and parents) readable by the owner only; on
+/// Windows, by SYSTEM and Administrators only (a protected DACL, applied
+/// each time: ProgramData would otherwise let Users read the node key).
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -160,7 +162,10 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir)
+    builder.create(dir)?;
+    #[cfg(windows)]
+    crate::platform::windows::secure_dir::protect(dir).map_err(std::io::Error::other)?;
+    Ok(())
 }
 
 #[cfg(test)]

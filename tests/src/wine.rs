@@ -21,9 +21,13 @@ pub const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
 /// How long one agent run under Wine may take before it is killed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// Path of `fleetwatch-agent.exe` (debug), building it once per test
-/// process with the same command as `scripts/test.sh`, so an already built
-/// tree is not rebuilt.
+/// The Cargo profile of the shipped `.exe`, which the tests run too.
+pub const AGENT_PROFILE: &str = "agent";
+
+/// Path of the shipped `fleetwatch-agent.exe` (profile `agent`), building
+/// it once per test process with the same command as
+/// `scripts/package-windows.sh`, so the tests run the very binary the MSI
+/// and the zip carry and CI compiles the Windows target once.
 pub fn agent_exe() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
@@ -31,8 +35,11 @@ pub fn agent_exe() -> PathBuf {
             let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
                 .args([
                     "build",
+                    "--locked",
                     "-p",
                     "fleetwatch-agent",
+                    "--profile",
+                    AGENT_PROFILE,
                     "--target",
                     WINDOWS_TARGET,
                 ])
@@ -42,9 +49,44 @@ pub fn agent_exe() -> PathBuf {
             assert!(status.success(), "building fleetwatch-agent.exe failed");
             let exe = target_dir()
                 .join(WINDOWS_TARGET)
-                .join("debug/fleetwatch-agent.exe");
+                .join(AGENT_PROFILE)
+                .join("fleetwatch-agent.exe");
             assert!(exe.is_file(), "{} was not built", exe.display());
             exe
+        })
+        .clone()
+}
+
+/// The MSI and the zip `scripts/package-windows.sh` builds from
+/// [`agent_exe`] into `target/windows/`, (re)building them when one is
+/// missing or older than the `.exe`.
+pub fn windows_packages() -> (PathBuf, PathBuf) {
+    static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = agent_exe();
+            let version = env!("CARGO_PKG_VERSION");
+            let dir = target_dir().join("windows");
+            let msi = dir.join(format!("fleetwatch-agent-{version}-x64.msi"));
+            let zip = dir.join(format!("fleetwatch-agent-{version}-x86_64-windows.zip"));
+            let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+            let fresh =
+                |p: &Path| matches!((modified(p), modified(&exe)), (Some(a), Some(b)) if a >= b);
+            if !fresh(&msi) || !fresh(&zip) {
+                let status = Command::new("bash")
+                    .arg(workspace_root().join("scripts/package-windows.sh"))
+                    .current_dir(workspace_root())
+                    .status()
+                    .expect("run scripts/package-windows.sh");
+                assert!(status.success(), "scripts/package-windows.sh failed");
+            }
+            assert!(
+                msi.is_file() && zip.is_file(),
+                "no {} or {}",
+                msi.display(),
+                zip.display()
+            );
+            (msi, zip)
         })
         .clone()
 }

@@ -119,6 +119,12 @@ fn collect_under_wine_reports_windows_from_wine_and_no_linux_fact() {
     assert_eq!(packages.manager, "windows_uninstall");
     assert!(packages.count >= 1, "{text}");
     assert!(!inv.hostname.is_empty());
+    // Wine's WMI has no Win32_UserAccount rows; the account list comes from
+    // NetUserEnum level 20 instead of being reported as "no users".
+    assert!(
+        !inv.users.is_empty() && inv.users.iter().all(|u| !u.name.is_empty()),
+        "{text}"
+    );
 
     // Wine has no Windows Update Agent: failed with the HRESULT, never zero.
     let patches = report.checks.patches.as_ref().unwrap();

@@ -167,6 +167,18 @@ pub struct NetUser {
     pub user_id: u32,
 }
 
+/// A local account from `NetUserEnum` level 20 (`USER_INFO_20`): what the
+/// inventory needs when `Win32_UserAccount` answers nothing (Wine).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetAccount {
+    /// `usri20_name`.
+    pub name: String,
+    /// `usri20_flags` (`UF_ACCOUNTDISABLE`, ...).
+    pub flags: u32,
+    /// `usri20_user_id` (the RID).
+    pub user_id: u32,
+}
+
 /// `detail` with the symbolic name of a WMI error code it carries
 /// (wbemcli.h), so "0x8004100E" reads as the missing namespace it is.
 pub fn with_wbem_name(detail: &str) -> String {
@@ -219,6 +231,8 @@ pub trait WindowsHost {
     fn user_modals(&self) -> Result<UserModals, WindowsError>;
     /// `NetUserEnum(NULL, 3, FILTER_NORMAL_ACCOUNT)`.
     fn local_users(&self) -> Result<Vec<NetUser>, WindowsError>;
+    /// `NetUserEnum(NULL, 20, FILTER_NORMAL_ACCOUNT)`: names, flags, RIDs.
+    fn local_accounts(&self) -> Result<Vec<NetAccount>, WindowsError>;
     /// The file `secedit /export /areas SECURITYPOLICY` writes (UTF-16LE).
     fn secedit_export(&self) -> Result<Vec<u8>, WindowsError>;
 }
@@ -267,6 +281,9 @@ pub struct Recording {
     /// `NetUserEnum` level 3.
     #[serde(default)]
     pub local_users: Option<Recorded<Vec<NetUser>>>,
+    /// `NetUserEnum` level 20.
+    #[serde(default)]
+    pub local_accounts: Option<Recorded<Vec<NetAccount>>>,
     /// The text of the `secedit /export` file (replayed as UTF-16LE with a
     /// BOM, as secedit writes it).
     #[serde(default)]
@@ -352,6 +369,14 @@ impl WindowsHost for RecordedWindowsHost {
             .local_users
             .as_ref()
             .ok_or_else(|| not_recorded("NetUserEnum"))?
+            .get()
+    }
+
+    fn local_accounts(&self) -> Result<Vec<NetAccount>, WindowsError> {
+        self.recording
+            .local_accounts
+            .as_ref()
+            .ok_or_else(|| not_recorded("NetUserEnum(level 20)"))?
             .get()
     }
 

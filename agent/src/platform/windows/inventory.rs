@@ -10,7 +10,8 @@ use fleetwatch_protocol::{
     OsFamily, OsInfo,
 };
 
-use super::host::{RegValues, WindowsError, WindowsHost, WmiRow};
+use super::host::{NetAccount, RegValues, WindowsError, WindowsHost, WmiRow};
+use super::password::UF_ACCOUNTDISABLE;
 use super::software::packages_section;
 use super::values::{boolean, cim_datetime, strings, text, unsigned};
 use crate::checks::hardware_ids::clean_dmi_value;
@@ -85,7 +86,7 @@ pub fn read_inventory(host: &dyn WindowsHost) -> Result<Inventory, WindowsError>
             &first_row(host, BIOS_QUERY),
         ),
         boot_time: text(&os_row, "LastBootUpTime").and_then(|t| cim_datetime(&t)),
-        users: users(&rows(host, USERS_QUERY)),
+        users: local_users(host),
         packages: match host.uninstall_entries() {
             Ok(entries) => Some(packages_section(&entries)),
             Err(e) => {
@@ -256,6 +257,52 @@ fn prefix_len(subnet: &str) -> Option<u32> {
     subnet.parse::<u32>().ok().filter(|p| *p <= 128)
 }
 
+/// The local accounts: `Win32_UserAccount`, else `NetUserEnum` level 20.
+/// Windows always has at least the built-in Administrator and Guest, so no
+/// rows means the source did not answer (Wine's WMI returns none), not "no
+/// accounts": the Net API is asked then. When neither answers, the list
+/// stays empty and the failure is logged (the wire format has no "unknown"
+/// for the user list).
+fn local_users(host: &dyn WindowsHost) -> Vec<LocalUser> {
+    match host.wmi_query(USERS_QUERY) {
+        Ok(rows) if !rows.is_empty() => return users(&rows),
+        Ok(_) => tracing::info!("Win32_UserAccount has no rows: asking NetUserEnum"),
+        Err(e) => tracing::info!(error = %e, "Win32_UserAccount unavailable: asking NetUserEnum"),
+    }
+    match host.local_accounts() {
+        Ok(accounts) if !accounts.is_empty() => net_users(&accounts),
+        Ok(_) => {
+            tracing::warn!(
+                "neither Win32_UserAccount nor NetUserEnum lists an account: local users unknown"
+            );
+            Vec::new()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "local users unknown: Win32_UserAccount has no rows");
+            Vec::new()
+        }
+    }
+}
+
+/// Accounts from `NetUserEnum` level 20: the RID stands for the uid, an
+/// account without `UF_ACCOUNTDISABLE` counts as interactive.
+fn net_users(accounts: &[NetAccount]) -> Vec<LocalUser> {
+    let mut out: Vec<LocalUser> = accounts
+        .iter()
+        .filter(|a| !a.name.is_empty())
+        .map(|a| LocalUser {
+            name: a.name.clone(),
+            uid: a.user_id,
+            gid: 0,
+            home: String::new(),
+            shell: String::new(),
+            interactive: a.flags & UF_ACCOUNTDISABLE == 0,
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
 /// Local accounts: the RID (last SID part) stands for the uid; an enabled
 /// account counts as interactive.
 fn users(rows: &[WmiRow]) -> Vec<LocalUser> {
@@ -323,6 +370,7 @@ fn optional_key(host: &dyn WindowsHost, key: &str) -> RegValues {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::windows::host::{Recorded, RecordedWindowsHost};
 
     /// Recorded under Wine 8 by `fleetwatch-agent.exe record-windows`.
     const WINE8: &str = include_str!("../../../../tests/hosts/windows-wine8/recording.json");
@@ -354,6 +402,60 @@ mod tests {
         assert!(inv.boot_time.is_some());
         let pkgs = inv.packages.unwrap();
         assert_eq!(pkgs.count, 1);
+    }
+
+    #[test]
+    fn users_come_from_net_user_enum_when_wmi_has_no_rows() {
+        // Wine: Win32_UserAccount answers no rows, NetUserEnum(20) the one
+        // account Wine has (the recording's local_accounts).
+        let inv = read_inventory(&wine8()).unwrap();
+        assert_eq!(inv.users.len(), 1, "{:?}", inv.users);
+        assert!(!inv.users[0].name.is_empty());
+        assert!(inv.users[0].interactive);
+
+        let mut recording: crate::platform::windows::host::Recording =
+            serde_json::from_str(WINE8).unwrap();
+        recording.local_accounts = Some(Recorded::Ok(vec![
+            NetAccount {
+                name: "Guest".into(),
+                flags: UF_ACCOUNTDISABLE | 0x0200,
+                user_id: 501,
+            },
+            NetAccount {
+                name: "Administrator".into(),
+                flags: 0x0200,
+                user_id: 500,
+            },
+        ]));
+        let users = local_users(&RecordedWindowsHost::new(recording.clone()));
+        assert_eq!(
+            users
+                .iter()
+                .map(|u| (u.name.as_str(), u.uid, u.interactive))
+                .collect::<Vec<_>>(),
+            [("Administrator", 500, true), ("Guest", 501, false)]
+        );
+
+        // WMI rows win over the Net API when there are any.
+        recording.wmi.insert(
+            USERS_QUERY.into(),
+            Recorded::Ok(vec![WmiRow::from([
+                ("Name".to_string(), serde_json::json!("alice")),
+                ("SID".to_string(), serde_json::json!("S-1-5-21-1-2-3-1001")),
+                ("Disabled".to_string(), serde_json::json!(false)),
+            ])]),
+        );
+        let users = local_users(&RecordedWindowsHost::new(recording.clone()));
+        assert_eq!(users.len(), 1);
+        assert_eq!((users[0].name.as_str(), users[0].uid), ("alice", 1001));
+
+        // Neither source answers: empty, never a made-up account.
+        recording.wmi.remove(USERS_QUERY);
+        recording.local_accounts = Some(Recorded::Err(WindowsError::NetApi {
+            call: "NetUserEnum(level 20)".into(),
+            status: 124,
+        }));
+        assert!(local_users(&RecordedWindowsHost::new(recording)).is_empty());
     }
 
     #[test]

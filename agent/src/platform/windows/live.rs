@@ -10,8 +10,8 @@ use winreg::enums::{
 use wmi::{Variant, WMIConnection};
 
 use super::host::{
-    NetUser, RegValue, RegValues, UninstallEntry, UninstallView, UserModals, WindowsError,
-    WindowsHost, WmiRow, with_wbem_name,
+    NetAccount, NetUser, RegValue, RegValues, UninstallEntry, UninstallView, UserModals,
+    WindowsError, WindowsHost, WmiRow, with_wbem_name,
 };
 use super::update::UpdateSearch;
 
@@ -150,6 +150,10 @@ impl WindowsHost for LiveWindowsHost {
 
     fn local_users(&self) -> Result<Vec<NetUser>, WindowsError> {
         super::netapi::local_users()
+    }
+
+    fn local_accounts(&self) -> Result<Vec<NetAccount>, WindowsError> {
+        super::netapi::local_accounts()
     }
 
     fn secedit_export(&self) -> Result<Vec<u8>, WindowsError> {

@@ -4,10 +4,12 @@
 //! rows; the live host (WMI, registry, COM, Net API) exists in Windows
 //! builds only.
 
+pub mod acl;
 pub mod host;
 pub mod inventory;
 pub mod password;
 pub mod protection;
+pub mod provision;
 pub mod record;
 pub mod software;
 pub mod update;
@@ -17,6 +19,8 @@ pub mod values;
 mod live;
 #[cfg(windows)]
 mod netapi;
+#[cfg(windows)]
+pub mod secure_dir;
 #[cfg(windows)]
 pub mod service;
 #[cfg(windows)]

@@ -1,16 +1,16 @@
 //! Thin wrapper over the Net API (`netapi32.dll`): `NetUserModalsGet`
-//! levels 0 and 3 and `NetUserEnum` level 3. One of the two modules of the
+//! levels 0 and 3 and `NetUserEnum` levels 3 and 20. One of the two modules of the
 //! Windows platform that may use `unsafe` (every call is FFI and reads a
 //! buffer the API allocated); the mapping lives in [`super::password`].
 #![allow(unsafe_code)]
 
 use windows::Win32::NetworkManagement::NetManagement::{
     FILTER_NORMAL_ACCOUNT, MAX_PREFERRED_LENGTH, NERR_Success, NetApiBufferFree, NetUserEnum,
-    NetUserModalsGet, USER_INFO_3, USER_MODALS_INFO_0, USER_MODALS_INFO_3,
+    NetUserModalsGet, USER_INFO_3, USER_INFO_20, USER_MODALS_INFO_0, USER_MODALS_INFO_3,
 };
 use windows::core::PCWSTR;
 
-use super::host::{NetUser, UserModals, WindowsError};
+use super::host::{NetAccount, NetUser, UserModals, WindowsError};
 
 /// `ERROR_MORE_DATA`: NetUserEnum has more entries for another call.
 const ERROR_MORE_DATA: u32 = 234;
@@ -108,6 +108,53 @@ pub fn local_users() -> Result<Vec<NetUser>, WindowsError> {
                     last_logon: e.usri3_last_logon,
                     password_expired: e.usri3_password_expired != 0,
                     user_id: e.usri3_user_id,
+                });
+            }
+        }
+        if status != ERROR_MORE_DATA {
+            return Ok(out);
+        }
+    }
+}
+
+/// Every normal local account at level 20 (name, flags, RID), which Wine
+/// answers where it refuses level 3.
+pub fn local_accounts() -> Result<Vec<NetAccount>, WindowsError> {
+    let mut out = Vec::new();
+    let mut resume: u32 = 0;
+    loop {
+        let mut buf = NetBuffer(std::ptr::null_mut());
+        let (mut read, mut total) = (0u32, 0u32);
+        // SAFETY: NULL server = local; out-pointers are valid locals; the
+        // buffer is freed by NetBuffer.
+        let status = unsafe {
+            NetUserEnum(
+                PCWSTR::null(),
+                20,
+                FILTER_NORMAL_ACCOUNT,
+                &mut buf.0,
+                MAX_PREFERRED_LENGTH,
+                &mut read,
+                &mut total,
+                Some(&mut resume),
+            )
+        };
+        if status != NERR_Success && status != ERROR_MORE_DATA {
+            return Err(WindowsError::NetApi {
+                call: "NetUserEnum(level 20)".into(),
+                status,
+            });
+        }
+        if !buf.0.is_null() {
+            // SAFETY: the buffer holds `read` USER_INFO_20 entries.
+            let entries =
+                unsafe { std::slice::from_raw_parts(buf.0 as *const USER_INFO_20, read as usize) };
+            for e in entries {
+                out.push(NetAccount {
+                    // SAFETY: usri20_name is a NUL-terminated string in the buffer.
+                    name: unsafe { e.usri20_name.to_string() }.unwrap_or_default(),
+                    flags: e.usri20_flags.0,
+                    user_id: e.usri20_user_id,
                 });
             }
         }

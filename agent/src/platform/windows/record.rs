@@ -81,6 +81,10 @@ pub fn record(host: &dyn WindowsHost, provenance: &str) -> Recording {
     });
     recording.user_modals = Some(host.user_modals().map_or_else(Recorded::Err, Recorded::Ok));
     recording.local_users = Some(host.local_users().map_or_else(Recorded::Err, Recorded::Ok));
+    recording.local_accounts = Some(
+        host.local_accounts()
+            .map_or_else(Recorded::Err, Recorded::Ok),
+    );
     recording.secedit = Some(
         match host
             .secedit_export()

@@ -29,6 +29,8 @@ have dpkg-deb || need+=(dpkg)
 have musl-gcc || need+=(musl-tools)
 have readelf || need+=(binutils)
 have rpm || need+=(rpm)
+# scripts/packages.sh builds the RPMs with rpmbuild from deploy/rpm/*/*.spec.
+have rpmbuild || need+=(rpm)
 have rpm2cpio || need+=(rpm2cpio)
 have aarch64-linux-gnu-gcc || need+=(gcc-aarch64-linux-gnu)
 [ -e /usr/aarch64-linux-gnu/include/stdio.h ] || need+=(libc6-dev-arm64-cross)
@@ -87,10 +89,6 @@ for t in x86_64-unknown-linux-musl aarch64-unknown-linux-gnu; do
     rustup target add "$t" >/dev/null
   fi
 done
-if ! cargo generate-rpm --version >/dev/null 2>&1; then
-  echo "installing cargo-generate-rpm" >&2
-  cargo install --locked cargo-generate-rpm >/dev/null
-fi
 # --- end packaging ---
 # --- windows (issue 9): the Rust target of fleetwatch-agent.exe ---
 if ! rustup target list --installed | grep -qx x86_64-pc-windows-gnu; then

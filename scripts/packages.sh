@@ -3,10 +3,11 @@
 #   - the static agent (x86_64-unknown-linux-musl, profile `agent`), reused by
 #     the .deb, the .rpm and the tarball;
 #   - the collector (release; glibc) for its .deb and .rpm;
-#   - the aarch64 agent (cross-compiled; run under qemu-user by the tests).
+#   - the aarch64 agent (cross-compiled, unoptimised; run under qemu-user by the tests);
 #   - the Windows agent (x86_64-pc-windows-gnu, profile agent) with its MSI
 #     and zip (scripts/package-windows.sh).
-# Output: target/debian/*.deb, target/generate-rpm/*.rpm,
+# Output: target/debian/*.deb, target/rpm/*.rpm (Debian's rpmbuild, specs in
+# deploy/rpm/),
 # target/tarball/fleetwatch-agent-<version>-x86_64-linux-musl.tar.gz,
 # target/windows/*.msi and *.zip.
 # Called from scripts/test.sh after scripts/deps.sh; the tests run it
@@ -27,6 +28,22 @@ step() {
     last=$SECONDS
 }
 
+# rpm_from_spec PACKAGE BINARY: deploy/rpm/PACKAGE/fleetwatch-PACKAGE.spec
+# around the already-built BINARY, into $target/rpm/.
+rpm_from_spec() {
+    local top="$target/rpmbuild" binary=$2
+    [[ $top == /* ]] || top="$PWD/$top"
+    [[ $binary == /* ]] || binary="$PWD/$binary"
+    rm -rf "$top"
+    rpmbuild -bb --quiet --target x86_64 --nodeps \
+        --define "_topdir $top" --define "fw_version $version" \
+        --define "fw_root $PWD" --define "fw_binary $binary" \
+        "deploy/rpm/$1/fleetwatch-$1.spec" >/dev/null
+    mkdir -p "$target/rpm"
+    mv "$top"/RPMS/x86_64/fleetwatch-"$1"-*.rpm "$target/rpm/"
+    rm -rf "$top"
+}
+
 step "static agent ($musl, profile agent)"
 cargo build --locked -p fleetwatch-agent --profile agent --target "$musl"
 agent="$target/$musl/agent/fleetwatch-agent"
@@ -39,12 +56,11 @@ step "agent .deb and .rpm from the static binary"
 # the functions in a field backtrace).
 cargo deb --locked -p fleetwatch-agent --profile agent --target "$musl" --no-build --no-strip \
     --output "$target/debian/" >/dev/null
-mkdir -p "$target/generate-rpm"
-cargo generate-rpm -p agent --profile agent --target "$musl" -o "$target/generate-rpm/"
+rpm_from_spec agent "$agent"
 
 step "collector .deb and .rpm (release)"
 cargo deb --locked -p fleetwatch-collector >/dev/null
-cargo generate-rpm -p collector -o "$target/generate-rpm/"
+rpm_from_spec collector "$target/release/fleetwatch-collector"
 
 step "static agent tarball"
 name="fleetwatch-agent-$version-x86_64-linux-musl"
@@ -66,6 +82,9 @@ step "Windows agent (x86_64-pc-windows-gnu, profile agent), MSI (wixl) and zip"
 scripts/package-windows.sh
 # --- end windows ---
 
-step "aarch64 agent ($arm, profile agent; linker and qemu runner in .cargo/config.toml)"
-cargo build --locked -p fleetwatch-agent --profile agent --target "$arm"
+# Unoptimised: the tests prove the cross-build and run it under qemu, and the
+# dev profile costs a fraction of the size-optimised LTO build (CI time); the
+# deployable build is the same command with --profile agent (README).
+step "aarch64 agent ($arm, dev profile; linker and qemu runner in .cargo/config.toml)"
+cargo build --locked -p fleetwatch-agent --target "$arm"
 step "done"

@@ -1,4 +1,4 @@
-//! The RPM packages (RHEL, Rocky, SUSE) built by `cargo generate-rpm` in
+//! The RPM packages (RHEL, Rocky, SUSE) built by rpmbuild (from `deploy/rpm/*/*.spec`) in
 //! `scripts/packages.sh`, inspected with the real `rpm` (Debian's): file
 //! lists, scriptlets, `%config(noreplace)`, and an install into a temporary
 //! `--root`.
@@ -13,7 +13,7 @@ use fleetwatch_e2e::{require_tool, workspace_root};
 use support::packages::{assert_static, find_artifact, tool_output};
 
 fn rpm_file(package: &str) -> std::path::PathBuf {
-    find_artifact("generate-rpm", &format!("{package}-"), ".rpm")
+    find_artifact("rpm", &format!("{package}-"), ".rpm")
 }
 
 fn query(rpm: &Path, args: &[&str]) -> String {

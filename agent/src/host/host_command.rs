@@ -111,15 +111,6 @@ fn renamed(e: CommandError, program: &str) -> CommandError {
 }
 
 impl CommandRunner for HostCommands {
-    fn run(
-        &self,
-        program: &str,
-        args: &[&str],
-        timeout: Duration,
-    ) -> Result<CommandOutput, CommandError> {
-        self.run_with_env(program, args, &[], timeout)
-    }
-
     /// `chroot` hands its environment on to the program it runs.
     fn run_with_env(
         &self,
@@ -163,10 +154,12 @@ mod tests {
     }
 
     impl CommandRunner for Scripted {
-        fn run(
+        /// Answers by argv alone; the real `chroot` test below covers `env`.
+        fn run_with_env(
             &self,
             program: &str,
             args: &[&str],
+            _env: &[(&str, &str)],
             _: Duration,
         ) -> Result<CommandOutput, CommandError> {
             let mut argv = vec![program.to_string()];

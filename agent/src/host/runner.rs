@@ -79,38 +79,29 @@ pub enum CommandError {
 ///
 /// Implementations must never leave a child running past `timeout`.
 pub trait CommandRunner: Send + Sync {
-    /// Runs `program` with `args`; a non-zero exit is *not* an error (checks
-    /// interpret exit codes, e.g. `dnf check-update` exits 100).
-    fn run(
-        &self,
-        program: &str,
-        args: &[&str],
-        timeout: Duration,
-    ) -> Result<CommandOutput, CommandError>;
-
-    /// Like [`CommandRunner::run`], with `env` added to this one command's
+    /// Runs `program` with `args`, with `env` added to this one command's
     /// environment (zypper's `ZYPP_READONLY_HACK=1`, which no other tool
-    /// should see).
+    /// should see); a non-zero exit is *not* an error (checks interpret exit
+    /// codes, e.g. `dnf check-update` exits 100).
     ///
-    /// The default handles only an empty `env`: a runner that cannot set
-    /// variables says so instead of dropping them silently.
+    /// Required, so every runner decides what `env` means for it instead of
+    /// a default dropping it.
     fn run_with_env(
         &self,
         program: &str,
         args: &[&str],
         env: &[(&str, &str)],
         timeout: Duration,
+    ) -> Result<CommandOutput, CommandError>;
+
+    /// [`CommandRunner::run_with_env`] with no added variables.
+    fn run(
+        &self,
+        program: &str,
+        args: &[&str],
+        timeout: Duration,
     ) -> Result<CommandOutput, CommandError> {
-        if env.is_empty() {
-            return self.run(program, args, timeout);
-        }
-        Err(CommandError::Io {
-            program: program.into(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::Unsupported,
-                "this command runner cannot set environment variables",
-            ),
-        })
+        self.run_with_env(program, args, &[], timeout)
     }
 }
 
@@ -147,15 +138,6 @@ const PASSED_THROUGH: [&str; 2] = ["HOME", "XDG_CACHE_HOME"];
 const PIPE_GRACE: Duration = Duration::from_secs(1);
 
 impl CommandRunner for SystemRunner {
-    fn run(
-        &self,
-        program: &str,
-        args: &[&str],
-        timeout: Duration,
-    ) -> Result<CommandOutput, CommandError> {
-        self.run_with_env(program, args, &[], timeout)
-    }
-
     fn run_with_env(
         &self,
         program: &str,
@@ -467,15 +449,6 @@ impl CommandRunner for RecordedRunner {
         program: &str,
         args: &[&str],
         _env: &[(&str, &str)],
-        timeout: Duration,
-    ) -> Result<CommandOutput, CommandError> {
-        self.run(program, args, timeout)
-    }
-
-    fn run(
-        &self,
-        program: &str,
-        args: &[&str],
         timeout: Duration,
     ) -> Result<CommandOutput, CommandError> {
         let mut argv = vec![program.to_string()];

@@ -68,9 +68,10 @@ pub fn static_agent() -> PathBuf {
     artifact(&format!("{MUSL}/agent/fleetwatch-agent"))
 }
 
-/// The cross-compiled aarch64 agent binary.
+/// The cross-compiled aarch64 agent binary (dev profile: what the tests
+/// need is the cross-build and its behaviour, not the size-optimised code).
 pub fn aarch64_agent() -> PathBuf {
-    artifact(&format!("{AARCH64}/agent/fleetwatch-agent"))
+    artifact(&format!("{AARCH64}/debug/fleetwatch-agent"))
 }
 
 /// Output of a tool that must succeed.

@@ -233,15 +233,6 @@ mod tests {
     }
 
     impl crate::host::CommandRunner for Spy {
-        fn run(
-            &self,
-            program: &str,
-            args: &[&str],
-            timeout: std::time::Duration,
-        ) -> Result<CommandOutput, CommandError> {
-            self.run_with_env(program, args, &[], timeout)
-        }
-
         fn run_with_env(
             &self,
             program: &str,

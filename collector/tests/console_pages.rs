@@ -104,6 +104,11 @@ async fn fleet(c: &TestCollector) -> (String, String) {
         let inv = report.inventory.data.as_mut().unwrap();
         inv.hostname = host.into();
         inv.users[0].name = format!("user{n}");
+        if n == 2 {
+            // An agent that could not list the accounts says why.
+            inv.users.clear();
+            inv.users_error = Some("NetUserEnum(level 20) failed with 5".into());
+        }
         let a = post_report(&c.api, &e.node_key, &report).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.text());
         ids.push(e.device_id);
@@ -215,7 +220,7 @@ async fn a_hostile_hostname_is_escaped_everywhere() {
     let escaped = "&#60;img src=x onerror=alert(1)&#62;";
     for path in [
         "/console/devices".to_string(),
-        "/console/devices?q=user2".into(),
+        "/console/devices?q=%3Cimg".into(),
         format!("/console/devices/{hostile}"),
         "/console/software?title=bash".into(),
     ] {
@@ -231,7 +236,7 @@ async fn a_hostile_hostname_is_escaped_everywhere() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overview_devices_search_and_device_page_show_the_fleet() {
     let c = TestCollector::start_with(CONFIG);
-    let (good, _) = fleet(&c).await;
+    let (good, other) = fleet(&c).await;
     let s = serve(&c).await;
     let (cookie, _) = s.sign_in(VIEWER_TOKEN).await;
     let overview = s
@@ -293,6 +298,21 @@ async fn overview_devices_search_and_device_page_show_the_fleet() {
         assert!(device.contains(needle), "device page lacks {needle}");
     }
     assert!(!device.contains("retire-form"), "a viewer cannot retire");
+    assert!(
+        !device.contains("users-unknown"),
+        "device 1 listed its users"
+    );
+    let hostile = s
+        .get(&format!("/console/devices/{other}"), Some(&cookie))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        hostile.contains(r#"data-testid="users-unknown""#)
+            && hostile.contains("NetUserEnum(level 20) failed with 5"),
+        "unknown users are said to be unknown, with the agent's reason"
+    );
     let filtered = s
         .get(&format!("/console/devices/{good}?sw=open"), Some(&cookie))
         .await

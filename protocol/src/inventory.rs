@@ -44,9 +44,14 @@ pub struct Inventory {
     /// When the host booted (Unix seconds).
     #[serde(default)]
     pub boot_time: Option<i64>,
-    /// Local user accounts from `/etc/passwd`; never any secret.
+    /// Local user accounts (`/etc/passwd`, `dscl`, WMI/NetUserEnum); never
+    /// any secret. Empty with `users_error` set means unknown, not "none".
     #[serde(default)]
     pub users: Vec<LocalUser>,
+    /// Why the local accounts could not be listed (then `users` is empty
+    /// because it is unknown). Older agents never send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users_error: Option<String>,
     /// Installed software; the full list only when it changed.
     #[serde(default)]
     pub packages: Option<Packages>,

@@ -708,6 +708,8 @@ pub struct DevicePage {
     pub network: Vec<Cells>,
     /// Local users.
     pub users: Vec<Cells>,
+    /// Why the agent could not list the local users (unknown, not "none").
+    pub users_error: Option<String>,
     /// Software search text.
     pub sw: String,
     /// Software rows shown.
@@ -1020,6 +1022,7 @@ pub fn device_page(
         disks,
         network,
         users,
+        users_error: inv.as_ref().and_then(|i| i.users_error.clone()),
         sw: sw.to_string(),
         software,
         software_matching,

@@ -174,6 +174,7 @@ fn report_template(device_id: &str, i: usize) -> proto::Report {
                 interactive: true,
             })
             .collect(),
+        users_error: None,
         packages: Some(proto::Packages {
             manager: "dpkg".into(),
             count: 1843,

@@ -38,6 +38,10 @@ impl Check for InventoryCheck {
         let root = ctx.root;
         let hostname = identity::read_hostname(root);
         let live = root.is_live();
+        let (users, users_error) = match root.read_optional("/etc/passwd")? {
+            Some(text) => (passwd::parse_passwd(&text), None),
+            None => (Vec::new(), Some("/etc/passwd does not exist".to_string())),
+        };
         let inventory = Inventory {
             fqdn: identity::read_fqdn(root, &hostname),
             machine_id: identity::read_machine_id(root),
@@ -56,10 +60,8 @@ impl Check for InventoryCheck {
             boot_time: root
                 .read_optional("/proc/stat")?
                 .and_then(|t| procfs::parse_btime(&t)),
-            users: root
-                .read_optional("/etc/passwd")?
-                .map(|t| passwd::parse_passwd(&t))
-                .unwrap_or_default(),
+            users,
+            users_error,
             packages: read_packages(ctx)?,
             computer_name: None,
             hostname,
@@ -219,6 +221,21 @@ mod tests {
         assert_eq!(
             pkgs.hash,
             packages::packages_hash(pkgs.items.as_ref().unwrap())
+        );
+    }
+
+    #[test]
+    fn users_without_an_account_database_are_unknown_not_none() {
+        let with = collect(&fixture_root(), &RecordedRunner::new());
+        assert_eq!(with.users_error, None);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("etc")).unwrap();
+        std::fs::write(dir.path().join("etc/os-release"), "ID=debian\n").unwrap();
+        let inv = collect(&SysRoot::new(dir.path()), &RecordedRunner::new());
+        assert!(inv.users.is_empty());
+        assert_eq!(
+            inv.users_error.as_deref(),
+            Some("/etc/passwd does not exist")
         );
     }
 

@@ -69,6 +69,7 @@ pub fn read_inventory(host: &dyn WindowsHost) -> Result<Inventory, WindowsError>
         .or_else(|| text(&os_row, "CSName"))
         .unwrap_or_default();
     let os = os_info(&os_row, &current_version);
+    let (users, users_error) = local_users(host);
     Ok(Inventory {
         fqdn: fqdn(&hostname, &cs),
         computer_name: text(&cs, "Name").filter(|n| !n.eq_ignore_ascii_case(&hostname)),
@@ -86,7 +87,8 @@ pub fn read_inventory(host: &dyn WindowsHost) -> Result<Inventory, WindowsError>
             &first_row(host, BIOS_QUERY),
         ),
         boot_time: text(&os_row, "LastBootUpTime").and_then(|t| cim_datetime(&t)),
-        users: local_users(host),
+        users,
+        users_error,
         packages: match host.uninstall_entries() {
             Ok(entries) => Some(packages_section(&entries)),
             Err(e) => {
@@ -263,25 +265,21 @@ fn prefix_len(subnet: &str) -> Option<u32> {
 /// accounts": the Net API is asked then. When neither answers, the list
 /// stays empty and the failure is logged (the wire format has no "unknown"
 /// for the user list).
-fn local_users(host: &dyn WindowsHost) -> Vec<LocalUser> {
+fn local_users(host: &dyn WindowsHost) -> (Vec<LocalUser>, Option<String>) {
     match host.wmi_query(USERS_QUERY) {
-        Ok(rows) if !rows.is_empty() => return users(&rows),
+        Ok(rows) if !rows.is_empty() => return (users(&rows), None),
         Ok(_) => tracing::info!("Win32_UserAccount has no rows: asking NetUserEnum"),
         Err(e) => tracing::info!(error = %e, "Win32_UserAccount unavailable: asking NetUserEnum"),
     }
-    match host.local_accounts() {
-        Ok(accounts) if !accounts.is_empty() => net_users(&accounts),
-        Ok(_) => {
-            tracing::warn!(
-                "neither Win32_UserAccount nor NetUserEnum lists an account: local users unknown"
-            );
-            Vec::new()
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "local users unknown: Win32_UserAccount has no rows");
-            Vec::new()
-        }
-    }
+    // Every Windows machine has built-in accounts (Administrator, Guest):
+    // an empty answer from both sources is a failure, not "no users".
+    let why = match host.local_accounts() {
+        Ok(accounts) if !accounts.is_empty() => return (net_users(&accounts), None),
+        Ok(_) => "neither Win32_UserAccount nor NetUserEnum lists an account".to_string(),
+        Err(e) => format!("Win32_UserAccount has no rows and {e}"),
+    };
+    tracing::warn!(error = %why, "local users unknown");
+    (Vec::new(), Some(why))
 }
 
 /// Accounts from `NetUserEnum` level 20: the RID stands for the uid, an
@@ -427,7 +425,8 @@ mod tests {
                 user_id: 500,
             },
         ]));
-        let users = local_users(&RecordedWindowsHost::new(recording.clone()));
+        let (users, why) = local_users(&RecordedWindowsHost::new(recording.clone()));
+        assert_eq!(why, None);
         assert_eq!(
             users
                 .iter()
@@ -445,17 +444,27 @@ mod tests {
                 ("Disabled".to_string(), serde_json::json!(false)),
             ])]),
         );
-        let users = local_users(&RecordedWindowsHost::new(recording.clone()));
+        let (users, why) = local_users(&RecordedWindowsHost::new(recording.clone()));
+        assert_eq!(why, None);
         assert_eq!(users.len(), 1);
         assert_eq!((users[0].name.as_str(), users[0].uid), ("alice", 1001));
 
-        // Neither source answers: empty, never a made-up account.
+        // Neither source answers: unknown with the reason, never a made-up
+        // account and never "no accounts".
         recording.wmi.remove(USERS_QUERY);
         recording.local_accounts = Some(Recorded::Err(WindowsError::NetApi {
             call: "NetUserEnum(level 20)".into(),
             status: 124,
         }));
-        assert!(local_users(&RecordedWindowsHost::new(recording)).is_empty());
+        let (users, why) = local_users(&RecordedWindowsHost::new(recording.clone()));
+        assert!(users.is_empty());
+        let why = why.expect("unknown, with a reason");
+        assert!(why.contains("NetUserEnum(level 20)"), "{why}");
+        // Both answer with nothing: also unknown (Windows always has built-in accounts).
+        recording.local_accounts = Some(Recorded::Ok(vec![]));
+        let (users, why) = local_users(&RecordedWindowsHost::new(recording));
+        assert!(users.is_empty());
+        assert!(why.is_some());
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub mod os;
 pub mod users;
 pub mod volumes;
 
-use fleetwatch_protocol::{HostIdentity, Inventory, Packages};
+use fleetwatch_protocol::{HostIdentity, Inventory, LocalUser, Packages};
 use serde::de::DeserializeOwned;
 
 use super::packages::packages_hash;
@@ -43,6 +43,7 @@ impl Check for MacInventoryCheck {
         let available =
             optional(ctx, "vm_stat", &[]).and_then(|t| hardware::parse_vm_stat_available(&t));
         let applications = apps::read_applications(ctx.root)?;
+        let (users, users_error) = local_users(ctx);
         let inventory = Inventory {
             hostname: names.hostname,
             fqdn: names.fqdn,
@@ -63,15 +64,8 @@ impl Check for MacInventoryCheck {
             boot_time: sysctl
                 .get("kern.boottime")
                 .and_then(|v| hardware::parse_boottime(v)),
-            users: optional_bytes(ctx, "dscl", users::DSCL_ARGS)
-                .and_then(|b| match plist::parse(&b, "dscl -readall /Users") {
-                    Ok(records) => Some(users::users_from_records(records)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "local accounts unknown");
-                        None
-                    }
-                })
-                .unwrap_or_default(),
+            users,
+            users_error,
             packages: Some(Packages {
                 manager: APPS_MANAGER.into(),
                 count: u32::try_from(applications.len()).unwrap_or(u32::MAX),
@@ -155,6 +149,21 @@ fn optional_bytes(ctx: &CheckContext<'_>, program: &str, args: &[&str]) -> Optio
             tracing::debug!(program, error = %e, "inventory source unavailable");
             None
         }
+    }
+}
+
+/// The local accounts from `dscl`, or why they are unknown.
+fn local_users(ctx: &CheckContext<'_>) -> (Vec<LocalUser>, Option<String>) {
+    let unknown = |why: String| {
+        tracing::warn!(error = %why, "local accounts unknown");
+        (Vec::new(), Some(why))
+    };
+    match ctx.run_ok("dscl", "dscl", users::DSCL_ARGS) {
+        Ok(out) => match plist::parse(&out.stdout, "dscl -readall /Users") {
+            Ok(records) => (users::users_from_records(records), None),
+            Err(e) => unknown(e.to_string()),
+        },
+        Err(e) => unknown(e.to_string()),
     }
 }
 

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # The Windows agent and its two packages, from one build of the .exe
-# (x86_64-pc-windows-gnu, profile `agent`), which the Wine end-to-end tests
-# (tests/src/wine.rs) run as well:
-#   target/windows/fleetwatch-agent-<version>-x64.msi  (wixl, msitools)
-#   target/windows/fleetwatch-agent-<version>-x86_64-windows.zip
+# (x86_64-pc-windows-gnu):
+#   scripts/package-windows.sh        profile `agent` (optimised for size,
+#                                     thin LTO): the packages to deploy
+#   scripts/package-windows.sh dev    unoptimised, packages named *-dev.*:
+#                                     what scripts/packages.sh (the test run)
+#                                     builds, and the Wine end-to-end tests
+#                                     (tests/src/wine.rs) run, because the
+#                                     optimised Windows build costs a cold
+#                                     CI run about 10 more minutes
+# Output, in target/windows/:
+#   fleetwatch-agent-<version>-x64[-dev].msi  (wixl, msitools)
+#   fleetwatch-agent-<version>-x86_64-windows[-dev].zip
 #     (fleetwatch-agent.exe, install.ps1, agent.example.toml)
-# Called by scripts/packages.sh; tests/tests/deploy_windows.rs runs it when
-# a package is missing or older than the .exe.
+# tests/tests/deploy_windows.rs runs it (dev) when a package is missing or
+# older than the .exe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,12 +22,18 @@ target="${CARGO_TARGET_DIR:-target}"
 win=x86_64-pc-windows-gnu
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 out="$target/windows"
+profile=${1:-agent}
+case "$profile" in
+  agent) dir=agent suffix="" ;;
+  dev) dir=debug suffix="-dev" ;;
+  *) echo "usage: $0 [dev]" >&2; exit 2 ;;
+esac
 
-cargo build --locked -p fleetwatch-agent --profile agent --target "$win"
-exe="$target/$win/agent/fleetwatch-agent.exe"
+cargo build --locked -p fleetwatch-agent --profile "$profile" --target "$win"
+exe="$target/$win/$dir/fleetwatch-agent.exe"
 mkdir -p "$out"
 
-msi="$out/fleetwatch-agent-$version-x64.msi"
+msi="$out/fleetwatch-agent-$version-x64$suffix.msi"
 rm -f "$msi"
 wixl --arch x64 -D Version="$version" -D AgentExe="$exe" -o "$msi" deploy/windows/fleetwatch-agent.wxs
 # wixl maps neither HideTarget nor Secure on a property without a default:
@@ -37,7 +51,7 @@ else
     msibuild "$msi" -q "INSERT INTO Property (Property, Value) VALUES ('SecureCustomProperties', 'COLLECTOR_URL;CA_FINGERPRINT;ENROLL_SECRET')"
 fi
 
-name="fleetwatch-agent-$version-x86_64-windows"
+name="fleetwatch-agent-$version-x86_64-windows$suffix"
 stage="$out/$name"
 rm -rf "$stage" "$out/$name.zip"
 mkdir -p "$stage"

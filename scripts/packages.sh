@@ -4,8 +4,8 @@
 #     the .deb, the .rpm and the tarball;
 #   - the collector (release; glibc) for its .deb and .rpm;
 #   - the aarch64 agent (cross-compiled, unoptimised; run under qemu-user by the tests);
-#   - the Windows agent (x86_64-pc-windows-gnu, profile agent) with its MSI
-#     and zip (scripts/package-windows.sh).
+#   - the Windows agent (x86_64-pc-windows-gnu, unoptimised) with its MSI
+#     and zip (scripts/package-windows.sh dev).
 # Output: target/debian/*.deb, target/rpm/*.rpm (Debian's rpmbuild, specs in
 # deploy/rpm/),
 # target/tarball/fleetwatch-agent-<version>-x86_64-linux-musl.tar.gz,
@@ -76,10 +76,12 @@ tar -C "$target/tarball" --owner=0 --group=0 --numeric-owner -czf "$target/tarba
 rm -rf "$stage"
 
 # --- windows (issue 9) ---
-# The one Windows build (profile agent), its MSI and zip; the Wine e2e tests
-# run the same .exe (tests/src/wine.rs builds with the same command).
-step "Windows agent (x86_64-pc-windows-gnu, profile agent), MSI (wixl) and zip"
-scripts/package-windows.sh
+# The one Windows build of the test run (unoptimised: the optimised one costs
+# a cold CI run ~10 more minutes), its MSI and zip (*-dev.*); the Wine e2e
+# tests run the same .exe (tests/src/wine.rs). Deployable packages:
+# scripts/package-windows.sh without an argument (profile agent).
+step "Windows agent (x86_64-pc-windows-gnu, dev profile), MSI (wixl) and zip"
+scripts/package-windows.sh dev
 # --- end windows ---
 
 # Unoptimised: the tests prove the cross-build and run it under qemu, and the

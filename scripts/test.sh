@@ -12,9 +12,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --bins --locked
 # --- windows (issue 9) ---
 # The Windows agent: clippy for its own target (the cfg(windows) code). The
-# .exe itself is built once, with the shipped `agent` profile, by
-# scripts/packages.sh (scripts/package-windows.sh: the .exe, MSI and zip);
-# the Wine e2e tests run that same binary (tests/src/wine.rs).
+# .exe itself is built once, unoptimised, by scripts/packages.sh
+# (scripts/package-windows.sh dev: the .exe, MSI and zip); the Wine e2e
+# tests run that same binary (tests/src/wine.rs).
 cargo clippy -p fleetwatch-agent --target x86_64-pc-windows-gnu --locked -- -D warnings
 # --- end windows ---
 # --- packaging (issue 10) ---

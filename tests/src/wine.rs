@@ -21,13 +21,15 @@ pub const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
 /// How long one agent run under Wine may take before it is killed.
 const RUN_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// The Cargo profile of the shipped `.exe`, which the tests run too.
-pub const AGENT_PROFILE: &str = "agent";
+/// The Cargo profile the tests build and run the `.exe` with: unoptimised,
+/// because the optimised (`agent`) Windows build costs a cold CI run about
+/// 10 more minutes; `scripts/package-windows.sh dev` packages this one.
+pub const TEST_PROFILE: &str = "dev";
 
-/// Path of the shipped `fleetwatch-agent.exe` (profile `agent`), building
-/// it once per test process with the same command as
-/// `scripts/package-windows.sh`, so the tests run the very binary the MSI
-/// and the zip carry and CI compiles the Windows target once.
+/// Path of the test run's `fleetwatch-agent.exe` ([`TEST_PROFILE`]),
+/// building it once per test process with the same command as
+/// `scripts/package-windows.sh dev`, so the tests run the very binary the
+/// test MSI and zip carry and CI compiles the Windows target once.
 pub fn agent_exe() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
@@ -39,7 +41,7 @@ pub fn agent_exe() -> PathBuf {
                     "-p",
                     "fleetwatch-agent",
                     "--profile",
-                    AGENT_PROFILE,
+                    TEST_PROFILE,
                     "--target",
                     WINDOWS_TARGET,
                 ])
@@ -47,9 +49,10 @@ pub fn agent_exe() -> PathBuf {
                 .status()
                 .expect("run cargo build for the Windows target");
             assert!(status.success(), "building fleetwatch-agent.exe failed");
+            // Cargo's directory for the dev profile is `debug`.
             let exe = target_dir()
                 .join(WINDOWS_TARGET)
-                .join(AGENT_PROFILE)
+                .join("debug")
                 .join("fleetwatch-agent.exe");
             assert!(exe.is_file(), "{} was not built", exe.display());
             exe
@@ -57,8 +60,8 @@ pub fn agent_exe() -> PathBuf {
         .clone()
 }
 
-/// The MSI and the zip `scripts/package-windows.sh` builds from
-/// [`agent_exe`] into `target/windows/`, (re)building them when one is
+/// The MSI and the zip `scripts/package-windows.sh dev` builds from
+/// [`agent_exe`] into `target/windows/` (named `*-dev.*`), (re)building them when one is
 /// missing or older than the `.exe`.
 pub fn windows_packages() -> (PathBuf, PathBuf) {
     static BUILT: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
@@ -67,14 +70,15 @@ pub fn windows_packages() -> (PathBuf, PathBuf) {
             let exe = agent_exe();
             let version = env!("CARGO_PKG_VERSION");
             let dir = target_dir().join("windows");
-            let msi = dir.join(format!("fleetwatch-agent-{version}-x64.msi"));
-            let zip = dir.join(format!("fleetwatch-agent-{version}-x86_64-windows.zip"));
+            let msi = dir.join(format!("fleetwatch-agent-{version}-x64-dev.msi"));
+            let zip = dir.join(format!("fleetwatch-agent-{version}-x86_64-windows-dev.zip"));
             let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
             let fresh =
                 |p: &Path| matches!((modified(p), modified(&exe)), (Some(a), Some(b)) if a >= b);
             if !fresh(&msi) || !fresh(&zip) {
                 let status = Command::new("bash")
                     .arg(workspace_root().join("scripts/package-windows.sh"))
+                    .arg(TEST_PROFILE)
                     .current_dir(workspace_root())
                     .status()
                     .expect("run scripts/package-windows.sh");

@@ -1,5 +1,6 @@
-//! The Windows packages `scripts/package-windows.sh` builds from the one
-//! shipped `fleetwatch-agent.exe` (profile `agent`): the MSI (wixl),
+//! The Windows packages `scripts/package-windows.sh dev` builds from the
+//! test run's one `fleetwatch-agent.exe` (unoptimised; the deployable
+//! packages are the same script with the `agent`-profile build): the MSI (wixl),
 //! inspected with `msiinfo`/`msiextract` and installed under Wine with
 //! `msiexec /i ... /qn COLLECTOR_URL=... CA_FINGERPRINT=... ENROLL_SECRET=...`
 //! against the real collector, and the zip with `install.ps1`.
@@ -534,7 +535,7 @@ fn the_zip_carries_the_built_exe_and_a_well_formed_install_script() {
     let (_, zip) = windows_packages();
     let names = zip_names(&zip);
     let root = format!(
-        "fleetwatch-agent-{}-x86_64-windows/",
+        "fleetwatch-agent-{}-x86_64-windows-dev/",
         env!("CARGO_PKG_VERSION")
     );
     for name in ["fleetwatch-agent.exe", "install.ps1", "agent.example.toml"] {

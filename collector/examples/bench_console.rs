@@ -175,6 +175,8 @@ async fn main() {
             index.apply_seed(&id, &doc, fleet.device(&id).map(|d| &**d));
         }
         index.mark_loaded();
+        // As `console::load_index` does after the load.
+        fleetwatch_collector::console::trim::release_free_heap();
     }
     let index_secs = started.elapsed().as_secs_f64();
     let (hwm, rss_all) = synthetic::rss_kib();

@@ -34,6 +34,7 @@ pub mod search;
 pub mod session;
 pub mod software;
 pub mod trend;
+pub mod trim;
 
 use session::{COOKIE_NAME, Role, Session, cookie_value, role_for_token, secret_eq};
 
@@ -414,6 +415,7 @@ pub fn load_index(
         Ok(())
     })?;
     index.mark_loaded();
+    trim::release_free_heap();
     Ok(())
 }
 

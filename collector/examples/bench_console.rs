@@ -231,6 +231,25 @@ async fn main() {
         ..SoftwareQuery::default()
     };
     let (t_software, _) = best_of(5, || software_page(&app, &software, nav()).devices_matching);
+    // A report changing an indexed device's packages (the writer's work
+    // under the live-state lock): a few, then all of them.
+    let middle = synthetic::device_id(n / 2);
+    let changed_doc = |list: Vec<(String, String)>| ConsoleDoc {
+        packages: Some(list),
+        ..ConsoleDoc::enrolled("laptop-middle")
+    };
+    let mut few = packages(n / 2, per);
+    for (i, p) in few.iter_mut().take(10).enumerate() {
+        p.1 = format!("9.{i}");
+    }
+    let few = changed_doc(few);
+    let t = Instant::now();
+    app.live.console().apply(&middle, &few);
+    let t_few = ms(t);
+    let all = changed_doc(packages(n / 2 + 1_000_003, per));
+    let t = Instant::now();
+    app.live.console().apply(&middle, &all);
+    let t_all = ms(t);
     let id = e.device.device_id.clone();
     let (t_device, device) = best_of(5, || device_page(&app, &id, "", nav(), true).unwrap());
     let device = device.expect("the bench device");
@@ -255,6 +274,9 @@ async fn main() {
     println!("software page's title list (first {MAX_TITLES} of {titles}): {t_page_titles:.1} ms");
     println!(
         "software page for pkg-common-42 (title list + versions + devices): {t_software:.1} ms"
+    );
+    println!(
+        "index update, a report changing 10 of a device's packages: {t_few:.1} ms; changing all {per}: {t_all:.1} ms"
     );
     println!(
         "device page ({} packages, SQLite read + index): {t_device:.1} ms",

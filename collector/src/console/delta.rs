@@ -1,18 +1,25 @@
-//! Sorted, deduplicated `u32` ids stored as the gaps between them in
-//! LEB128 varints. Both directions of the software index use it: a device's
-//! package-pair ids (gaps of about 10 among the pairs a fleet shares: one
-//! byte per install) and a pair's device slots (one byte when a tenth of the
-//! fleet has it). 100,000 devices x 1,000 installs take about 110 MB in
-//! each direction instead of 400 MB as `u32`.
+//! Sorted, deduplicated `u32` ids stored as the gaps between them, each
+//! gap minus one in 4-bit groups (3 value bits and a "more" bit, lowest
+//! group first). Both directions of the software index use it: a device's
+//! package-pair ids and a pair's device slots. Gaps below 9 take half a
+//! byte, below 65 one byte, below 513 one and a half: devices in one group
+//! (same image, same versions) are a few slots apart in a pair's list, so
+//! 100,000 devices x 1,000 installs take well under a byte per install in
+//! each direction (docs/benchmarks.md), instead of 4 bytes as `u32`.
 //!
 //! Inserting a larger id than the last (the start-up load and new devices:
-//! slots only grow) appends; any other insert or removal rewrites the bytes
-//! after the position, which a report changing a few packages can afford.
+//! slots only grow) appends; any other insert or removal decodes and
+//! re-encodes the list, which a report changing a few packages can afford.
 
-/// Sorted, deduplicated `u32` ids as varint gaps.
+/// The high half of the last byte when only its low half is used: a group
+/// with the "more" bit and nothing after it, which no value ends with.
+const PAD: u8 = 0x8;
+
+/// Sorted, deduplicated `u32` ids as 4-bit-group gaps.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DeltaIds {
-    /// The first id, then each id minus the one before, as LEB128.
+    /// Two groups per byte, low half first; a last byte used only in its
+    /// low half has [`PAD`] in the high half.
     bytes: Vec<u8>,
     /// Number of ids.
     len: u32,
@@ -20,32 +27,20 @@ pub struct DeltaIds {
     last: u32,
 }
 
-/// Writes `v` as LEB128 into `out`; returns the bytes used (1 to 5).
-fn encode(mut v: u32, out: &mut [u8; 5]) -> usize {
+/// Splits `v` into 4-bit groups, lowest first: `(groups, count)`.
+fn groups(mut v: u32) -> ([u8; 11], usize) {
+    let mut out = [0u8; 11];
     let mut n = 0;
     loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
+        let low = (v & 0x7) as u8;
+        v >>= 3;
         if v == 0 {
-            out[n] = byte;
-            return n + 1;
+            out[n] = low;
+            return (out, n + 1);
         }
-        out[n] = byte | 0x80;
+        out[n] = low | 0x8;
         n += 1;
     }
-}
-
-/// Reads one LEB128 value at the start of `bytes`: `(value, bytes used)`.
-/// The bytes are our own encoding, so a value always ends within them.
-fn decode(bytes: &[u8]) -> (u32, usize) {
-    let mut v = 0u32;
-    for (i, b) in bytes.iter().enumerate() {
-        v |= u32::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return (v, i + 1);
-        }
-    }
-    (v, bytes.len())
 }
 
 impl DeltaIds {
@@ -53,17 +48,10 @@ impl DeltaIds {
     pub fn from_sorted(ids: &[u32]) -> Self {
         debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids not sorted");
         let mut out = DeltaIds::default();
-        let mut scratch = Vec::with_capacity(ids.len() * 2);
-        let mut buf = [0u8; 5];
-        let mut prev = 0;
         for id in ids {
-            let n = encode(id - prev, &mut buf);
-            scratch.extend_from_slice(&buf[..n]);
-            prev = *id;
+            out.push(*id);
         }
-        out.bytes = scratch.as_slice().to_vec();
-        out.len = ids.len() as u32;
-        out.last = prev;
+        out.bytes.shrink_to_fit();
         out
     }
 
@@ -79,15 +67,31 @@ impl DeltaIds {
 
     /// The ids in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        let mut at = 0;
-        let mut prev = 0u32;
+        let mut nibble = 0usize;
+        // The id "before the first" is -1, so the first is encoded as itself.
+        let mut prev = u32::MAX;
+        let mut left = self.len;
         std::iter::from_fn(move || {
-            if at >= self.bytes.len() {
+            if left == 0 {
                 return None;
             }
-            let (gap, n) = decode(&self.bytes[at..]);
-            at += n;
-            prev += gap;
+            left -= 1;
+            let (mut v, mut shift) = (0u32, 0);
+            loop {
+                let byte = self.bytes[nibble / 2];
+                let g = if nibble.is_multiple_of(2) {
+                    byte & 0xf
+                } else {
+                    byte >> 4
+                };
+                nibble += 1;
+                v |= u32::from(g & 0x7) << shift;
+                shift += 3;
+                if g & 0x8 == 0 {
+                    break;
+                }
+            }
+            prev = prev.wrapping_add(v).wrapping_add(1);
             Some(prev)
         })
     }
@@ -102,84 +106,86 @@ impl DeltaIds {
         self.bytes.capacity()
     }
 
-    /// Room for `extra` more bytes, growing by an eighth (not doubling):
-    /// lists that grow one id at a time waste at most 1/8 of their size.
-    fn reserve(&mut self, extra: usize) {
+    /// Appends `id`, larger than every id held.
+    fn push(&mut self, id: u32) {
+        let gap = if self.len == 0 {
+            id
+        } else {
+            id - self.last - 1
+        };
+        let (g, n) = groups(gap);
+        // Room for the groups, growing by an eighth (not doubling): lists
+        // that grow one id at a time waste at most 1/8 of their size.
+        let extra = n.div_ceil(2) + 1;
         if self.bytes.capacity() - self.bytes.len() < extra {
             self.bytes
-                .reserve_exact(extra.max(8).max(self.bytes.len() / 8));
+                .reserve_exact(extra.max(4).max(self.bytes.len() / 8));
         }
-    }
-
-    /// The byte offset and the id before the first id `>= id`, and that id
-    /// with its encoded length (`None` past the end).
-    fn seek(&self, id: u32) -> (usize, u32, Option<(u32, usize)>) {
-        let (mut at, mut prev) = (0, 0u32);
-        while at < self.bytes.len() {
-            let (gap, n) = decode(&self.bytes[at..]);
-            let v = prev + gap;
-            if v >= id {
-                return (at, prev, Some((v, n)));
+        // Only the stream's last group can sit before a PAD, and it ends a
+        // value (no "more" bit), so a PAD is never a real group; within
+        // this value, though, a group 0x8 is real: track the half here.
+        let mut high_free = self.bytes.last().is_some_and(|b| b >> 4 == PAD);
+        for group in &g[..n] {
+            if high_free {
+                let b = self.bytes.last_mut().expect("a half-used byte");
+                *b = (*b & 0xf) | (group << 4);
+            } else {
+                self.bytes.push(group | (PAD << 4));
             }
-            prev = v;
-            at += n;
+            high_free = !high_free;
         }
-        (at, prev, None)
+        self.len += 1;
+        self.last = id;
     }
 
     /// Adds `id`; false when it was there already.
     pub fn insert(&mut self, id: u32) -> bool {
-        let mut buf = [0u8; 5];
         if self.len == 0 || id > self.last {
-            let n = encode(id - self.last, &mut buf);
-            self.reserve(n);
-            self.bytes.extend_from_slice(&buf[..n]);
-            self.len += 1;
-            self.last = id;
+            self.push(id);
             return true;
         }
-        let (at, prev, Some((next, n))) = self.seek(id) else {
-            unreachable!("an id below the last has a successor")
-        };
-        if next == id {
-            return false;
+        let mut ids = self.to_vec();
+        match ids.binary_search(&id) {
+            Ok(_) => false,
+            Err(at) => {
+                ids.insert(at, id);
+                self.rebuild(&ids);
+                true
+            }
         }
-        // `prev < id < next`: the gap to `next` splits in two.
-        let mut both = [0u8; 10];
-        let k = encode(id - prev, &mut buf);
-        both[..k].copy_from_slice(&buf[..k]);
-        let k2 = encode(next - id, &mut buf);
-        both[k..k + k2].copy_from_slice(&buf[..k2]);
-        self.reserve(k + k2 - n);
-        self.bytes
-            .splice(at..at + n, both[..k + k2].iter().copied());
-        self.len += 1;
-        true
     }
 
     /// Removes `id`; false when it was not there.
     pub fn remove(&mut self, id: u32) -> bool {
-        let (at, prev, found) = self.seek(id);
-        let Some((v, n)) = found.filter(|(v, _)| *v == id) else {
+        if self.len == 0 || id > self.last {
             return false;
-        };
-        let end = at + n;
-        if end == self.bytes.len() {
-            self.bytes.truncate(at);
-            self.last = prev;
-        } else {
-            // The gap before `id` and the one after it merge.
-            let (gap, n2) = decode(&self.bytes[end..]);
-            let mut buf = [0u8; 5];
-            let k = encode(v - prev + gap, &mut buf);
-            self.bytes.splice(at..end + n2, buf[..k].iter().copied());
         }
-        self.len -= 1;
+        let mut ids = self.to_vec();
+        match ids.binary_search(&id) {
+            Ok(at) => {
+                ids.remove(at);
+                self.rebuild(&ids);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Re-encodes from `ids` in place, keeping the allocation when it fits.
+    fn rebuild(&mut self, ids: &[u32]) {
+        let mut bytes = std::mem::take(&mut self.bytes);
+        bytes.clear();
+        *self = DeltaIds {
+            bytes,
+            len: 0,
+            last: 0,
+        };
+        for id in ids {
+            self.push(*id);
+        }
         if self.len == 0 {
             self.bytes = Vec::new();
-            self.last = 0;
         }
-        true
     }
 }
 
@@ -203,10 +209,11 @@ mod tests {
             assert_eq!(d.len(), ids.len());
             assert_eq!(d.is_empty(), ids.is_empty());
         }
-        // One byte per gap below 128, five for the largest.
-        assert_eq!(DeltaIds::from_sorted(&[5, 10, 137]).bytes.len(), 3);
-        assert_eq!(DeltaIds::from_sorted(&[0, 128]).bytes.len(), 3);
-        assert_eq!(DeltaIds::from_sorted(&[u32::MAX]).bytes.len(), 5);
+        // Half a byte per gap up to 8, one up to 64, 11 groups at most.
+        assert_eq!(DeltaIds::from_sorted(&[0, 1, 9, 17]).bytes.len(), 2);
+        assert_eq!(DeltaIds::from_sorted(&[7, 72]).bytes.len(), 2);
+        assert_eq!(DeltaIds::from_sorted(&[8]).bytes.len(), 1);
+        assert_eq!(DeltaIds::from_sorted(&[u32::MAX]).bytes.len(), 6);
     }
 
     /// A small deterministic generator (no dependency for one test).
@@ -250,9 +257,10 @@ mod tests {
         for id in 0..100_000u32 {
             d.insert(id * 3);
         }
-        assert_eq!(d.bytes.len(), 100_000);
+        // Gaps of 3: one group each, two per byte.
+        assert_eq!(d.bytes.len(), 50_000);
         assert!(
-            d.heap_bytes() <= 100_000 + 100_000 / 8 + 8,
+            d.heap_bytes() <= 50_000 + 50_000 / 8 + 8,
             "{}",
             d.heap_bytes()
         );

@@ -278,8 +278,17 @@ impl ConsoleIndex {
         }
     }
 
-    /// Marks the start-up load finished.
+    /// Marks the start-up load finished, dropping the growth room the
+    /// load left in the per-slot and per-pair vectors.
     pub fn mark_loaded(&self) {
+        {
+            let mut inner = self.write();
+            inner.slots.shrink_to_fit();
+            inner.live.shrink_to_fit();
+            inner.pairs.shrink_to_fit();
+            inner.pair_devices.shrink_to_fit();
+            inner.title_pairs.shrink_to_fit();
+        }
         self.loaded
             .store(true, std::sync::atomic::Ordering::Release);
     }

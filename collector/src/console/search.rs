@@ -13,11 +13,11 @@ use super::delta::DeltaIds;
 /// Longest string kept per token (hostile agents send long ones).
 pub const MAX_TOKEN: usize = 128;
 
-/// The slots having one token.
+/// The slots having one token (16 bytes: the shared case is boxed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Slots {
     One(u32),
-    Many(DeltaIds),
+    Many(Box<DeltaIds>),
 }
 
 impl Slots {
@@ -26,7 +26,7 @@ impl Slots {
             Slots::One(s) if *s == slot => {}
             Slots::One(s) => {
                 let (a, b) = if *s < slot { (*s, slot) } else { (slot, *s) };
-                *self = Slots::Many(DeltaIds::from_sorted(&[a, b]));
+                *self = Slots::Many(Box::new(DeltaIds::from_sorted(&[a, b])));
             }
             Slots::Many(d) => {
                 d.insert(slot);

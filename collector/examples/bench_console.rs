@@ -3,7 +3,8 @@
 //! titles in 3 versions, 100 from a long tail of 40,000 titles) go into the
 //! live state and the console index; then it times the devices page (first
 //! page, a search, a filter), "which devices have software X", the device
-//! page (SQLite read + index), and prints the process RSS.
+//! page (SQLite read + index), and prints the process RSS (VmRSS after the
+//! live state and after the index, VmHWM) and the install lists' bytes.
 //!
 //! `cargo run --release -p fleetwatch-collector --example bench_console [-- N P]`
 
@@ -16,7 +17,10 @@ use fleetwatch_collector::bootstrap::Bootstrapped;
 use fleetwatch_collector::config::{Config, Overrides, RawConfig};
 use fleetwatch_collector::console::Nav;
 use fleetwatch_collector::console::index::ConsoleDoc;
-use fleetwatch_collector::console::pages::{DevicesQuery, device_page, devices_page};
+use fleetwatch_collector::console::pages::{
+    DevicesQuery, MAX_TITLE_DEVICES, MAX_TITLES, SoftwareQuery, device_page, devices_page,
+    software_page,
+};
 use fleetwatch_collector::console::session::{Role, Sessions};
 use fleetwatch_collector::http::App;
 use fleetwatch_collector::store::{EnrollOp, IngestOp, WriteOp, WriteOutcome};
@@ -39,6 +43,15 @@ fn packages(n: usize, per_device: usize) -> Vec<(String, String)> {
         out.push((format!("pkg-tail-{title}"), format!("2.{}", k % 5)));
     }
     out
+}
+
+/// glibc's bytes in live blocks and free inside its heap: RSS beyond the
+/// live blocks is fragmentation, not data.
+#[allow(unsafe_code)]
+fn allocator_bytes() -> (usize, usize) {
+    // SAFETY: mallinfo2 only reads the allocator's counters.
+    let info = unsafe { libc::mallinfo2() };
+    (info.uordblks + info.hblkhd, info.fordblks)
 }
 
 fn ms(started: Instant) -> f64 {
@@ -124,6 +137,15 @@ async fn main() {
         .await
         .unwrap();
 
+    // The live state first, as `App::open` loads it before the index.
+    {
+        let mut fleet = app.live.write();
+        for k in 0..n {
+            fleet.insert_stored(&synthetic::stored(k));
+        }
+    }
+    let (_, rss_fleet) = synthetic::rss_kib();
+    // Then the index, as the start-up load seeds it.
     let started = Instant::now();
     {
         let index = app.live.console();
@@ -148,18 +170,18 @@ async fn main() {
                 os_version: ["11", "12", "13"][k % 3].into(),
                 packages: Some(packages(k, per)),
             };
-            index.apply(&synthetic::device_id(k), &doc);
+            let id = synthetic::device_id(k);
+            let fleet = app.live.read();
+            index.apply_seed(&id, &doc, fleet.device(&id).map(|d| &**d));
         }
+        index.mark_loaded();
+        // As `console::load_index` does after the load.
+        fleetwatch_collector::console::trim::release_free_heap();
     }
     let index_secs = started.elapsed().as_secs_f64();
-    let (_, rss_index) = synthetic::rss_kib();
-    {
-        let mut fleet = app.live.write();
-        for k in 0..n {
-            fleet.insert_stored(&synthetic::stored(k));
-        }
-    }
     let (hwm, rss_all) = synthetic::rss_kib();
+    let (in_use, free_in_heap) = allocator_bytes();
+    let (forward_bytes, postings_bytes) = app.live.console().read().install_list_bytes();
     let sessions = Sessions::new(3_600);
     let (_, session) = sessions.create(Role::Admin, 0);
     let nav = || Nav::new("devices", &session, &app);
@@ -183,24 +205,51 @@ async fn main() {
         app.live
             .console()
             .read()
-            .devices_with("pkg-common-42", None)
-            .len()
+            .devices_with("pkg-common-42", None, MAX_TITLE_DEVICES)
+            .0
     });
     let (t_version, with_version) = best_of(5, || {
         app.live
             .console()
             .read()
-            .devices_with("pkg-common-42", Some("1.1.0"))
-            .len()
+            .devices_with("pkg-common-42", Some("1.1.0"), MAX_TITLE_DEVICES)
+            .0
     });
     let (t_tail, with_tail) = best_of(5, || {
         app.live
             .console()
             .read()
-            .devices_with("pkg-tail-77", None)
-            .len()
+            .devices_with("pkg-tail-77", None, MAX_TITLE_DEVICES)
+            .0
     });
     let (t_titles, titles) = best_of(3, || app.live.console().read().titles().len());
+    let (t_page_titles, _) = best_of(3, || {
+        app.live.console().read().titles_matching("", MAX_TITLES).0
+    });
+    let software = SoftwareQuery {
+        title: Some("pkg-common-42".into()),
+        ..SoftwareQuery::default()
+    };
+    let (t_software, _) = best_of(5, || software_page(&app, &software, nav()).devices_matching);
+    // A report changing an indexed device's packages (the writer's work
+    // under the live-state lock): a few, then all of them.
+    let middle = synthetic::device_id(n / 2);
+    let changed_doc = |list: Vec<(String, String)>| ConsoleDoc {
+        packages: Some(list),
+        ..ConsoleDoc::enrolled("laptop-middle")
+    };
+    let mut few = packages(n / 2, per);
+    for (i, p) in few.iter_mut().take(10).enumerate() {
+        p.1 = format!("9.{i}");
+    }
+    let few = changed_doc(few);
+    let t = Instant::now();
+    app.live.console().apply(&middle, &few);
+    let t_few = ms(t);
+    let all = changed_doc(packages(n / 2 + 1_000_003, per));
+    let t = Instant::now();
+    app.live.console().apply(&middle, &all);
+    let t_all = ms(t);
     let id = e.device.device_id.clone();
     let (t_device, device) = best_of(5, || device_page(&app, &id, "", nav(), true).unwrap());
     let device = device.expect("the bench device");
@@ -219,18 +268,38 @@ async fn main() {
     println!("devices with pkg-common-42, any version ({with_common}): {t_common:.1} ms");
     println!("devices with pkg-common-42 1.1.0 ({with_version}): {t_version:.1} ms");
     println!("devices with pkg-tail-77 ({with_tail}): {t_tail:.1} ms");
-    println!("software page title list ({titles} titles): {t_titles:.1} ms");
+    println!(
+        "every title with its versions, as the API lists them ({titles} titles): {t_titles:.1} ms"
+    );
+    println!("software page's title list (first {MAX_TITLES} of {titles}): {t_page_titles:.1} ms");
+    println!(
+        "software page for pkg-common-42 (title list + versions + devices): {t_software:.1} ms"
+    );
+    println!(
+        "index update, a report changing 10 of a device's packages: {t_few:.1} ms; changing all {per}: {t_all:.1} ms"
+    );
     println!(
         "device page ({} packages, SQLite read + index): {t_device:.1} ms",
         device.software_total
     );
     println!(
-        "RSS: {} MiB at start, {} MiB with the console index (+{} MiB), {} MiB with the live state too (peak {} MiB)",
+        "RSS: {} MiB at start, {} MiB with the live state (+{} MiB), {} MiB with the console index too (+{} MiB; peak {} MiB)",
         rss_start / 1024,
-        rss_index / 1024,
-        (rss_index - rss_start) / 1024,
+        rss_fleet / 1024,
+        (rss_fleet - rss_start) / 1024,
         rss_all / 1024,
+        (rss_all - rss_fleet) / 1024,
         hwm / 1024
+    );
+    println!(
+        "allocator: {} MiB in live blocks, {} MiB free inside its heap",
+        in_use >> 20,
+        free_in_heap >> 20
+    );
+    println!(
+        "install lists: {} MiB per device (pair ids), {} MiB per pair (device slots)",
+        forward_bytes >> 20,
+        postings_bytes >> 20
     );
     app.writer.shutdown();
 }

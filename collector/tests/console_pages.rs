@@ -658,3 +658,98 @@ async fn the_devices_table_pages_in_host_name_order_and_clamps_past_the_end() {
     assert_eq!(row_hosts(&os), hosts(50..100));
     assert!(os.contains("<option value=\"debian\" selected>"), "{os}");
 }
+
+/// The devices page for `query` (`?...` or empty).
+async fn devices_table(s: &Console, cookie: &str, query: &str) -> String {
+    let page = s
+        .get(&format!("/console/devices{query}"), Some(cookie))
+        .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    page.text().await.unwrap()
+}
+
+/// A console server for `c` and an admin session on it.
+async fn signed_in(c: &TestCollector) -> (Console, String) {
+    let s = serve(c).await;
+    let (cookie, _) = s.sign_in(ADMIN_TOKEN).await;
+    (s, cookie)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devices_table_follows_retire_a_new_report_and_a_restart() {
+    let c = TestCollector::start_with(CONFIG);
+    // Three reporting devices and one only enrolled (no OS yet).
+    let mut keys = Vec::new();
+    for n in 0..3u32 {
+        let e = enroll(&c.api, identity(200 + n)).await;
+        let mut report = full_report(&e.device_id, &format!("f-{n}"));
+        report.inventory.data.as_mut().unwrap().hostname = format!("follow-{n}");
+        let a = post_report(&c.api, &e.node_key, &report).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        keys.push((e.device_id, e.node_key));
+    }
+    enroll(&c.api, identity(299)).await;
+    let (mut s, mut cookie) = signed_in(&c).await;
+    let retire = |c: &TestCollector, id: &str| {
+        let (api, id) = (c.api.clone(), id.to_string());
+        async move {
+            let r = call(
+                &api,
+                axum::http::Request::delete(format!("/api/v1/devices/{id}"))
+                    .header(header::AUTHORIZATION, format!("Bearer {ADMIN_TOKEN}"))
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+            assert!(r.status.is_success(), "{}", r.text());
+        }
+    };
+    let first = devices_table(&s, &cookie, "").await;
+    assert!(first.contains("4 devices match"), "{first}");
+    let debian = devices_table(&s, &cookie, "?os=debian").await;
+    assert!(debian.contains("3 devices match"), "{debian}");
+
+    retire(&c, &keys[1].0).await;
+    let after = devices_table(&s, &cookie, "").await;
+    assert!(after.contains("3 devices match"), "{after}");
+    assert_eq!(row_hosts(&after)[..2], ["follow-0", "follow-2"]);
+    assert!(
+        devices_table(&s, &cookie, "?os=debian")
+            .await
+            .contains("2 devices match")
+    );
+    assert!(
+        devices_table(&s, &cookie, "?sort=hostname&dir=desc")
+            .await
+            .contains("3 devices match")
+    );
+
+    // Reporting again brings a retired device back.
+    let mut report = full_report(&keys[1].0, "f-1-again");
+    report.inventory.data.as_mut().unwrap().hostname = "follow-1".into();
+    let a = post_report(&c.api, &keys[1].1, &report).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let back = devices_table(&s, &cookie, "").await;
+    assert!(back.contains("4 devices match"), "{back}");
+    assert_eq!(row_hosts(&back)[..3], ["follow-0", "follow-1", "follow-2"]);
+
+    // After a restart the start-up load takes each device's retirement
+    // from the stored state.
+    retire(&c, &keys[2].0).await;
+    let dir = c.stop();
+    let c = TestCollector::open(dir, CONFIG, None);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !c.app.live.console().is_loaded() {
+        assert!(std::time::Instant::now() < deadline, "index never loaded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (s, cookie) = signed_in(&c).await;
+    let restarted = devices_table(&s, &cookie, "").await;
+    assert!(restarted.contains("3 devices match"), "{restarted}");
+    assert_eq!(row_hosts(&restarted)[..2], ["follow-0", "follow-1"]);
+    assert!(
+        devices_table(&s, &cookie, "?os=debian")
+            .await
+            .contains("2 devices match")
+    );
+}

@@ -4,18 +4,21 @@
 //!
 //! Updated by the store writer right after each commit ([`ConsoleIndex::apply`])
 //! and loaded once at start-up, so no request rebuilds or scans the reports.
-//! Per device the package list is a sorted `Box<[u32]>` of interned
-//! (title, version) pair ids: 4 bytes per install, whatever the strings.
+//! Installs are kept in both directions as varint-gap lists ([`DeltaIds`]):
+//! per device its interned (title, version) pair ids (the device page, and
+//! the difference a new report makes), per pair its devices ("which devices
+//! have X" without a pass over the fleet). The devices table's counts come
+//! from per-`heard` counters kept by [`ConsoleIndex::follow`], so its first
+//! page stops after the page.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ops::Bound;
 use std::sync::{RwLock, RwLockReadGuard};
 
-use super::packed::PackedIds;
+use super::delta::DeltaIds;
+use super::search::{MAX_TOKEN, TokenIndex, join};
+use crate::state::DeviceMetrics;
 use fleetwatch_protocol::{Inventory, Package};
 
-/// Longest string kept per token (hostile agents send long ones).
-const MAX_TOKEN: usize = 128;
 /// Most search tokens kept per device.
 const MAX_TOKENS: usize = 256;
 /// Most packages kept per device.
@@ -116,6 +119,68 @@ impl Interner {
     }
 }
 
+/// The `heard` value of a device that no clock makes visible: retired, or
+/// not (yet) in the live state.
+pub const HIDDEN: i64 = i64::MIN;
+
+/// A live-state device's place on the retirement clock: when it was last
+/// heard of, or [`HIDDEN`] when retired. The console lists a device while
+/// this is at or after [`retirement_cutoff`].
+pub fn heard_key(d: &DeviceMetrics) -> i64 {
+    if d.retired { HIDDEN } else { d.last_heard() }
+}
+
+/// The earliest `heard` still listed at `now` (devices not heard of for
+/// `retire_after` seconds drop out of the console, as from the metrics).
+pub fn retirement_cutoff(now: i64, retire_after: i64) -> i64 {
+    // Never at HIDDEN itself, which would list the hidden.
+    now.saturating_sub(retire_after).max(HIDDEN + 1)
+}
+
+/// Devices per `heard` value: how many are listed at any cutoff, counting
+/// only the hidden side (usually the few retired or gone devices).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct HeardCounts {
+    by_heard: BTreeMap<i64, u32>,
+    total: u32,
+}
+
+impl HeardCounts {
+    fn add(&mut self, heard: i64) {
+        *self.by_heard.entry(heard).or_default() += 1;
+        self.total += 1;
+    }
+
+    fn remove(&mut self, heard: i64) {
+        if let Some(n) = self.by_heard.get_mut(&heard) {
+            *n -= 1;
+            if *n == 0 {
+                self.by_heard.remove(&heard);
+            }
+            self.total -= 1;
+        }
+    }
+
+    /// Devices with `heard >= cutoff`.
+    fn listed(&self, cutoff: i64) -> usize {
+        let hidden: u32 = self.by_heard.range(..cutoff).map(|(_, n)| n).sum();
+        (self.total - hidden) as usize
+    }
+}
+
+/// What the devices table filters on, per slot, in one compact array (a
+/// pass over it touches 2.4 MB for 100,000 devices, not the device
+/// records): copied from the live state by [`ConsoleIndex::follow`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Liveness {
+    /// [`heard_key`] of the live-state entry ([`HIDDEN`] before one).
+    heard: i64,
+    /// Last report (0: never).
+    last_seen: i64,
+    /// Interned OS id of the indexed inventory.
+    os: u32,
+}
+
 /// One device in the index.
 #[derive(Debug)]
 pub struct IndexedDevice {
@@ -127,10 +192,12 @@ pub struct IndexedDevice {
     pub os: Box<str>,
     /// OS version, raw.
     pub os_version: Box<str>,
-    tokens: Box<[Box<str>]>,
-    /// Sorted pair ids of the installed packages, packed.
-    packages: PackedIds,
+    /// Its search tokens, NUL-joined.
+    tokens: Box<str>,
+    /// Sorted pair ids of the installed packages.
+    packages: DeltaIds,
     sort_key: Box<str>,
+    slot: u32,
 }
 
 /// A software title across the fleet.
@@ -147,10 +214,11 @@ pub struct TitleSummary {
 /// The indexes; read-mostly.
 #[derive(Debug, Default)]
 pub struct IndexInner {
-    slots: Vec<Option<IndexedDevice>>,
-    free: Vec<u32>,
+    slots: Vec<IndexedDevice>,
+    /// slot -> filter facts (parallel to `slots`).
+    live: Vec<Liveness>,
     by_id: HashMap<Box<str>, u32>,
-    tokens: BTreeMap<Box<str>, BTreeSet<u32>>,
+    tokens: TokenIndex,
     by_hostname: BTreeSet<(Box<str>, u32)>,
     titles: Interner,
     versions: Interner,
@@ -158,13 +226,17 @@ pub struct IndexInner {
     pair_ids: HashMap<(u32, u32), u32>,
     /// pair id -> `(title id, version id)`.
     pairs: Vec<(u32, u32)>,
-    /// pair id -> devices having it.
-    pair_installs: Vec<u32>,
+    /// pair id -> slots of the devices having it (its install count is
+    /// the length).
+    pair_devices: Vec<DeltaIds>,
     /// title id -> its pair ids.
     title_pairs: Vec<Vec<u32>>,
-    /// OS id -> indexed devices with it (the devices page's OS filter
+    oses: Interner,
+    /// Every device's `heard`: the devices table's count without a pass.
+    heard: HeardCounts,
+    /// OS id -> its devices' `heard` (the OS filter's count, and the OS
     /// options without a fleet scan).
-    os_counts: BTreeMap<Box<str>, u32>,
+    os_heard: Vec<HeardCounts>,
 }
 
 /// The console's indexes behind one lock.
@@ -182,23 +254,41 @@ impl ConsoleIndex {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, IndexInner> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Adds or updates a device (after a committed report or enrollment).
     pub fn apply(&self, device_id: &str, doc: &ConsoleDoc) {
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
-        inner.upsert(device_id, doc);
+        self.write().upsert(device_id, doc);
     }
 
     /// Adds a device from the store at start-up, leaving one the writer
-    /// has already applied as it is (the writer's answer is newer).
-    pub fn apply_seed(&self, device_id: &str, doc: &ConsoleDoc) {
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+    /// has already applied as it is (the writer's answer is newer), and
+    /// takes its retirement clock from its live-state entry. The caller
+    /// holds the live-state lock across the call, as the writer does, so
+    /// the entry cannot change in between.
+    pub fn apply_seed(&self, device_id: &str, doc: &ConsoleDoc, entry: Option<&DeviceMetrics>) {
+        let mut inner = self.write();
         if !inner.by_id.contains_key(device_id) {
             inner.upsert(device_id, doc);
         }
+        if let Some(d) = entry {
+            inner.follow(d);
+        }
     }
 
-    /// Marks the start-up load finished.
+    /// Marks the start-up load finished, dropping the growth room the
+    /// load left in the per-slot and per-pair vectors.
     pub fn mark_loaded(&self) {
+        {
+            let mut inner = self.write();
+            inner.slots.shrink_to_fit();
+            inner.live.shrink_to_fit();
+            inner.pairs.shrink_to_fit();
+            inner.pair_devices.shrink_to_fit();
+            inner.title_pairs.shrink_to_fit();
+        }
         self.loaded
             .store(true, std::sync::atomic::Ordering::Release);
     }
@@ -211,10 +301,17 @@ impl ConsoleIndex {
 
     /// Adds a device seen only at enrollment, leaving a known one as it is.
     pub fn apply_enrolled(&self, device_id: &str, hostname: &str) {
-        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.write();
         if !inner.by_id.contains_key(device_id) {
             inner.upsert(device_id, &ConsoleDoc::enrolled(hostname));
         }
+    }
+
+    /// Copies a live-state entry's retirement clock and last report (after
+    /// every change the writer makes to it: enrollment, report, retire).
+    /// A device the index does not hold yet is left to its seed.
+    pub fn follow(&self, d: &DeviceMetrics) {
+        self.write().follow(d);
     }
 }
 
@@ -257,72 +354,92 @@ impl IndexInner {
             ids.dedup();
             ids
         });
+        let os = self.oses.id(&doc.os);
+        if self.os_heard.len() <= os as usize {
+            self.os_heard
+                .resize(os as usize + 1, HeardCounts::default());
+        }
         let slot = match self.by_id.get(device_id) {
             Some(s) => *s,
             None => {
-                let s = self.free.pop().unwrap_or_else(|| {
-                    self.slots.push(None);
-                    (self.slots.len() - 1) as u32
-                });
+                // A new slot is the largest: its pair lists only append.
+                let s = self.slots.len() as u32;
                 self.by_id.insert(device_id.into(), s);
+                self.slots.push(IndexedDevice {
+                    device_id: device_id.into(),
+                    hostname: Box::default(),
+                    os: Box::default(),
+                    os_version: Box::default(),
+                    tokens: Box::default(),
+                    packages: DeltaIds::default(),
+                    sort_key: Box::default(),
+                    slot: s,
+                });
+                self.live.push(Liveness {
+                    heard: HIDDEN,
+                    last_seen: 0,
+                    os,
+                });
+                self.heard.add(HIDDEN);
+                self.os_heard[os as usize].add(HIDDEN);
                 s
             }
         };
-        let old = self.slots[slot as usize].take();
-        let (old_tokens, old_packages, old_sort) = match old {
-            Some(d) => {
-                if let Some(n) = self.os_counts.get_mut(&d.os) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.os_counts.remove(&d.os);
-                    }
-                }
-                (d.tokens, d.packages, Some(d.sort_key))
-            }
-            None => (Box::default(), PackedIds::default(), None),
-        };
-        if !doc.os.is_empty() {
-            *self.os_counts.entry(doc.os.as_str().into()).or_default() += 1;
+        let sort_key: Box<str> = format!("{}\u{0}{device_id}", doc.hostname.to_lowercase()).into();
+        let old = std::mem::replace(
+            &mut self.slots[slot as usize],
+            IndexedDevice {
+                device_id: device_id.into(),
+                hostname: doc.hostname.as_str().into(),
+                os: doc.os.as_str().into(),
+                os_version: doc.os_version.as_str().into(),
+                tokens: join(&doc.tokens),
+                packages: DeltaIds::default(),
+                sort_key: sort_key.clone(),
+                slot,
+            },
+        );
+        let live = &mut self.live[slot as usize];
+        if live.os != os {
+            self.os_heard[live.os as usize].remove(live.heard);
+            self.os_heard[os as usize].add(live.heard);
+            live.os = os;
         }
-        if let Some(key) = old_sort {
-            self.by_hostname.remove(&(key, slot));
-        }
-        for t in old_tokens.iter() {
-            if let Some(set) = self.tokens.get_mut(t) {
-                set.remove(&slot);
-                if set.is_empty() {
-                    self.tokens.remove(t);
-                }
-            }
-        }
-        let tokens: Box<[Box<str>]> = doc.tokens.iter().map(|t| t.as_str().into()).collect();
-        for t in tokens.iter() {
-            self.tokens.entry(t.clone()).or_default().insert(slot);
-        }
+        self.by_hostname.remove(&(old.sort_key, slot));
+        self.tokens.remove(slot, &old.tokens);
+        self.tokens.add(slot, &self.slots[slot as usize].tokens);
         let packages = match packages {
             Some(new) => {
-                let (gone, added) = diff(&old_packages.to_vec(), &new);
+                let (gone, added) = diff(&old.packages.to_vec(), &new);
                 for p in gone {
-                    self.pair_installs[p as usize] -= 1;
+                    self.pair_devices[p as usize].remove(slot);
                 }
                 for p in added {
-                    self.pair_installs[p as usize] += 1;
+                    self.pair_devices[p as usize].insert(slot);
                 }
-                PackedIds::from_sorted(&new)
+                DeltaIds::from_sorted(&new)
             }
-            None => old_packages,
+            None => old.packages,
         };
-        let sort_key: Box<str> = format!("{}\u{0}{device_id}", doc.hostname.to_lowercase()).into();
-        self.by_hostname.insert((sort_key.clone(), slot));
-        self.slots[slot as usize] = Some(IndexedDevice {
-            device_id: device_id.into(),
-            hostname: doc.hostname.as_str().into(),
-            os: doc.os.as_str().into(),
-            os_version: doc.os_version.as_str().into(),
-            tokens,
-            packages,
-            sort_key,
-        });
+        self.by_hostname.insert((sort_key, slot));
+        self.slots[slot as usize].packages = packages;
+    }
+
+    fn follow(&mut self, d: &DeviceMetrics) {
+        let Some(slot) = self.by_id.get(&*d.device_id) else {
+            return;
+        };
+        let live = &mut self.live[*slot as usize];
+        let heard = heard_key(d);
+        if live.heard != heard {
+            self.heard.remove(live.heard);
+            self.heard.add(heard);
+            let per_os = &mut self.os_heard[live.os as usize];
+            per_os.remove(live.heard);
+            per_os.add(heard);
+            live.heard = heard;
+        }
+        live.last_seen = d.last_seen;
     }
 
     fn pair_id(&mut self, title: &str, version: &str) -> u32 {
@@ -333,7 +450,7 @@ impl IndexInner {
         }
         let id = self.pairs.len() as u32;
         self.pairs.push((t, v));
-        self.pair_installs.push(0);
+        self.pair_devices.push(DeltaIds::default());
         self.pair_ids.insert((t, v), id);
         if self.title_pairs.len() <= t as usize {
             self.title_pairs.resize(t as usize + 1, Vec::new());
@@ -342,78 +459,114 @@ impl IndexInner {
         id
     }
 
-    /// The OS ids of the indexed devices, sorted.
-    pub fn os_names(&self) -> impl Iterator<Item = &str> {
-        self.os_counts.keys().map(|k| &**k)
+    /// The OS ids of the indexed devices, sorted (an empty id is no option).
+    pub fn os_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .os_heard
+            .iter()
+            .enumerate()
+            .filter(|(os, counts)| counts.total > 0 && !self.oses.names[*os].is_empty())
+            .map(|(os, _)| &*self.oses.names[os])
+            .collect();
+        names.sort_unstable();
+        names
     }
 
     /// Number of indexed devices.
     pub fn len(&self) -> usize {
-        self.by_id.len()
+        self.slots.len()
     }
 
     /// True when nothing is indexed.
     pub fn is_empty(&self) -> bool {
-        self.by_id.is_empty()
+        self.slots.is_empty()
     }
 
     /// One device.
     pub fn device(&self, device_id: &str) -> Option<&IndexedDevice> {
         let slot = *self.by_id.get(device_id)?;
-        self.slots[slot as usize].as_ref()
+        self.slots.get(slot as usize)
     }
 
-    /// Devices in host-name order (then id).
-    pub fn in_hostname_order(&self) -> impl Iterator<Item = &IndexedDevice> {
+    /// Devices in host-name order (then id); `.rev()` for descending.
+    pub fn in_hostname_order(&self) -> impl DoubleEndedIterator<Item = &IndexedDevice> {
         self.by_hostname
             .iter()
-            .filter_map(|(_, s)| self.slots[*s as usize].as_ref())
+            .map(|(_, s)| &self.slots[*s as usize])
+    }
+
+    /// Devices listed at `cutoff` ([`retirement_cutoff`]), all or with OS
+    /// id `os`, from the maintained counts (no pass over the devices).
+    pub fn listed_count(&self, os: Option<&str>, cutoff: i64) -> usize {
+        match os {
+            None => self.heard.listed(cutoff),
+            Some(name) => self
+                .oses
+                .ids
+                .get(name)
+                .map_or(0, |os| self.os_heard[*os as usize].listed(cutoff)),
+        }
+    }
+
+    /// Whether `d` is listed at `cutoff` (and has OS id `os`, when given).
+    pub fn is_listed(&self, d: &IndexedDevice, os: Option<&str>, cutoff: i64) -> bool {
+        let live = &self.live[d.slot as usize];
+        live.heard >= cutoff && os.is_none_or(|name| &*self.oses.names[live.os as usize] == name)
+    }
+
+    /// The last report of `d` as the live state had it (0: never).
+    pub fn last_seen(&self, d: &IndexedDevice) -> i64 {
+        self.live[d.slot as usize].last_seen
     }
 
     /// Devices with a token starting with every word of `query`
     /// (lower-cased; words split on white space), in host-name order.
     /// `None` for an empty query (no filter).
     pub fn search(&self, query: &str) -> Option<Vec<&IndexedDevice>> {
-        let words: Vec<String> = query
-            .split_whitespace()
-            .map(|w| w.to_lowercase().chars().take(MAX_TOKEN).collect())
-            .collect();
-        if words.is_empty() {
-            return None;
-        }
-        let mut result: Option<BTreeSet<u32>> = None;
-        for w in &words {
-            let mut slots = BTreeSet::new();
-            let range = self
-                .tokens
-                .range::<str, _>((Bound::Included(w.as_str()), Bound::Unbounded));
-            for (token, set) in range {
-                if !token.starts_with(w.as_str()) {
-                    break;
-                }
-                slots.extend(set.iter().copied());
-            }
-            result = Some(match result {
-                None => slots,
-                Some(prev) => prev.intersection(&slots).copied().collect(),
-            });
-        }
-        let mut found: Vec<&IndexedDevice> = result
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|s| self.slots[s as usize].as_ref())
-            .collect();
+        let slots = self.tokens.search(query)?;
+        let mut found: Vec<&IndexedDevice> =
+            slots.into_iter().map(|s| &self.slots[s as usize]).collect();
         found.sort_unstable_by(|a, b| a.sort_key.cmp(&b.sort_key));
         Some(found)
     }
 
     /// Every title with its installs and versions, most installed first.
     pub fn titles(&self) -> Vec<TitleSummary> {
-        let mut out: Vec<TitleSummary> = (0..self.title_pairs.len())
-            .filter_map(|t| self.title_summary_by_id(t as u32))
+        self.titles_matching("", usize::MAX).1
+    }
+
+    /// Titles containing `needle` (case-insensitive; empty: all): how many,
+    /// and the first `limit`, most installed first (then by title). Only
+    /// those `limit` are turned into strings and version lists.
+    pub fn titles_matching(&self, needle: &str, limit: usize) -> (usize, Vec<TitleSummary>) {
+        let needle = needle.to_lowercase();
+        let names = &self.titles.names;
+        let mut found: Vec<(u64, u32)> = (0..self.title_pairs.len() as u32)
+            .filter(|t| needle.is_empty() || names[*t as usize].to_lowercase().contains(&needle))
+            .map(|t| {
+                let installs = self.title_pairs[t as usize]
+                    .iter()
+                    .map(|p| self.pair_devices[*p as usize].len() as u64)
+                    .sum();
+                (installs, t)
+            })
+            .filter(|(installs, _)| *installs > 0)
             .collect();
-        out.sort_by(|a, b| b.installs.cmp(&a.installs).then(a.title.cmp(&b.title)));
-        out
+        let order = |a: &(u64, u32), b: &(u64, u32)| {
+            b.0.cmp(&a.0)
+                .then_with(|| names[a.1 as usize].cmp(&names[b.1 as usize]))
+        };
+        let total = found.len();
+        if found.len() > limit {
+            found.select_nth_unstable_by(limit, order);
+            found.truncate(limit);
+        }
+        found.sort_unstable_by(order);
+        let first = found
+            .into_iter()
+            .filter_map(|(_, t)| self.title_summary_by_id(t))
+            .collect();
+        (total, first)
     }
 
     /// One title's summary (`None`: nobody has it).
@@ -428,7 +581,7 @@ impl IndexInner {
                 let (_, v) = self.pairs[*p as usize];
                 (
                     self.versions.names[v as usize].to_string(),
-                    u64::from(self.pair_installs[*p as usize]),
+                    self.pair_devices[*p as usize].len() as u64,
                 )
             })
             .filter(|(_, n)| *n > 0)
@@ -446,27 +599,43 @@ impl IndexInner {
         })
     }
 
-    /// Devices having `title` (in `version`, when given), in host-name
-    /// order; a binary search in each device's sorted pair list.
-    pub fn devices_with(&self, title: &str, version: Option<&str>) -> Vec<&IndexedDevice> {
+    /// Devices having `title` (in `version`, when given): how many, and the
+    /// first `limit` in host-name order. Read from the pairs' device lists,
+    /// so the work follows the answer's size, not the fleet's.
+    pub fn devices_with(
+        &self,
+        title: &str,
+        version: Option<&str>,
+        limit: usize,
+    ) -> (usize, Vec<&IndexedDevice>) {
         let Some(t) = self.titles.ids.get(title) else {
-            return Vec::new();
+            return (0, Vec::new());
         };
-        let wanted: Vec<u32> = self.title_pairs[*t as usize]
-            .iter()
-            .copied()
-            .filter(|p| {
-                version.is_none_or(|v| {
-                    self.versions.names[self.pairs[*p as usize].1 as usize].as_ref() == v
-                })
-            })
-            .collect();
-        if wanted.is_empty() {
-            return Vec::new();
+        let mut slots: Vec<u32> = Vec::new();
+        let mut lists = 0;
+        for p in &self.title_pairs[*t as usize] {
+            let (_, v) = self.pairs[*p as usize];
+            if version.is_none_or(|want| &*self.versions.names[v as usize] == want) {
+                slots.extend(self.pair_devices[*p as usize].iter());
+                lists += 1;
+            }
         }
-        self.in_hostname_order()
-            .filter(|d| wanted.iter().any(|p| d.packages.contains(*p)))
-            .collect()
+        if lists > 1 {
+            // A device holding two versions is one device.
+            slots.sort_unstable();
+            slots.dedup();
+        }
+        let total = slots.len();
+        let mut found: Vec<&IndexedDevice> =
+            slots.into_iter().map(|s| &self.slots[s as usize]).collect();
+        let by_name = |a: &&IndexedDevice, b: &&IndexedDevice| a.sort_key.cmp(&b.sort_key);
+        if found.len() > limit {
+            // Only the first `limit` need ordering.
+            found.select_nth_unstable_by(limit, by_name);
+            found.truncate(limit);
+        }
+        found.sort_unstable_by(by_name);
+        (total, found)
     }
 
     /// The `(title, version)` pairs installed on a device, sorted by title.
@@ -484,6 +653,14 @@ impl IndexInner {
             .collect();
         out.sort_unstable();
         out
+    }
+
+    /// Heap bytes of the install lists: `(per device, per pair)`.
+    pub fn install_list_bytes(&self) -> (usize, usize) {
+        (
+            self.slots.iter().map(|d| d.packages.heap_bytes()).sum(),
+            self.pair_devices.iter().map(DeltaIds::heap_bytes).sum(),
+        )
     }
 
     /// Installed packages counted on a device.
@@ -545,8 +722,12 @@ mod tests {
         // The writer commits a fresh report while the start-up load runs...
         index.apply("dev-1", &doc("new-name", &[], Some(&[("vim", "9.1")])));
         // ...and the load then reaches the same device's older stored row.
-        index.apply_seed("dev-1", &doc("old-name", &[], Some(&[("vim", "9.0")])));
-        index.apply_seed("dev-2", &doc("other", &[], Some(&[("vim", "9.0")])));
+        index.apply_seed(
+            "dev-1",
+            &doc("old-name", &[], Some(&[("vim", "9.0")])),
+            None,
+        );
+        index.apply_seed("dev-2", &doc("other", &[], Some(&[("vim", "9.0")])), None);
         index.mark_loaded();
         assert!(index.is_loaded());
         let r = index.read();
@@ -568,7 +749,7 @@ mod tests {
         {
             let r = index.read();
             assert_eq!(r.title("firefox").unwrap().installs, 2);
-            assert_eq!(r.devices_with("firefox", Some("118")).len(), 2);
+            assert_eq!(r.devices_with("firefox", Some("118"), 10).0, 2);
         }
         index.apply(
             "dev-2",
@@ -584,15 +765,232 @@ mod tests {
             vec![("118".to_string(), 1), ("120".to_string(), 1)]
         );
         let hosts: Vec<&str> = r
-            .devices_with("firefox", Some("118"))
+            .devices_with("firefox", Some("118"), 10)
+            .1
             .iter()
             .map(|d| &*d.hostname)
             .collect();
         assert_eq!(hosts, vec!["a"]);
-        assert_eq!(r.devices_with("firefox", None).len(), 2);
-        assert!(r.devices_with("nothing", None).is_empty());
+        assert_eq!(r.devices_with("firefox", None, 10).0, 2);
+        assert_eq!(r.devices_with("nothing", None, 10).0, 0);
         assert_eq!(r.titles()[0].title, "firefox");
         let d = r.device("dev-2").unwrap();
         assert_eq!(r.packages_of(d), vec![("firefox", "120"), ("vim", "9.0")]);
+    }
+
+    fn entry(id: &str, enrolled_at: i64, last_seen: i64, retired: bool) -> DeviceMetrics {
+        DeviceMetrics::from_stored(&crate::store::StoredDevice {
+            device_id: id.into(),
+            hostname: "h".into(),
+            enrolled_at,
+            last_seen,
+            retired,
+            node_key_hash: [0; 32],
+            inventory: None,
+            report: None,
+            compliance: None,
+            failing_since: Default::default(),
+        })
+    }
+
+    /// What the model knows of one device: its latest applied doc and
+    /// live-state entry.
+    struct Model {
+        doc: ConsoleDoc,
+        entry: Option<DeviceMetrics>,
+    }
+
+    fn next(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    /// Every question the maintained structures answer, asked of `r` and
+    /// answered again by brute force over `model`.
+    fn check_against(r: &IndexInner, model: &BTreeMap<String, Model>, titles: &[String]) {
+        assert_eq!(r.len(), model.len());
+        for cutoff in [retirement_cutoff(HIDDEN, 0), 0, 40, 95, 150, i64::MAX] {
+            for os in [None, Some("debian"), Some("fedora"), Some("")] {
+                let expected = model
+                    .values()
+                    .filter(|m| os.is_none_or(|o| m.doc.os == o))
+                    .filter(|m| m.entry.as_ref().is_some_and(|e| heard_key(e) >= cutoff))
+                    .count();
+                assert_eq!(
+                    r.listed_count(os, cutoff),
+                    expected,
+                    "cutoff {cutoff} os {os:?}"
+                );
+                let walked = r
+                    .in_hostname_order()
+                    .filter(|d| r.is_listed(d, os, cutoff))
+                    .count();
+                assert_eq!(walked, expected, "is_listed agrees with the count");
+            }
+        }
+        let mut by_name: Vec<(String, &String)> = model
+            .iter()
+            .map(|(id, m)| (format!("{}\u{0}{id}", m.doc.hostname.to_lowercase()), id))
+            .collect();
+        by_name.sort();
+        let order: Vec<&str> = r.in_hostname_order().map(|d| &*d.device_id).collect();
+        let expected: Vec<&str> = by_name.iter().map(|(_, id)| id.as_str()).collect();
+        assert_eq!(order, expected);
+        for (id, m) in model {
+            let d = r.device(id).unwrap();
+            assert_eq!(r.last_seen(d), m.entry.as_ref().map_or(0, |e| e.last_seen));
+            let mut want: Vec<(&str, &str)> = m
+                .doc
+                .packages
+                .iter()
+                .flatten()
+                .map(|(t, v)| (t.as_str(), v.as_str()))
+                .collect();
+            want.sort_unstable();
+            want.dedup();
+            assert_eq!(r.packages_of(d), want);
+        }
+        for title in titles {
+            for version in [None, Some("1"), Some("2")] {
+                let has = |m: &Model| {
+                    m.doc
+                        .packages
+                        .iter()
+                        .flatten()
+                        .any(|(t, v)| t == title && version.is_none_or(|want| v == want))
+                };
+                let all: Vec<&str> = expected
+                    .iter()
+                    .copied()
+                    .filter(|id| has(&model[*id]))
+                    .collect();
+                for limit in [0, 3, 1000] {
+                    let (total, first) = r.devices_with(title, version, limit);
+                    assert_eq!(total, all.len(), "{title} {version:?}");
+                    let first: Vec<&str> = first.iter().map(|d| &*d.device_id).collect();
+                    assert_eq!(first, all[..all.len().min(limit)], "{title} {version:?}");
+                }
+            }
+            let installs = model
+                .values()
+                .filter(|m| m.doc.packages.iter().flatten().any(|(t, _)| t == title));
+            assert_eq!(
+                r.title(title).map_or(0, |t| t.installs),
+                // Two versions on one device count twice, as the page says.
+                installs
+                    .map(|m| {
+                        let mut v: Vec<_> = m
+                            .doc
+                            .packages
+                            .iter()
+                            .flatten()
+                            .filter(|(t, _)| t == title)
+                            .collect();
+                        v.sort();
+                        v.dedup();
+                        v.len() as u64
+                    })
+                    .sum::<u64>()
+            );
+        }
+    }
+
+    /// The title list's order and counts, from the per-title answers.
+    fn check_titles(r: &IndexInner, titles: &[String]) {
+        let mut all: Vec<(u64, &str)> = titles
+            .iter()
+            .filter_map(|t| r.title(t).map(|s| (s.installs, t.as_str())))
+            .collect();
+        all.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+        for limit in [0, 2, 100] {
+            let (total, first) = r.titles_matching("", limit);
+            assert_eq!(total, all.len());
+            let names: Vec<&str> = first.iter().map(|t| t.title.as_str()).collect();
+            let want: Vec<&str> = all.iter().take(limit).map(|(_, t)| *t).collect();
+            assert_eq!(names, want);
+        }
+        let (total, first) = r.titles_matching("T1", 10);
+        assert_eq!(total, usize::from(r.title("t1").is_some()));
+        assert!(first.iter().all(|t| t.title == "t1"));
+    }
+
+    #[test]
+    fn maintained_counts_and_postings_match_a_full_recomputation() {
+        let titles: Vec<String> = (0..6).map(|t| format!("t{t}")).collect();
+        let mut seed = 0x2545_f491_4f6c_dd1d;
+        for round in 0..30 {
+            let index = ConsoleIndex::default();
+            let mut model: BTreeMap<String, Model> = BTreeMap::new();
+            for _ in 0..150 {
+                let id = format!("dev-{}", next(&mut seed) % 25);
+                let time = (next(&mut seed) % 200) as i64;
+                match next(&mut seed) % 6 {
+                    // Enrollment: known devices keep their doc.
+                    0 => {
+                        index.apply_enrolled(&id, &format!("enrolled-{id}"));
+                        let m = model.entry(id.clone()).or_insert_with(|| Model {
+                            doc: ConsoleDoc::enrolled(&format!("enrolled-{id}")),
+                            entry: None,
+                        });
+                        let e = m.entry.get_or_insert_with(|| entry(&id, time, 0, false));
+                        index.follow(e);
+                    }
+                    // Retire (a committed one: the device is known).
+                    1 => {
+                        if let Some(e) = model.get_mut(&id).and_then(|m| m.entry.as_mut()) {
+                            e.retired = true;
+                            index.follow(e);
+                        }
+                    }
+                    // A report, with or without the package list.
+                    _ => {
+                        let mut packages = Vec::new();
+                        for t in &titles {
+                            if next(&mut seed).is_multiple_of(3) {
+                                packages.push((t.clone(), (1 + next(&mut seed) % 2).to_string()));
+                            }
+                        }
+                        let d = doc(&format!("Host-{}", next(&mut seed) % 10), &[], None);
+                        let d = ConsoleDoc {
+                            os: ["debian", "fedora", ""][(next(&mut seed) % 3) as usize].into(),
+                            packages: (!next(&mut seed).is_multiple_of(4)).then_some(packages),
+                            ..d
+                        };
+                        index.apply(&id, &d);
+                        let m = model.entry(id.clone()).or_insert_with(|| Model {
+                            doc: ConsoleDoc::default(),
+                            entry: None,
+                        });
+                        let kept = m.doc.packages.take();
+                        m.doc = ConsoleDoc {
+                            packages: d.packages.clone().or(kept),
+                            ..d
+                        };
+                        let e = m.entry.get_or_insert_with(|| entry(&id, 0, 0, false));
+                        e.retired = false;
+                        e.last_seen = time;
+                        index.follow(e);
+                    }
+                }
+                if round % 10 == 0 {
+                    check_against(&index.read(), &model, &titles);
+                    check_titles(&index.read(), &titles);
+                }
+            }
+            check_against(&index.read(), &model, &titles);
+            // And a fresh index built from the final state only (the
+            // start-up load) answers the same.
+            let rebuilt = ConsoleIndex::default();
+            for (id, m) in &model {
+                let doc = ConsoleDoc {
+                    packages: m.doc.packages.clone().or(Some(Vec::new())),
+                    ..m.doc.clone()
+                };
+                rebuilt.apply_seed(id, &doc, m.entry.as_ref());
+            }
+            check_against(&rebuilt.read(), &model, &titles);
+        }
     }
 }

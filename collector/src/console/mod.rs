@@ -27,12 +27,14 @@ use crate::unix_now;
 
 pub mod charts;
 pub mod config;
+pub mod delta;
 pub mod index;
-pub mod packed;
 pub mod pages;
+pub mod search;
 pub mod session;
 pub mod software;
 pub mod trend;
+pub mod trim;
 
 use session::{COOKIE_NAME, Role, Session, cookie_value, role_for_token, secret_eq};
 
@@ -392,19 +394,28 @@ pub fn load_index(
             .packages
             .as_deref()
             .and_then(|t| serde_json::from_str(t).ok());
-        match inv {
+        let doc = match inv {
             Some(inv) => {
                 let mut doc = index::ConsoleDoc::from_inventory(&inv, packages.as_deref());
                 if doc.packages.is_none() {
                     doc.packages = Some(Vec::new());
                 }
-                index.apply_seed(&seed.device_id, &doc);
+                doc
             }
-            None => index.apply_enrolled(&seed.device_id, &seed.hostname),
-        }
+            None => index::ConsoleDoc::enrolled(&seed.hostname),
+        };
+        // Under the live-state lock (the writer's order: fleet, then
+        // index), so the writer cannot change the entry in between.
+        let fleet = live.read();
+        index.apply_seed(
+            &seed.device_id,
+            &doc,
+            fleet.device(&seed.device_id).map(|d| &**d),
+        );
         Ok(())
     })?;
     index.mark_loaded();
+    trim::release_free_heap();
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::charts::{self, BarChart, LineChart};
+use super::index::{heard_key, retirement_cutoff};
 use super::software::{LicenceRow, licence_rows};
 use super::trend::{self, OVERALL, TREND_DAYS, day_of};
 use super::{Nav, csrf_ok, forbidden, html, may_change, require_session};
@@ -84,11 +85,12 @@ fn bytes(n: u64) -> String {
 }
 
 fn visible(d: &DeviceMetrics, now: i64, retire_after: i64) -> bool {
-    !d.retired && now - d.last_heard() <= retire_after
+    heard_key(d) >= retirement_cutoff(now, retire_after)
 }
 
-fn is_stale(d: &DeviceMetrics, now: i64, stale_after: i64) -> bool {
-    !(d.last_seen > 0 && now - d.last_seen <= stale_after)
+/// Whether a device whose last report was at `last_seen` (0: never) is stale.
+fn is_stale(last_seen: i64, now: i64, stale_after: i64) -> bool {
+    !(last_seen > 0 && now - last_seen <= stale_after)
 }
 
 fn compliance_word(c: Option<bool>) -> &'static str {
@@ -237,7 +239,7 @@ pub async fn overview(State(app): State<AppState>, headers: HeaderMap) -> Respon
     let mut agents: HashMap<&str, u64> = HashMap::new();
     for d in snapshot.iter().filter(|d| visible(d, now, retire_after)) {
         total += 1;
-        if !is_stale(d, now, stale_after) {
+        if !is_stale(d.last_seen, now, stale_after) {
             reporting += 1;
         }
         let o = d.verdicts.outcomes();
@@ -473,86 +475,82 @@ pub fn devices_page(app: &AppState, q: &DevicesQuery, nav: Nav) -> DevicesPage {
     // Lock order: the fleet, then the index (the writer's order).
     let fleet = app.live.read();
     let index = app.live.console().read();
+    let cutoff = retirement_cutoff(now, retire_after);
     let searched = index.search(q.q.as_deref().unwrap_or(""));
-    let candidates: Box<dyn Iterator<Item = &super::index::IndexedDevice>> = match &searched {
-        Some(found) => Box::new(found.iter().copied()),
-        None => Box::new(index.in_hostname_order()),
-    };
-    // Hostname order ascending is the candidates' own order: only the
-    // requested page's rows are kept (no fleet-sized vector, no sort).
-    let in_order = !matches!(sort.as_str(), "last_seen" | "os") && !desc;
     let wanted_page = q.page.unwrap_or(1).max(1);
-    let window = (wanted_page - 1) * PAGE_SIZE..wanted_page * PAGE_SIZE;
     let need_outcomes = state_f.is_some() || check_f.is_some();
-    let mut matching = 0usize;
-    let mut matches: Vec<(&super::index::IndexedDevice, &DeviceMetrics)> = Vec::new();
-    // The last full page seen, for a page number past the end.
-    let mut tail: std::collections::VecDeque<(&super::index::IndexedDevice, &DeviceMetrics)> =
-        std::collections::VecDeque::new();
-    for d in candidates {
-        let Some(m) = fleet.device(&d.device_id) else {
-            continue;
-        };
-        if !visible(m, now, retire_after) {
-            continue;
-        }
-        if os_f.as_deref().is_some_and(|o| o != &*d.os) {
-            continue;
-        }
-        if need_outcomes {
-            let outcomes = m.verdicts.outcomes();
-            if state_f
-                .as_deref()
-                .is_some_and(|s| s != compliance_word(outcomes.compliant()))
+    let by_hostname = !matches!(sort.as_str(), "last_seen" | "os");
+    let os_wanted = os_f.as_deref();
+    type Row<'a> = (&'a super::index::IndexedDevice, &'a DeviceMetrics);
+    let (matching, page, page_rows): (usize, usize, Vec<Row>) =
+        if searched.is_none() && by_hostname && !need_outcomes && stale_f.is_none() {
+            // The default table (and the OS filter): the count is kept by the
+            // index, the host-name order is the index's own, so the walk stops
+            // after the requested page.
+            let matching = index.listed_count(os_wanted, cutoff);
+            let page = wanted_page.clamp(1, matching.div_ceil(PAGE_SIZE).max(1));
+            let in_order: Box<dyn Iterator<Item = &super::index::IndexedDevice>> = if desc {
+                Box::new(index.in_hostname_order().rev())
+            } else {
+                Box::new(index.in_hostname_order())
+            };
+            let rows = in_order
+                .filter(|d| index.is_listed(d, os_wanted, cutoff))
+                .skip((page - 1) * PAGE_SIZE)
+                .filter_map(|d| Some((d, fleet.device(&d.device_id)?.as_ref())))
+                .take(PAGE_SIZE)
+                .collect();
+            (matching, page, rows)
+        } else {
+            // Search results, or filters and sorts the index keeps no order
+            // for: one pass over the candidates' compact facts, reading the
+            // live state only for the compliance filters.
+            let candidates: Box<dyn Iterator<Item = &super::index::IndexedDevice>> = match &searched
             {
-                continue;
+                Some(found) => Box::new(found.iter().copied()),
+                None => Box::new(index.in_hostname_order()),
+            };
+            let mut matches: Vec<&super::index::IndexedDevice> = candidates
+                .filter(|d| index.is_listed(d, os_wanted, cutoff))
+                .filter(|d| match stale_f.as_deref() {
+                    Some("1") => is_stale(index.last_seen(d), now, stale_after),
+                    Some("0") => !is_stale(index.last_seen(d), now, stale_after),
+                    _ => true,
+                })
+                .filter(|d| {
+                    if !need_outcomes {
+                        return true;
+                    }
+                    let Some(m) = fleet.device(&d.device_id) else {
+                        return false;
+                    };
+                    let outcomes = m.verdicts.outcomes();
+                    state_f
+                        .as_deref()
+                        .is_none_or(|s| s == compliance_word(outcomes.compliant()))
+                        && check_f.is_none_or(|c| outcomes.is_failing(c))
+                })
+                .collect();
+            // Stable sorts: ties stay in host-name order.
+            match sort.as_str() {
+                "last_seen" => matches.sort_by_key(|d| index.last_seen(d)),
+                "os" => matches.sort_by(|a, b| (&a.os, &a.os_version).cmp(&(&b.os, &b.os_version))),
+                _ => {}
             }
-            if check_f.is_some_and(|c| !outcomes.is_failing(c)) {
-                continue;
+            if desc {
+                matches.reverse();
             }
-        }
-        match stale_f.as_deref() {
-            Some("1") if !is_stale(m, now, stale_after) => continue,
-            Some("0") if is_stale(m, now, stale_after) => continue,
-            _ => {}
-        }
-        if !in_order || window.contains(&matching) {
-            matches.push((d, m));
-        } else {
-            // Outside the window (in order): stream through the last page.
-            if matching.is_multiple_of(PAGE_SIZE) {
-                tail.clear();
-            }
-            tail.push_back((d, m));
-        }
-        matching += 1;
-    }
+            let matching = matches.len();
+            let page = wanted_page.clamp(1, matching.div_ceil(PAGE_SIZE).max(1));
+            let rows = matches
+                .into_iter()
+                .skip((page - 1) * PAGE_SIZE)
+                .take(PAGE_SIZE)
+                .filter_map(|d| Some((d, fleet.device(&d.device_id)?.as_ref())))
+                .collect();
+            (matching, page, rows)
+        };
     let pages = matching.div_ceil(PAGE_SIZE).max(1);
-    let page = wanted_page.clamp(1, pages);
-    let page_rows: Vec<_> = if in_order {
-        if page == wanted_page {
-            matches
-        } else {
-            // Past the end: the last page, kept in `tail`.
-            tail.into_iter().collect()
-        }
-    } else {
-        match sort.as_str() {
-            "last_seen" => matches.sort_by_key(|(_, m)| m.last_seen),
-            "os" => {
-                matches.sort_by(|a, b| (&a.0.os, &a.0.os_version).cmp(&(&b.0.os, &b.0.os_version)))
-            }
-            _ => {}
-        }
-        if desc {
-            matches.reverse();
-        }
-        matches
-            .into_iter()
-            .skip((page - 1) * PAGE_SIZE)
-            .take(PAGE_SIZE)
-            .collect()
-    };
     let rows = page_rows
         .iter()
         .map(|(d, m)| {
@@ -571,11 +569,11 @@ pub fn devices_page(app: &AppState, q: &DevicesQuery, nav: Nav) -> DevicesPage {
                     .map(|(c, _)| c.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
-                stale: is_stale(m, now, stale_after),
+                stale: is_stale(m.last_seen, now, stale_after),
             }
         })
         .collect();
-    let os_options: Vec<String> = index.os_names().map(str::to_string).collect();
+    let os_options: Vec<String> = index.os_names().into_iter().map(str::to_string).collect();
     drop(index);
     drop(fleet);
     DevicesPage {
@@ -1189,15 +1187,9 @@ pub fn software_page(app: &AppState, q: &SoftwareQuery, nav: Nav) -> SoftwarePag
     let index = app.live.console().read();
     let licences = &app.console.config.licences;
     let needle = q.q.clone().unwrap_or_default().trim().to_lowercase();
-    let all: Vec<_> = index
-        .titles()
+    let (titles_matching, first) = index.titles_matching(&needle, MAX_TITLES);
+    let titles = first
         .into_iter()
-        .filter(|t| needle.is_empty() || t.title.to_lowercase().contains(&needle))
-        .collect();
-    let titles_matching = all.len();
-    let titles = all
-        .into_iter()
-        .take(MAX_TITLES)
         .map(|t| TitleRow {
             href: format!("/console/software?title={}", enc(&t.title)),
             licences: licences
@@ -1223,11 +1215,14 @@ pub fn software_page(app: &AppState, q: &SoftwareQuery, nav: Nav) -> SoftwarePag
                 })
                 .collect();
         }
-        let found = index.devices_with(&title, (!version.is_empty()).then_some(version.as_str()));
-        devices_matching = found.len();
-        devices = found
+        let (found, first) = index.devices_with(
+            &title,
+            (!version.is_empty()).then_some(version.as_str()),
+            MAX_TITLE_DEVICES,
+        );
+        devices_matching = found;
+        devices = first
             .into_iter()
-            .take(MAX_TITLE_DEVICES)
             .map(|d| TitleDevice {
                 hostname: d.hostname.to_string(),
                 href: format!("/console/devices/{}", enc(&d.device_id)),

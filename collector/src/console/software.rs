@@ -147,11 +147,10 @@ async fn api(
         .collect();
     let mut truncated = false;
     let devices = q.title.as_ref().map(|t| {
-        let found = index.devices_with(t, q.version.as_deref());
-        truncated = found.len() > MAX_API_DEVICES;
-        found
+        let (found, first) = index.devices_with(t, q.version.as_deref(), MAX_API_DEVICES);
+        truncated = found > MAX_API_DEVICES;
+        first
             .into_iter()
-            .take(MAX_API_DEVICES)
             .map(|d| DeviceJson {
                 device_id: d.device_id.to_string(),
                 hostname: d.hostname.to_string(),

@@ -405,6 +405,9 @@ fn commit_batch<S: Store>(
                             fleet.apply_enroll(o);
                             live.console()
                                 .apply_enrolled(&o.device.device_id, &o.device.hostname);
+                            if let Some(d) = fleet.device(&o.device.device_id) {
+                                live.console().follow(d);
+                            }
                         }
                         (WriteOp::Ingest(op), Ok(WriteOutcome::Ingested(o))) => {
                             fleet.apply_report(op, o);
@@ -413,6 +416,9 @@ fn commit_batch<S: Store>(
                                 && let Some(doc) = &op.console
                             {
                                 live.console().apply(&op.device_id, doc);
+                            }
+                            if let Some(d) = fleet.device(&op.device_id) {
+                                live.console().follow(d);
                             }
                             // Judged before a reload: the device's cells
                             // must show the policy in force now.
@@ -423,7 +429,12 @@ fn commit_batch<S: Store>(
                                 judge.rejudge(d, &policy, unix_now());
                             }
                         }
-                        (WriteOp::Retire(id), Ok(WriteOutcome::Retired(true))) => fleet.retire(id),
+                        (WriteOp::Retire(id), Ok(WriteOutcome::Retired(true))) => {
+                            fleet.retire(id);
+                            if let Some(d) = fleet.device(id) {
+                                live.console().follow(d);
+                            }
+                        }
                         _ => {}
                     }
                 }

@@ -140,6 +140,25 @@ async fn path(b: &Client) -> String {
     b.current_url().await.unwrap().path().to_string()
 }
 
+/// Waits until the browser is at `expected`: a click that submits a form
+/// returns before the navigation it starts has finished (seen on a loaded
+/// machine: the sign-out click, then the old page's path).
+async fn wait_for_path(b: &Client, expected: impl AsRef<str>) {
+    let expected = expected.as_ref();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = path(b).await;
+        if now == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still at {now} after 10 s, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// No dialog is open: nothing the page ran called alert/confirm.
 async fn assert_no_dialog(b: &Client, context: &str) {
     match b.get_alert_text().await {
@@ -298,7 +317,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
         "That token is not valid."
     );
     b.goto(&format!("{base}/console/")).await.unwrap();
-    assert_eq!(path(&b).await, "/console/sign-in");
+    wait_for_path(&b, "/console/sign-in").await;
 
     // The admin token: the overview.
     b.find(Locator::Id("token"))
@@ -313,7 +332,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
         .click()
         .await
         .unwrap();
-    assert_eq!(path(&b).await, "/console/");
+    wait_for_path(&b, "/console/").await;
     assert_eq!(text(&b, "[data-testid=role]").await, "admin");
     assert_eq!(
         text(&b, "[data-testid=total-devices]").await,
@@ -374,7 +393,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
         .click()
         .await
         .unwrap();
-    assert_eq!(path(&b).await, "/console/devices");
+    wait_for_path(&b, "/console/devices").await;
     let mut ids = listed_ids(&b).await;
     ids.sort();
     let mut expected: Vec<String> = sims.iter().cloned().chain([local.to_string()]).collect();
@@ -426,7 +445,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
         .click()
         .await
         .unwrap();
-    assert_eq!(path(&b).await, format!("/console/devices/{}", sims[0]));
+    wait_for_path(&b, format!("/console/devices/{}", sims[0])).await;
     assert_eq!(
         text(&b, "[data-testid=device-hostname]").await,
         "laptop-browser-1"
@@ -505,7 +524,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
             .click()
             .await
             .unwrap();
-        assert_eq!(path(&b).await, format!("/console/{name}"));
+        wait_for_path(&b, format!("/console/{name}")).await;
         assert_no_dialog(&b, name).await;
         screenshot(&b, name).await;
     }
@@ -546,7 +565,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
     let question = b.get_alert_text().await.expect("a confirm dialog");
     assert!(question.starts_with("Retire this device?"), "{question}");
     b.dismiss_alert().await.unwrap();
-    assert_eq!(path(&b).await, format!("/console/devices/{}", sims[1]));
+    wait_for_path(&b, format!("/console/devices/{}", sims[1])).await;
     assert!(
         b.find_all(Locator::Css("[data-testid=device-retired]"))
             .await
@@ -570,9 +589,9 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
         .click()
         .await
         .unwrap();
-    assert_eq!(path(&b).await, "/console/sign-in");
+    wait_for_path(&b, "/console/sign-in").await;
     b.goto(&format!("{base}/console/")).await.unwrap();
-    assert_eq!(path(&b).await, "/console/sign-in");
+    wait_for_path(&b, "/console/sign-in").await;
 
     // A viewer token signs in read-only: no retire button.
     b.find(Locator::Id("token"))

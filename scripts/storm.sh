@@ -2,7 +2,9 @@
 # Reconnect storm: DEVICES simulated agents (default 10,000) are enrolled,
 # the collector is restarted (SIGKILL, as after a crash) on the same data
 # dir, and then every agent opens its own TLS connection at the same instant
-# and sends a report, retrying 429/503 after Retry-After. Prints the
+# and sends a report with the agent's HTTP client, timeout and retry
+# policy (429/503 after Retry-After + up to 50 %, a connection error after
+# full-jitter backoff; see fleetwatch-loadgen). Prints the
 # answers by status, the connection errors, the collector's RSS (idle,
 # sampled peak, VmHWM) and whether it stayed up and ready. Release builds;
 # loopback only; nothing here asserts a timing.
@@ -49,7 +51,7 @@ echo "  collector RSS before the storm: $(rss) KiB"
 sampler=$!
 echo "== storm: $devices connections at once (load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs)"
 /usr/bin/time -f '  loadgen: peak RSS %M KiB, CPU %U s user + %S s sys, wall %e s' \
-  "${loadgen[@]}" --storm --timeout 60 --connect-timeout 10 | sed 's/^/  /'
+  "${loadgen[@]}" --storm | sed 's/^/  /'
 if kill -0 "$collector" 2>/dev/null; then
   echo "  collector: still running (pid $collector)"
 else

@@ -12,7 +12,7 @@ use crate::host::SysRoot;
 use crate::report::ReportBuilder;
 use crate::spool::Spool;
 use crate::state::{DeviceState, StateDir, StateError};
-use crate::upload::backoff::{Backoff, jittered};
+use crate::upload::backoff::{Backoff, jittered, service_backoff};
 use crate::upload::{Client, FlushSummary, UploadError, flush_spool};
 use crate::watch::marker_report_at;
 
@@ -130,7 +130,7 @@ pub async fn once(cfg: &AgentConfig) -> Result<OnceOutcome, OnceError> {
                 )));
             }
         };
-        let delay = error.retry_after().unwrap_or_else(|| backoff.next_delay());
+        let delay = backoff.delay_after(error.retry_after());
         if Instant::now() + delay >= deadline {
             return Err(spooled(format!(
                 "gave up after {}s: {error}",
@@ -160,7 +160,7 @@ pub async fn run(cfg: &AgentConfig, shutdown: impl Future<Output = ()>) -> Resul
     };
     let mut watch = crate::watch::watch_markers(&markers);
     tokio::pin!(shutdown);
-    let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
+    let mut backoff = service_backoff();
     tracing::info!(markers = markers.len(), "agent running");
     // When the last marker-triggered report started: the next one waits
     // `marker_min_interval` from there.
@@ -188,7 +188,7 @@ pub async fn run(cfg: &AgentConfig, shutdown: impl Future<Output = ()>) -> Resul
                     break;
                 }
             };
-            let delay = error.retry_after().unwrap_or_else(|| backoff.next_delay());
+            let delay = backoff.delay_after(error.retry_after());
             tracing::warn!(error = %error, retry_in = ?delay, "delivery failed; retrying");
             let wake = (Instant::now() + delay).min(due);
             tokio::select! {

@@ -121,3 +121,28 @@ async fn an_unrelated_ca_file_is_rejected() {
     assert!(matches!(err, UploadError::Transport { .. }), "{err}");
     assert!(collector.requests().is_empty());
 }
+
+/// A collector that queues TLS handshakes (a reconnect storm) answers
+/// after the TCP connect took no time but the handshake waited 11 s: the
+/// agent waits for it (its request timeout bounds the whole exchange)
+/// instead of calling it a connection error at 10 s.
+#[tokio::test]
+async fn a_handshake_queued_for_longer_than_ten_seconds_is_waited_for() {
+    let delay = std::time::Duration::from_secs(11);
+    let collector = FakeCollector::start_with_handshake_delay(enroll_ok(), delay).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = collector.write_ca(dir.path());
+    let cfg = config(
+        &collector,
+        dir.path(),
+        Overrides {
+            ca_file: Some(ca),
+            ..Default::default()
+        },
+    );
+    let started = std::time::Instant::now();
+    let device = Client::new(&cfg).unwrap().enroll().await.unwrap();
+    assert_eq!(device.device_id, "dev-1");
+    assert!(started.elapsed() >= delay);
+    assert!(fleetwatch_agent::upload::client::REQUEST_TIMEOUT > delay);
+}

@@ -6,10 +6,11 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rand::RngCore;
-use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
 
 use crate::config::Config;
@@ -42,6 +43,22 @@ pub enum BootstrapError {
     /// rcgen could not generate the certificate.
     #[error("generating the self-signed certificate: {0}")]
     Generate(#[from] rcgen::Error),
+    /// The key file holds no usable PEM private key.
+    #[error("{path}: no PEM private key found: {message}")]
+    BadKey {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// rustls refused the certificate, key or session ticket set-up.
+    #[error("TLS configuration with {cert}: {source}")]
+    Tls {
+        /// The certificate file.
+        cert: PathBuf,
+        /// rustls' error.
+        source: rustls::Error,
+    },
 }
 
 /// The files and secrets the collector runs with.
@@ -133,6 +150,44 @@ pub fn random_hex_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
+}
+
+/// The agent API's TLS configuration: the certificate chain and key of
+/// `files`, HTTP/2 and HTTP/1.1 offered, and stateless session tickets.
+///
+/// Tickets let an agent that reconnects (its keep-alive connection closed
+/// between two reports) resume its session: no certificate, no signature,
+/// about half the server's handshake CPU. rustls' default without a
+/// ticketer remembers only 256 sessions, far fewer than a fleet; tickets
+/// cost the server no memory per device. The ticket keys rotate (rustls
+/// keeps one key for 6 hours), and a restart starts with new ones.
+pub fn server_tls_config(files: &Bootstrapped) -> Result<rustls::ServerConfig, BootstrapError> {
+    let chain = CertificateDer::pem_file_iter(&files.cert_path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| BootstrapError::BadCertificate {
+            path: files.cert_path.clone(),
+            message: e.to_string(),
+        })?;
+    let key =
+        PrivateKeyDer::from_pem_file(&files.key_path).map_err(|e| BootstrapError::BadKey {
+            path: files.key_path.clone(),
+            message: e.to_string(),
+        })?;
+    let tls = |source| BootstrapError::Tls {
+        cert: files.cert_path.clone(),
+        source,
+    };
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(tls)?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(tls)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.ticketer = rustls::crypto::aws_lc_rs::Ticketer::new().map_err(tls)?;
+    Ok(config)
 }
 
 /// `sha256:<hex>` of a certificate's DER bytes.
@@ -243,6 +298,74 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    /// Moves TLS records between an in-memory client and server until
+    /// neither has anything left to send.
+    fn pump(client: &mut rustls::ClientConnection, server: &mut rustls::ServerConnection) {
+        loop {
+            let mut moved = false;
+            let mut buf = Vec::new();
+            while client.wants_write() {
+                client.write_tls(&mut buf).unwrap();
+            }
+            if !buf.is_empty() {
+                moved = true;
+                server.read_tls(&mut &buf[..]).unwrap();
+                server.process_new_packets().unwrap();
+            }
+            let mut buf = Vec::new();
+            while server.wants_write() {
+                server.write_tls(&mut buf).unwrap();
+            }
+            if !buf.is_empty() {
+                moved = true;
+                client.read_tls(&mut &buf[..]).unwrap();
+                client.process_new_packets().unwrap();
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// An agent reconnecting after hundreds of other agents resumes its
+    /// session (rustls' stateful default forgets all but the last 256).
+    #[test]
+    fn an_agent_resumes_its_session_after_hundreds_of_others_connected() {
+        crate::server::install_crypto_provider();
+        let tmp = tempfile::tempdir().unwrap();
+        let files = prepare(&config_in(tmp.path())).unwrap();
+        let server_config = Arc::new(server_tls_config(&files).unwrap());
+        assert_eq!(
+            server_config.alpn_protocols,
+            [b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_file_iter(&files.cert_path).unwrap() {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let client_config = |roots: rustls::RootCertStore| {
+            Arc::new(
+                rustls::ClientConfig::builder()
+                    .with_root_certificates(roots)
+                    .with_no_client_auth(),
+            )
+        };
+        let connect = |client_config: &Arc<rustls::ClientConfig>| {
+            let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+            let mut client = rustls::ClientConnection::new(client_config.clone(), name).unwrap();
+            let mut server = rustls::ServerConnection::new(server_config.clone()).unwrap();
+            pump(&mut client, &mut server);
+            assert!(!client.is_handshaking() && !server.is_handshaking());
+            client.handshake_kind().unwrap()
+        };
+        let agent = client_config(roots.clone());
+        assert_ne!(connect(&agent), rustls::HandshakeKind::Resumed);
+        for _ in 0..300 {
+            connect(&client_config(roots.clone()));
+        }
+        assert_eq!(connect(&agent), rustls::HandshakeKind::Resumed);
     }
 
     #[test]

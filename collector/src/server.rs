@@ -1,16 +1,20 @@
 //! Listeners and lifecycle: the agent API over rustls (axum-server), the
 //! metrics listener over plain HTTP (axum::serve), the evaluation and alert
 //! loop, graceful shutdown that drains connections, stops the loop and then
-//! flushes the database writer.
+//! flushes the database writer. TLS handshakes go through
+//! [`handshakes::GatedTlsAcceptor`]: a bounded number at a time, in order.
+
+pub mod handshakes;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
 
-use crate::bootstrap::Bootstrapped;
+use self::handshakes::{GatedTlsAcceptor, HandshakeLimits};
+use crate::bootstrap::{self, BootstrapError, Bootstrapped};
 use crate::config::Config;
 use crate::http::{self, AppState};
 
@@ -29,15 +33,8 @@ pub enum ServeError {
         source: std::io::Error,
     },
     /// The certificate or key could not be loaded.
-    #[error("loading TLS certificate {cert} / key {key}: {source}")]
-    Tls {
-        /// Certificate path.
-        cert: String,
-        /// Key path.
-        key: String,
-        /// The error.
-        source: std::io::Error,
-    },
+    #[error("TLS for the agent API: {0}")]
+    Tls(#[source] BootstrapError),
     /// A server stopped with an error.
     #[error("{listener} server failed: {source}")]
     Serve {
@@ -58,7 +55,7 @@ pub struct BoundServer {
     app: AppState,
     api: std::net::TcpListener,
     metrics: std::net::TcpListener,
-    tls: RustlsConfig,
+    tls: Arc<rustls::ServerConfig>,
     /// Actual agent API address (port 0 resolved).
     pub api_addr: SocketAddr,
     /// Actual metrics address.
@@ -99,13 +96,7 @@ impl BoundServer {
         app: AppState,
     ) -> Result<Self, ServeError> {
         install_crypto_provider();
-        let tls = RustlsConfig::from_pem_file(&files.cert_path, &files.key_path)
-            .await
-            .map_err(|source| ServeError::Tls {
-                cert: files.cert_path.display().to_string(),
-                key: files.key_path.display().to_string(),
-                source,
-            })?;
+        let tls = Arc::new(bootstrap::server_tls_config(files).map_err(ServeError::Tls)?);
         let api = bind(config.listen)?;
         let metrics = bind(config.metrics_listen)?;
         let local = |l: &std::net::TcpListener, addr| {
@@ -130,11 +121,12 @@ impl BoundServer {
         let handle: Handle<SocketAddr> = Handle::new();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
 
-        let api_server = axum_server::from_tcp_rustls(self.api, self.tls)
+        let api_server = axum_server::from_tcp(self.api)
             .map_err(|source| ServeError::Serve {
                 listener: "agent API",
                 source,
             })?
+            .acceptor(GatedTlsAcceptor::new(self.tls, HandshakeLimits::default()))
             .handle(handle.clone())
             // The peer address: enrollment is rate limited per source.
             .serve(

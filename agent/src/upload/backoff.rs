@@ -41,6 +41,38 @@ impl Backoff {
     pub fn reset(&mut self) {
         self.attempt = 0;
     }
+
+    /// The wait before the next try after a failure: the collector's
+    /// `Retry-After` spread by [`spread_retry_after`] when it sent one,
+    /// else [`Backoff::next_delay`].
+    pub fn delay_after(&mut self, retry_after: Option<Duration>) -> Duration {
+        match retry_after {
+            Some(asked) => spread_retry_after(asked),
+            None => self.next_delay(),
+        }
+    }
+}
+
+/// First delay of the service loop's retries after a failed delivery.
+pub const SERVICE_RETRY_BASE: Duration = Duration::from_secs(1);
+
+/// Longest delay of the service loop's retries.
+pub const SERVICE_RETRY_CAP: Duration = Duration::from_secs(300);
+
+/// The service loop's backoff ([`SERVICE_RETRY_BASE`] doubling up to
+/// [`SERVICE_RETRY_CAP`]); the load generator retries the same way.
+pub fn service_backoff() -> Backoff {
+    Backoff::new(SERVICE_RETRY_BASE, SERVICE_RETRY_CAP)
+}
+
+/// How far past a `Retry-After` an agent may come back, as a fraction of it.
+pub const RETRY_AFTER_SPREAD: f64 = 0.5;
+
+/// `asked` plus a random part of up to [`RETRY_AFTER_SPREAD`] of it: never
+/// earlier than the collector asked, and a fleet told "5 s" at the same
+/// moment (a storm answered 429/503) comes back over 2.5 s, not at once.
+pub fn spread_retry_after(asked: Duration) -> Duration {
+    asked + asked.mul_f64(rand::rng().random_range(0.0..=RETRY_AFTER_SPREAD))
 }
 
 /// `d` scaled by a random factor in `[1 - fraction, 1 + fraction]` (report-interval jitter).
@@ -69,6 +101,41 @@ mod tests {
             b.next_delay();
         }
         assert_eq!(b.ceiling(), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_retry_after_is_kept_and_spread_over_half_of_it() {
+        let asked = Duration::from_secs(4);
+        let mut b = service_backoff();
+        let delays: Vec<Duration> = (0..500).map(|_| b.delay_after(Some(asked))).collect();
+        for d in &delays {
+            assert!(*d >= asked && *d <= Duration::from_secs(6), "{d:?}");
+        }
+        // Spread, not lockstep: the delays cover most of [4 s, 6 s].
+        let (min, max) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
+        assert!(
+            *max - *min >= Duration::from_millis(1500),
+            "{min:?}..{max:?}"
+        );
+        // Retry-After does not advance the exponential schedule.
+        assert_eq!(b.ceiling(), SERVICE_RETRY_BASE);
+    }
+
+    #[test]
+    fn without_retry_after_the_delay_is_full_jitter_backoff() {
+        let mut b = service_backoff();
+        let first: Vec<Duration> = (0..200)
+            .map(|_| {
+                let mut b = service_backoff();
+                b.delay_after(None)
+            })
+            .collect();
+        assert!(first.iter().all(|d| *d <= SERVICE_RETRY_BASE));
+        // Spread over [0, 1 s], so a failed fleet does not retry in lockstep.
+        assert!(first.iter().any(|d| *d < Duration::from_millis(250)));
+        assert!(first.iter().any(|d| *d > Duration::from_millis(750)));
+        b.delay_after(None);
+        assert_eq!(b.ceiling(), SERVICE_RETRY_BASE * 2);
     }
 
     #[test]

@@ -137,6 +137,29 @@ enum PartsOutcome {
     NotStored(String),
 }
 
+/// The longest one request may take, from the first SYN to the last byte
+/// of the answer: connecting, the TLS handshake, sending, the answer.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The HTTP client every upload goes through: `tls` (from
+/// [`client_config`]), the agent's user agent, and [`REQUEST_TIMEOUT`] as
+/// the only bound.
+///
+/// There is deliberately no separate connect timeout: reqwest's covers the
+/// TLS handshake as well as the TCP connect, and a collector under a
+/// reconnect storm queues handshakes (first come, first served) while the
+/// TCP connection is already established. A 10 s connect timeout turned
+/// that queue into connection errors and retries that made it longer
+/// (scripts/storm.sh); the request timeout still bounds an unreachable
+/// collector. The load generator builds its client here too, so it models
+/// the agent.
+pub fn http_client_builder(tls: rustls::ClientConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(REQUEST_TIMEOUT)
+        .user_agent(concat!("fleetwatch-agent/", env!("CARGO_PKG_VERSION")))
+}
+
 /// The collector client.
 pub struct Client {
     http: reqwest::Client,
@@ -153,11 +176,7 @@ impl Client {
     pub fn new(cfg: &AgentConfig) -> Result<Self, UploadError> {
         let base_url = cfg.collector_url.clone().ok_or(UploadError::NoCollector)?;
         let tls = client_config(&cfg.trust)?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(60))
-            .user_agent(concat!("fleetwatch-agent/", env!("CARGO_PKG_VERSION")))
+        let http = http_client_builder(tls)
             .build()
             .map_err(|e| UploadError::Transport {
                 url: base_url.clone(),

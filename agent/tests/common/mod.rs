@@ -63,6 +63,13 @@ pub struct FakeCollector {
 impl FakeCollector {
     /// Starts on a free loopback port.
     pub async fn start(handler: Handler) -> Self {
+        Self::start_with_handshake_delay(handler, std::time::Duration::ZERO).await
+    }
+
+    /// Like [`FakeCollector::start`], but every connection waits `delay`
+    /// after the TCP accept before its TLS handshake starts (a collector
+    /// queueing handshakes in a reconnect storm).
+    pub async fn start_with_handshake_delay(handler: Handler, delay: std::time::Duration) -> Self {
         let certified = rcgen::generate_simple_self_signed(vec![
             "localhost".to_string(),
             "127.0.0.1".to_string(),
@@ -95,6 +102,7 @@ impl FakeCollector {
                 let seen = seen.clone();
                 let handler = handler.clone();
                 tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
                     // A failed handshake (wrong pin on the client) just ends the connection.
                     let Ok(mut tls) = acceptor.accept(tcp).await else {
                         return;

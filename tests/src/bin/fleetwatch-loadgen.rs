@@ -8,8 +8,10 @@
 //! ```
 //!
 //! Reconnect storm (`--storm`): every device opens its own connection at
-//! the same instant and sends one report, retrying a 429/503 after its
-//! `Retry-After` (as the agent does), and the answers are counted. With
+//! the same instant and sends one report, retrying like the agent's service
+//! loop (the agent's own HTTP client, timeout and backoff code: a 429/503
+//! after its `Retry-After` plus up to 50 %, a connection error after a
+//! full-jitter exponential delay), and the answers are counted. With
 //! `--keys FILE` the enrolled devices are written to FILE (or read from it
 //! when it exists), so a storm can hit a collector restarted on the same
 //! data dir without enrolling again; `--enroll-only` stops after enrolling.
@@ -26,6 +28,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use fleetwatch_agent::upload::backoff::service_backoff;
+use fleetwatch_agent::upload::client::{REQUEST_TIMEOUT, http_client_builder, parse_retry_after};
+use fleetwatch_agent::upload::tls::{Trust, client_config};
 use fleetwatch_protocol as proto;
 
 struct Args {
@@ -39,8 +44,6 @@ struct Args {
     enroll_only: bool,
     storm: bool,
     retries: u32,
-    timeout_secs: u64,
-    connect_timeout_secs: u64,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
@@ -55,10 +58,6 @@ fn parse_args() -> anyhow::Result<Args> {
         enroll_only: false,
         storm: false,
         retries: 10,
-        timeout_secs: 60,
-        // The agent's (agent/src/upload/client.rs): TCP connect and TLS
-        // handshake; a storm that answers later than this has failed it.
-        connect_timeout_secs: 10,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -83,14 +82,12 @@ fn parse_args() -> anyhow::Result<Args> {
             "--seconds" => a.seconds = value.parse()?,
             "--keys" => a.keys = Some(value),
             "--retries" => a.retries = value.parse()?,
-            "--timeout" => a.timeout_secs = value.parse()?,
-            "--connect-timeout" => a.connect_timeout_secs = value.parse()?,
             other => bail!("unknown flag {other}"),
         }
     }
     if a.url.is_empty() || a.cert.is_empty() || a.secret_file.is_empty() {
         bail!(
-            "usage: fleetwatch-loadgen --url URL --cert PEM --secret-file FILE [--devices N] [--connections C] [--seconds S] [--keys FILE] [--enroll-only] [--storm [--retries N]] [--timeout S] [--connect-timeout S]"
+            "usage: fleetwatch-loadgen --url URL --cert PEM --secret-file FILE [--devices N] [--connections C] [--seconds S] [--keys FILE] [--enroll-only] [--storm [--retries N]]"
         );
     }
     Ok(a)
@@ -371,7 +368,6 @@ fn with_report_id(template: &str, report_id: &str) -> String {
 async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let args = parse_args()?;
-    let pem = std::fs::read(&args.cert).with_context(|| format!("read {}", args.cert))?;
     let secret = std::fs::read_to_string(&args.secret_file)?
         .trim()
         .to_string();
@@ -380,12 +376,18 @@ async fn main() -> anyhow::Result<()> {
     } else {
         args.connections
     };
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&pem)?])
+    // The agent's TLS set-up and HTTP client (timeouts, user agent), with
+    // the collector's certificate as the CA file.
+    let mut tls = client_config(&Trust::CaFile(args.cert.clone().into()))
+        .with_context(|| format!("TLS trust from {}", args.cert))?;
+    // One process plays every device, and rustls keeps tickets per server
+    // name: shared, a retrying device would resume with another device's
+    // session. Agents meeting a restarted collector hold only tickets it
+    // cannot read, so each of their first connections is a full handshake;
+    // without resumption every connection here is (the worst case).
+    tls.resumption = rustls::client::Resumption::disabled();
+    let client = http_client_builder(tls)
         .pool_max_idle_per_host(pool)
-        .http1_only()
-        .timeout(Duration::from_secs(args.timeout_secs))
-        .connect_timeout(Duration::from_secs(args.connect_timeout_secs))
         .build()?;
 
     let enrolled = devices(&client, &args, &secret).await?;
@@ -496,12 +498,9 @@ struct StormOutcome {
     first_answer: Option<Duration>,
 }
 
-/// Longest wait between retries, whatever `Retry-After` says.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
-
 /// Every device connects at once and sends one report, retrying a 429/503
-/// after `Retry-After` (with up to 50 % jitter, as agents spread out) at
-/// most `--retries` times.
+/// or a connection error as the agent's service loop does, at most
+/// `--retries` times.
 async fn storm(
     client: &reqwest::Client,
     args: &Args,
@@ -529,6 +528,7 @@ async fn storm(
                 delivered_after: None,
                 first_answer: None,
             };
+            let mut backoff = service_backoff();
             for _ in 0..=retries {
                 let t = Instant::now();
                 let sent = client
@@ -543,7 +543,7 @@ async fn storm(
                         let retry_after = r
                             .headers()
                             .get(reqwest::header::RETRY_AFTER)
-                            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+                            .and_then(|v| parse_retry_after(v.to_str().ok()?));
                         let code = r.status().as_u16();
                         // Read the answer: the connection is reused after it.
                         let body = r.bytes().await;
@@ -577,10 +577,7 @@ async fn storm(
                 if !retry {
                     break;
                 }
-                // An agent without an answer backs off too (its own schedule).
-                let base = Duration::from_secs(wait.unwrap_or(5)).min(MAX_RETRY_WAIT);
-                let jitter = base.mul_f64(rand::random::<f64>() * 0.5);
-                tokio::time::sleep(base + jitter).await;
+                tokio::time::sleep(backoff.delay_after(wait)).await;
             }
             outcome
         }));
@@ -612,8 +609,9 @@ async fn storm(
         .map(|(_, c)| c)
         .sum();
     println!(
-        "storm: {n} connections at once; {attempts} requests in {:.1}s",
-        elapsed.as_secs_f64()
+        "storm: {n} connections at once; {attempts} requests in {:.1}s (request timeout {}s, the agent's)",
+        elapsed.as_secs_f64(),
+        REQUEST_TIMEOUT.as_secs()
     );
     for (attempt, count) in &counts {
         match attempt {

@@ -11,6 +11,14 @@
 //! handshake rate. The handshake timeout counts from when a connection's
 //! handshake starts, not from when it was accepted: waiting in the queue is
 //! not the client's fault.
+//!
+//! A slot is for the CPU part only, so a hostile client cannot hold the
+//! gate shut: the ClientHello is read before a slot is taken (a client that
+//! connects and says nothing, or dribbles, holds a socket until the
+//! handshake timeout but never a slot), and a slot is given back after
+//! [`HandshakeLimits::slot_hold`] even when the client has not finished its
+//! side (the rest of its handshake goes on without a slot, within the
+//! timeout).
 
 use std::future::Future;
 use std::io;
@@ -21,11 +29,12 @@ use std::task::Poll;
 use std::time::Duration;
 
 use axum_server::accept::Accept;
+use rustls::server::{Accepted, Acceptor};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
+use tokio_rustls::server::{StartHandshake, TlsStream};
 
 /// How many handshakes run at once and how long the others may wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +50,12 @@ pub struct HandshakeLimits {
     /// Longest wait for a slot: past it the agent (60 s request timeout)
     /// is about to give up anyway, so the connection is closed.
     pub max_wait: Duration,
-    /// Time a started handshake gets (a stalled client holds a slot no longer).
+    /// Time a started handshake gets, from its first byte to its last.
     pub handshake_timeout: Duration,
+    /// Longest a handshake keeps its slot: the server's own work (key
+    /// exchange, signature) is done in the first milliseconds; after that a
+    /// slot would only wait for the client's answer (one round trip).
+    pub slot_hold: Duration,
 }
 
 impl Default for HandshakeLimits {
@@ -52,6 +65,7 @@ impl Default for HandshakeLimits {
             queued: 32_768,
             max_wait: Duration::from_secs(45),
             handshake_timeout: Duration::from_secs(10),
+            slot_hold: Duration::from_secs(1),
         }
     }
 }
@@ -159,8 +173,22 @@ impl GatedTlsAcceptor {
         &self.gate
     }
 
-    /// Waits for a slot, then handshakes within the handshake timeout.
+    /// Reads the ClientHello (no slot), waits for a slot, then handshakes;
+    /// all within the handshake timeout counted from the first byte read,
+    /// the wait for a slot excepted.
     pub async fn handshake(&self, stream: TcpStream) -> io::Result<TlsStream<TcpStream>> {
+        let limits = self.gate.limits();
+        let timed_out = |what: &str| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("{what} within {:?}", limits.handshake_timeout),
+            )
+        };
+        let hello_read = tokio::time::Instant::now();
+        let accepted = tokio::time::timeout(limits.handshake_timeout, read_client_hello(&stream))
+            .await
+            .map_err(|_| timed_out("no ClientHello"))??;
+        let hello_took = hello_read.elapsed();
         let permit = self.gate.admit().await.map_err(|refused| {
             tracing::debug!(reason = %refused, "TLS connection closed before its handshake");
             io::Error::new(io::ErrorKind::ConnectionRefused, refused)
@@ -171,17 +199,67 @@ impl GatedTlsAcceptor {
                 "the client closed the connection while it waited for a TLS handshake",
             ));
         }
-        let timeout = self.gate.limits().handshake_timeout;
-        let tls = tokio::time::timeout(timeout, self.tls.accept(stream))
-            .await
-            .map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("TLS handshake not finished within {timeout:?}"),
-                )
-            })??;
+        let rest = limits.handshake_timeout.saturating_sub(hello_took);
+        let deadline = tokio::time::Instant::now() + rest;
+        // The server's flight (key share, certificate, signature) is made
+        // here and in the first poll, under the slot.
+        let mut accept = std::pin::pin!(
+            StartHandshake::from_parts(accepted, stream).into_stream(self.tls.config().clone())
+        );
+        let early = tokio::time::timeout(limits.slot_hold.min(rest), &mut accept).await;
         drop(permit);
-        Ok(tls)
+        match early {
+            Ok(done) => done,
+            // Only the client's answer is missing: wait for it without a slot.
+            Err(_) => tokio::time::timeout_at(deadline, accept)
+                .await
+                .map_err(|_| timed_out("TLS handshake not finished"))?,
+        }
+    }
+}
+
+/// Reads from the socket until rustls has a whole ClientHello, without a
+/// handshake slot: this costs only a read buffer, whatever the client sends.
+async fn read_client_hello(stream: &TcpStream) -> io::Result<Accepted> {
+    /// `io::Read` over a non-blocking tokio socket (`WouldBlock` when empty).
+    struct Nonblocking<'a>(&'a TcpStream);
+    impl io::Read for Nonblocking<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            self.0.try_read(buf)
+        }
+    }
+    impl io::Write for Nonblocking<'_> {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.try_write(buf)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut acceptor = Acceptor::default();
+    loop {
+        stream.readable().await?;
+        match acceptor.read_tls(&mut Nonblocking(stream)) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the client closed the connection before its ClientHello",
+                ));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+        match acceptor.accept() {
+            Ok(Some(accepted)) => return Ok(accepted),
+            Ok(None) => {}
+            Err((e, mut alert)) => {
+                // Best effort: tell the client why (a non-TLS client sees
+                // an alert rather than a silent close).
+                let _ = alert.write(&mut Nonblocking(stream));
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+        }
     }
 }
 
@@ -214,6 +292,7 @@ mod tests {
             queued,
             max_wait: Duration::from_millis(max_wait_ms),
             handshake_timeout: Duration::from_secs(10),
+            slot_hold: Duration::from_secs(1),
         }
     }
 
@@ -325,38 +404,90 @@ mod tests {
         String::from_utf8_lossy(&answer).into_owned()
     }
 
-    /// One slot, taken by a client that never says hello: the connection
-    /// queued behind it waits longer than the handshake timeout and still
-    /// gets its handshake, because the timeout counts from the start of its
-    /// own handshake; the stalled client is cut at the timeout.
+    /// A real ClientHello for `localhost`, as `client` would send it.
+    fn client_hello(client: Arc<rustls::ClientConfig>) -> Vec<u8> {
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let mut conn = rustls::ClientConnection::new(client, name).unwrap();
+        let mut hello = Vec::new();
+        conn.write_tls(&mut hello).unwrap();
+        hello
+    }
+
+    /// Clients that connect and say nothing never take the one slot: a
+    /// real client behind them is answered long before the handshake
+    /// timeout (60 s) would free a slot they held.
     #[tokio::test]
-    async fn the_handshake_timeout_counts_from_the_handshake_not_from_accept() {
+    async fn silent_clients_hold_no_slot() {
         let (server, client) = tls_pair();
-        let timeout = Duration::from_millis(400);
+        let acceptor = GatedTlsAcceptor::new(
+            server,
+            HandshakeLimits {
+                handshake_timeout: Duration::from_secs(60),
+                ..limits(1, 10, 60_000)
+            },
+        );
+        let gate = acceptor.gate().clone();
+        let addr = serve(acceptor).await;
+        let mut silent = Vec::new();
+        for _ in 0..5 {
+            silent.push(TcpStream::connect(addr).await.unwrap());
+        }
+        let answer = tokio::time::timeout(Duration::from_secs(30), exchange(client, addr)).await;
+        assert_eq!(answer.expect("answered while 5 clients stay silent"), "ok");
+        assert_eq!(gate.slots.available_permits(), 1, "no slot is held");
+        drop(silent);
+    }
+
+    /// One slot, taken by a client that sends its ClientHello and then
+    /// never answers: it keeps the slot only for `slot_hold`, so the client
+    /// queued behind it is answered, and it is cut at the handshake timeout,
+    /// which for the queued client counts from its own first byte.
+    #[tokio::test]
+    async fn a_stalled_handshake_gives_its_slot_back_and_is_cut_at_the_timeout() {
+        let (server, client) = tls_pair();
+        let timeout = Duration::from_secs(3);
         let acceptor = GatedTlsAcceptor::new(
             server,
             HandshakeLimits {
                 handshake_timeout: timeout,
+                slot_hold: Duration::from_millis(300),
                 ..limits(1, 10, 10_000)
             },
         );
         let gate = acceptor.gate().clone();
         let addr = serve(acceptor).await;
         let mut stalled = TcpStream::connect(addr).await.unwrap();
-        // The stalled connection holds the only slot.
+        stalled
+            .write_all(&client_hello(client.clone()))
+            .await
+            .unwrap();
+        // The stalled handshake holds the only slot.
         while gate.slots.available_permits() > 0 {
             tokio::task::yield_now().await;
         }
         let t = Instant::now();
-        let queued = tokio::spawn(exchange(client, addr));
-        assert_eq!(queued.await.unwrap(), "ok");
-        assert!(t.elapsed() >= timeout, "queued for {:?}", t.elapsed());
-        // The server gave up on the stalled client: it sees the close.
-        let mut buf = [0u8; 16];
-        let read = tokio::time::timeout(Duration::from_secs(5), stalled.read(&mut buf))
-            .await
-            .expect("the stalled connection is closed at the handshake timeout");
-        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+        assert_eq!(exchange(client, addr).await, "ok");
+        assert!(
+            t.elapsed() < timeout,
+            "the queued client waited for the stalled one's timeout: {:?}",
+            t.elapsed()
+        );
+        // The server gives up on the stalled client: it sees the close
+        // after the server's flight.
+        let mut buf = vec![0u8; 16 * 1024];
+        let closed = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match stalled.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "the stalled connection is closed at the handshake timeout"
+        );
     }
 
     #[tokio::test]

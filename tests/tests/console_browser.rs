@@ -140,6 +140,33 @@ async fn path(b: &Client) -> String {
     b.current_url().await.unwrap().path().to_string()
 }
 
+/// Clicks what `locator` finds and waits until the page that click loads
+/// has replaced the current one: a click on a link or a submit button can
+/// return before the navigation it starts has replaced the page, and what
+/// is read at once is then the old page (stale elements, old rows; seen on
+/// a loaded machine).
+async fn click_to_navigate(b: &Client, locator: Locator<'_>) {
+    let old = b.find(Locator::Css("html")).await.unwrap();
+    b.find(locator)
+        .await
+        .unwrap_or_else(|e| panic!("{locator:?}: {e}"))
+        .click()
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match old.tag_name().await {
+            Err(e) if e.is_stale_element_reference() => return,
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the click on {locator:?} loaded no new page in 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Waits until the browser is at `expected`: a click that submits a form
 /// returns before the navigation it starts has finished (seen on a loaded
 /// machine: the sign-out click, then the old page's path).
@@ -306,12 +333,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
         .send_keys("not-the-token")
         .await
         .unwrap();
-    b.find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_to_navigate(&b, Locator::Id("sign-in")).await;
     assert_eq!(
         text(&b, "[data-testid=sign-in-error]").await,
         "That token is not valid."
@@ -326,12 +348,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
         .send_keys(admin)
         .await
         .unwrap();
-    b.find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_to_navigate(&b, Locator::Id("sign-in")).await;
     wait_for_path(&b, "/console/").await;
     assert_eq!(text(&b, "[data-testid=role]").await, "admin");
     assert_eq!(
@@ -387,12 +404,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
     screenshot(&b, "overview").await;
 
     // Devices: all listed; the hostile host name is text, no <img> from it.
-    b.find(Locator::Id("nav-devices"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_to_navigate(&b, Locator::Id("nav-devices")).await;
     wait_for_path(&b, "/console/devices").await;
     let mut ids = listed_ids(&b).await;
     ids.sort();
@@ -419,12 +431,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
     // Search by user name: only bob's device.
     let search = b.find(Locator::Id("device-search")).await.unwrap();
     search.send_keys("bob").await.unwrap();
-    b.find(Locator::Id("device-search-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_to_navigate(&b, Locator::Id("device-search-submit")).await;
     assert_eq!(listed_ids(&b).await, vec![sims[1].clone()]);
     assert!(
         text(&b, "[data-testid=device-count]")
@@ -439,12 +446,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
     b.goto(&format!("{base}/console/devices?q=laptop-browser-1"))
         .await
         .unwrap();
-    b.find(Locator::Css("[data-testid=device-row] a.device-link"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_to_navigate(&b, Locator::Css("[data-testid=device-row] a.device-link")).await;
     wait_for_path(&b, format!("/console/devices/{}", sims[0])).await;
     assert_eq!(
         text(&b, "[data-testid=device-hostname]").await,
@@ -481,30 +483,15 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
     screenshot(&b, "device").await;
 
     // Software: find bash; its devices are the three simulated ones.
-    b.find(Locator::Id("nav-software"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_to_navigate(&b, Locator::Id("nav-software")).await;
     b.find(Locator::Id("software-query"))
         .await
         .unwrap()
         .send_keys("bash")
         .await
         .unwrap();
-    b.find(Locator::Id("software-query-submit"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    b.find(Locator::Css("[data-title=bash] a.title-link"))
-        .await
-        .expect("bash in the titles table")
-        .click()
-        .await
-        .unwrap();
+    click_to_navigate(&b, Locator::Id("software-query-submit")).await;
+    click_to_navigate(&b, Locator::Css("[data-title=bash] a.title-link")).await;
     let count = text(&b, "[data-testid=title-device-count]").await;
     let n: usize = count.split(' ').next().unwrap().parse().unwrap();
     assert!(n >= sims.len(), "bash on {count:?}, sent on {}", sims.len());
@@ -518,12 +505,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
     screenshot(&b, "software").await;
 
     for (nav, name) in [("nav-compliance", "compliance"), ("nav-alerts", "alerts")] {
-        b.find(Locator::Id(nav))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click_to_navigate(&b, Locator::Id(nav)).await;
         wait_for_path(&b, format!("/console/{name}")).await;
         assert_no_dialog(&b, name).await;
         screenshot(&b, name).await;
@@ -583,12 +565,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
     b.accept_alert().await.unwrap();
     wait_for(&b, "[data-testid=device-retired]").await;
     // Sign out: back to sign-in; the overview needs a session again.
-    b.find(Locator::Id("sign-out"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_to_navigate(&b, Locator::Id("sign-out")).await;
     wait_for_path(&b, "/console/sign-in").await;
     b.goto(&format!("{base}/console/")).await.unwrap();
     wait_for_path(&b, "/console/sign-in").await;
@@ -600,12 +577,7 @@ async fn browse(driver: &Driver, profile: &Path, fleet: &Fleet) {
         .send_keys(VIEWER_TOKEN)
         .await
         .unwrap();
-    b.find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click_to_navigate(&b, Locator::Id("sign-in")).await;
     assert_eq!(text(&b, "[data-testid=role]").await, "viewer");
     b.goto(&format!("{base}/console/devices/{}", sims[0]))
         .await

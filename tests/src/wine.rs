@@ -95,6 +95,31 @@ pub fn windows_packages() -> (PathBuf, PathBuf) {
         .clone()
 }
 
+/// Waits (up to 120 s) until the agent whose state dir is `state` has
+/// enrolled and `collector` exports it as a Windows device; returns its id.
+/// `what` names the agent in the failure message.
+pub fn wait_for_windows_device(collector: &crate::Collector, state: &Path, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(id) = crate::enrolled_device_id(state) {
+            let reported = collector.scrape().lines().any(|l| {
+                l.starts_with("fleetwatch_device_info{")
+                    && l.contains(&id)
+                    && l.contains("os_family=\"windows\"")
+            });
+            if reported {
+                return id;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not report within 120 s:\n{}",
+            collector.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
 /// The Windows path of a Linux path: Wine maps `/` to drive `Z:`.
 pub fn win_path(path: &Path) -> String {
     let abs = std::path::absolute(path).expect("absolute path");

@@ -12,9 +12,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-use fleetwatch_e2e::wine::{WinePrefix, agent_exe, win_path, windows_packages};
+use fleetwatch_e2e::wine::{
+    WinePrefix, agent_exe, wait_for_windows_device, win_path, windows_packages,
+};
 use fleetwatch_e2e::*;
 
 /// `msiinfo export MSI TABLE` as rows of tab-separated cells (the three
@@ -315,25 +316,7 @@ fn msiexec_under_wine_installs_the_service_and_a_private_config_that_reports() {
 
     // The service MSI started enrolls and reports on its own.
     let state = data.join("state");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let id = loop {
-        if let Some(id) = enrolled_device_id(&state) {
-            let body = collector.scrape();
-            if body.lines().any(|l| {
-                l.starts_with("fleetwatch_device_info{")
-                    && l.contains(&id)
-                    && l.contains("os_family=\"windows\"")
-            }) {
-                break id;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the installed service did not report within 120 s:\n{}",
-            collector.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    };
+    let id = wait_for_windows_device(&collector, &state, "the installed service");
     assert!(!id.is_empty());
 
     // The service logs to its rotated file under ProgramData.

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fleetwatch_e2e::wine::{WinePrefix, win_path};
+use fleetwatch_e2e::wine::{WinePrefix, wait_for_windows_device, win_path};
 use fleetwatch_e2e::*;
 use fleetwatch_protocol::{CheckStatus, EncryptionState, OsFamily, Report};
 
@@ -382,25 +382,7 @@ fn the_windows_service_installs_runs_reports_and_uninstalls_under_wine() {
     let out = prefix.run_agent(&["service", "start"]);
     assert!(out.status.success(), "start: {}", output_text(&out));
     // The service enrolls and reports on its own.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let id = loop {
-        if let Some(id) = enrolled_device_id(&state) {
-            let body = collector.scrape();
-            if body.lines().any(|l| {
-                l.starts_with("fleetwatch_device_info{")
-                    && l.contains(&id)
-                    && l.contains("os_family=\"windows\"")
-            }) {
-                break id;
-            }
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the service did not report within 120 s:\n{}",
-            collector.log_text()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(500));
-    };
+    let id = wait_for_windows_device(&collector, &state, "the service");
     assert!(!id.is_empty());
 
     let out = prefix.run_agent(&["service", "stop"]);

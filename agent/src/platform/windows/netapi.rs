@@ -70,56 +70,44 @@ pub fn user_modals() -> Result<UserModals, WindowsError> {
 
 /// Every normal local account (level 3: name, flags, ages; never the password).
 pub fn local_users() -> Result<Vec<NetUser>, WindowsError> {
-    let mut out = Vec::new();
-    let mut resume: u32 = 0;
-    loop {
-        let mut buf = NetBuffer(std::ptr::null_mut());
-        let (mut read, mut total) = (0u32, 0u32);
-        // SAFETY: NULL server = local; out-pointers are valid locals; the
-        // buffer is freed by NetBuffer.
-        let status = unsafe {
-            NetUserEnum(
-                PCWSTR::null(),
-                3,
-                FILTER_NORMAL_ACCOUNT,
-                &mut buf.0,
-                MAX_PREFERRED_LENGTH,
-                &mut read,
-                &mut total,
-                Some(&mut resume),
-            )
-        };
-        if status != NERR_Success && status != ERROR_MORE_DATA {
-            return Err(WindowsError::NetApi {
-                call: "NetUserEnum(level 3)".into(),
-                status,
-            });
-        }
-        if !buf.0.is_null() {
-            // SAFETY: the buffer holds `read` USER_INFO_3 entries.
-            let entries =
-                unsafe { std::slice::from_raw_parts(buf.0 as *const USER_INFO_3, read as usize) };
-            for e in entries {
-                out.push(NetUser {
-                    // SAFETY: usri3_name is a NUL-terminated string in the buffer.
-                    name: unsafe { e.usri3_name.to_string() }.unwrap_or_default(),
-                    flags: e.usri3_flags.0,
-                    password_age: e.usri3_password_age,
-                    last_logon: e.usri3_last_logon,
-                    password_expired: e.usri3_password_expired != 0,
-                    user_id: e.usri3_user_id,
-                });
-            }
-        }
-        if status != ERROR_MORE_DATA {
-            return Ok(out);
-        }
+    // SAFETY: USER_INFO_3 is the entry type of level 3.
+    unsafe {
+        enum_local_accounts(3, |e: &USER_INFO_3| NetUser {
+            // SAFETY: usri3_name is a NUL-terminated string in the buffer.
+            name: e.usri3_name.to_string().unwrap_or_default(),
+            flags: e.usri3_flags.0,
+            password_age: e.usri3_password_age,
+            last_logon: e.usri3_last_logon,
+            password_expired: e.usri3_password_expired != 0,
+            user_id: e.usri3_user_id,
+        })
     }
 }
 
 /// Every normal local account at level 20 (name, flags, RID), which Wine
 /// answers where it refuses level 3.
 pub fn local_accounts() -> Result<Vec<NetAccount>, WindowsError> {
+    // SAFETY: USER_INFO_20 is the entry type of level 20.
+    unsafe {
+        enum_local_accounts(20, |e: &USER_INFO_20| NetAccount {
+            // SAFETY: usri20_name is a NUL-terminated string in the buffer.
+            name: e.usri20_name.to_string().unwrap_or_default(),
+            flags: e.usri20_flags.0,
+            user_id: e.usri20_user_id,
+        })
+    }
+}
+
+/// `NetUserEnum` of the normal local accounts at `level`, page after page
+/// (`ERROR_MORE_DATA`), each entry mapped by `entry` while its buffer lives.
+///
+/// # Safety
+/// `T` must be the `USER_INFO_<level>` structure `NetUserEnum` returns for
+/// `level`.
+unsafe fn enum_local_accounts<T, R>(
+    level: u32,
+    mut entry: impl FnMut(&T) -> R,
+) -> Result<Vec<R>, WindowsError> {
     let mut out = Vec::new();
     let mut resume: u32 = 0;
     loop {
@@ -130,7 +118,7 @@ pub fn local_accounts() -> Result<Vec<NetAccount>, WindowsError> {
         let status = unsafe {
             NetUserEnum(
                 PCWSTR::null(),
-                20,
+                level,
                 FILTER_NORMAL_ACCOUNT,
                 &mut buf.0,
                 MAX_PREFERRED_LENGTH,
@@ -141,22 +129,15 @@ pub fn local_accounts() -> Result<Vec<NetAccount>, WindowsError> {
         };
         if status != NERR_Success && status != ERROR_MORE_DATA {
             return Err(WindowsError::NetApi {
-                call: "NetUserEnum(level 20)".into(),
+                call: format!("NetUserEnum(level {level})"),
                 status,
             });
         }
         if !buf.0.is_null() {
-            // SAFETY: the buffer holds `read` USER_INFO_20 entries.
-            let entries =
-                unsafe { std::slice::from_raw_parts(buf.0 as *const USER_INFO_20, read as usize) };
-            for e in entries {
-                out.push(NetAccount {
-                    // SAFETY: usri20_name is a NUL-terminated string in the buffer.
-                    name: unsafe { e.usri20_name.to_string() }.unwrap_or_default(),
-                    flags: e.usri20_flags.0,
-                    user_id: e.usri20_user_id,
-                });
-            }
+            // SAFETY: the buffer holds `read` entries of type T (the
+            // caller's promise for `level`), alive until `buf` drops.
+            let entries = unsafe { std::slice::from_raw_parts(buf.0 as *const T, read as usize) };
+            out.extend(entries.iter().map(&mut entry));
         }
         if status != ERROR_MORE_DATA {
             return Ok(out);

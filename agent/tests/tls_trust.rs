@@ -39,6 +39,22 @@ fn config(
     .unwrap()
 }
 
+/// [`config`] trusting the CA file `ca`.
+fn ca_file_config(
+    collector: &FakeCollector,
+    dir: &std::path::Path,
+    ca: std::path::PathBuf,
+) -> fleetwatch_agent::config::AgentConfig {
+    config(
+        collector,
+        dir,
+        Overrides {
+            ca_file: Some(ca),
+            ..Default::default()
+        },
+    )
+}
+
 #[tokio::test]
 async fn the_right_pinned_fingerprint_is_accepted() {
     let collector = FakeCollector::start(enroll_ok()).await;
@@ -91,14 +107,7 @@ async fn the_self_signed_certificate_works_as_ca_file() {
     let collector = FakeCollector::start(enroll_ok()).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = collector.write_ca(dir.path());
-    let cfg = config(
-        &collector,
-        dir.path(),
-        Overrides {
-            ca_file: Some(ca),
-            ..Default::default()
-        },
-    );
+    let cfg = ca_file_config(&collector, dir.path(), ca);
     let device = Client::new(&cfg).unwrap().enroll().await.unwrap();
     assert_eq!(device.device_id, "dev-1");
 }
@@ -109,14 +118,7 @@ async fn an_unrelated_ca_file_is_rejected() {
     let other = FakeCollector::start(enroll_ok()).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = other.write_ca(dir.path());
-    let cfg = config(
-        &collector,
-        dir.path(),
-        Overrides {
-            ca_file: Some(ca),
-            ..Default::default()
-        },
-    );
+    let cfg = ca_file_config(&collector, dir.path(), ca);
     let err = Client::new(&cfg).unwrap().enroll().await.unwrap_err();
     assert!(matches!(err, UploadError::Transport { .. }), "{err}");
     assert!(collector.requests().is_empty());
@@ -132,14 +134,7 @@ async fn a_handshake_queued_for_longer_than_ten_seconds_is_waited_for() {
     let collector = FakeCollector::start_with_handshake_delay(enroll_ok(), delay).await;
     let dir = tempfile::tempdir().unwrap();
     let ca = collector.write_ca(dir.path());
-    let cfg = config(
-        &collector,
-        dir.path(),
-        Overrides {
-            ca_file: Some(ca),
-            ..Default::default()
-        },
-    );
+    let cfg = ca_file_config(&collector, dir.path(), ca);
     let started = std::time::Instant::now();
     let device = Client::new(&cfg).unwrap().enroll().await.unwrap();
     assert_eq!(device.device_id, "dev-1");

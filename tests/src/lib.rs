@@ -308,6 +308,16 @@ impl Collector {
             .unwrap()
     }
 
+    /// The certificate fingerprint (`sha256:<64 hex>`) the collector logs at
+    /// start-up, as an operator copies it into an agent's `ca_fingerprint`.
+    pub fn logged_fingerprint(&self) -> String {
+        let log = self.log_text();
+        let at = log
+            .find("sha256:")
+            .expect("fingerprint in the collector log");
+        log[at..at + 7 + 64].to_string()
+    }
+
     /// GET /metrics body.
     pub fn scrape(&self) -> String {
         self.scrape_query("")

@@ -178,15 +178,6 @@ fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
     None
 }
 
-/// `sha256:...` as the collector prints it at start-up.
-fn logged_fingerprint(collector: &Collector) -> String {
-    let log = collector.log_text();
-    let at = log
-        .find("sha256:")
-        .expect("fingerprint in the collector log");
-    log[at..at + 7 + 64].to_string()
-}
-
 fn msiexec(prefix: &WinePrefix, args: &[&str]) -> std::process::Output {
     prefix
         .command("msiexec")
@@ -256,7 +247,7 @@ fn msiexec_under_wine_installs_the_service_and_a_private_config_that_reports() {
         .unwrap()
         .trim()
         .to_string();
-    let fingerprint = logged_fingerprint(&collector);
+    let fingerprint = collector.logged_fingerprint();
     let msi_win = win_path(&msi);
     let log = tmp.path().join("install.log");
 

@@ -189,15 +189,6 @@ fn collect_under_wine_reports_windows_from_wine_and_no_linux_fact() {
     }
 }
 
-/// `sha256:...` as the collector prints it at start-up.
-fn logged_fingerprint(collector: &Collector) -> String {
-    let log = collector.log_text();
-    let at = log
-        .find("sha256:")
-        .expect("fingerprint in the collector log");
-    log[at..at + 7 + 64].to_string()
-}
-
 fn once(
     prefix: &WinePrefix,
     collector: &Collector,
@@ -244,7 +235,7 @@ fn once_under_wine_enrolls_over_tls_and_the_device_is_in_metrics_as_windows() {
     // Trust through the pinned fingerprint (a fresh state: enrolls again).
     let pin_dir = tmp.path().join("pin");
     std::fs::create_dir_all(&pin_dir).unwrap();
-    let fp = logged_fingerprint(&collector);
+    let fp = collector.logged_fingerprint();
     let out = once(&prefix, &collector, &pin_dir, &["--ca-fingerprint", &fp]);
     assert!(out.status.success(), "once pinned: {}", output_text(&out));
     let pinned_id = enrolled_device_id(&pin_dir.join("state")).expect("enrolled pinned");

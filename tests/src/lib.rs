@@ -466,6 +466,26 @@ pub fn agent_args(collector: &Collector, state_dir: &Path) -> Vec<String> {
     ]
 }
 
+/// Runs `tool` (found by [`require_tool`]) with `args` and returns its
+/// standard output; panics with the whole output when it fails.
+pub fn tool_stdout<I, S>(tool: &str, args: I) -> Vec<u8>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+    let out = Command::new(require_tool(tool))
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+    assert!(
+        out.status.success(),
+        "{tool} {args:?}: {}",
+        output_text(&out)
+    );
+    out.stdout
+}
+
 /// Text of an output's stdout and stderr, for assertion messages.
 pub fn output_text(out: &Output) -> String {
     format!(

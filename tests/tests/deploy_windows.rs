@@ -10,6 +10,7 @@
 //! parameters, the agent commands it runs, that it checks every exit code
 //! and never prints the secret).
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -21,18 +22,11 @@ use fleetwatch_e2e::*;
 /// `msiinfo export MSI TABLE` as rows of tab-separated cells (the three
 /// header lines dropped).
 fn msi_table(msi: &Path, table: &str) -> Vec<Vec<String>> {
-    let out = Command::new(require_tool("msiinfo"))
-        .arg("export")
-        .arg(msi)
-        .arg(table)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "msiinfo export {table}: {}",
-        output_text(&out)
+    let out = tool_stdout(
+        "msiinfo",
+        [OsStr::new("export"), msi.as_os_str(), OsStr::new(table)],
     );
-    String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out)
         .lines()
         .skip(3)
         .map(|l| {
@@ -53,12 +47,11 @@ fn row<'a>(rows: &'a [Vec<String>], key: &str) -> &'a [String] {
 #[test]
 fn the_msi_carries_the_built_exe_the_service_and_the_config_action() {
     let (msi, _) = windows_packages();
-    let out = Command::new(require_tool("msiinfo"))
-        .arg("tables")
-        .arg(&msi)
-        .output()
-        .unwrap();
-    let tables = String::from_utf8_lossy(&out.stdout).to_string();
+    let tables = String::from_utf8_lossy(&tool_stdout(
+        "msiinfo",
+        [OsStr::new("tables"), msi.as_os_str()],
+    ))
+    .to_string();
     for table in [
         "File",
         "Component",
@@ -441,31 +434,17 @@ fn service_configure_asks_windows_for_the_private_descriptor() {
 
 /// The names in a zip (`unzip -Z1`).
 fn zip_names(zip: &Path) -> Vec<String> {
-    let out = Command::new(require_tool("unzip"))
-        .arg("-Z1")
-        .arg(zip)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "unzip -Z1: {}", output_text(&out));
-    String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&tool_stdout("unzip", [OsStr::new("-Z1"), zip.as_os_str()]))
         .lines()
         .map(String::from)
         .collect()
 }
 
 fn unzip_file(zip: &Path, name: &str) -> Vec<u8> {
-    let out = Command::new(require_tool("unzip"))
-        .arg("-p")
-        .arg(zip)
-        .arg(name)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "unzip -p {name}: {}",
-        output_text(&out)
-    );
-    out.stdout
+    tool_stdout(
+        "unzip",
+        [OsStr::new("-p"), zip.as_os_str(), OsStr::new(name)],
+    )
 }
 
 /// PowerShell text without comments and with every string literal

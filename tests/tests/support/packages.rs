@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Once;
 
-use fleetwatch_e2e::{require_tool, target_dir, workspace_root};
+use fleetwatch_e2e::{target_dir, workspace_root};
 
 /// The static agent's Rust target.
 pub const MUSL: &str = "x86_64-unknown-linux-musl";
@@ -74,20 +74,13 @@ pub fn aarch64_agent() -> PathBuf {
     artifact(&format!("{AARCH64}/debug/fleetwatch-agent"))
 }
 
-/// Output of a tool that must succeed.
+/// Output of a tool that must succeed, run on `path` (the last argument).
 pub fn tool_output(tool: &str, args: &[&str], path: &Path) -> String {
-    let out = Command::new(require_tool(tool))
-        .args(args)
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{tool} {args:?} {}: {}",
-        path.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let args = args
+        .iter()
+        .map(std::ffi::OsStr::new)
+        .chain([path.as_os_str()]);
+    String::from_utf8(fleetwatch_e2e::tool_stdout(tool, args)).unwrap()
 }
 
 /// Asserts that an ELF file needs no shared library and no program
